@@ -1,0 +1,56 @@
+"""Land and spatial base database with real-estate rights (Art. 11), keyed by parcel code."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Date, DateTime, Float, Index, MetaData, String, Table, Text
+
+from sources.types import FieldSpec, SourceSpec
+
+__all__ = ["LAND", "land_parcels", "metadata"]
+
+metadata = MetaData()
+
+land_parcels = Table(
+    "land_parcels",
+    metadata,
+    Column("parcel_code", String(19), primary_key=True),
+    Column("division_code", String(6), nullable=False),
+    Column("land_use", String(30), nullable=False),
+    Column("area", Float, nullable=False),
+    Column("geometry", Text, nullable=False),
+    Column("right_holder_kind", String(6), nullable=False),
+    Column("right_holder_id", String(18), nullable=False),
+    Column("right_type", String(40), nullable=False),
+    Column("certificate_number", String(40), nullable=False, unique=True),
+    Column("registered_on", Date, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Index("ix_land_parcels_division_code", "division_code"),
+    Index("ix_land_parcels_right_holder_id", "right_holder_id"),
+)
+
+LAND = SourceSpec(
+    name="land",
+    title="Land and spatial data with real-estate rights",
+    entity="LandParcel",
+    table=land_parcels,
+    key="parcelCode",
+    fields=(
+        FieldSpec("parcelCode", ("parcel_code",), "Cadastral parcel code (19 characters)."),
+        FieldSpec("divisionCode", ("division_code",), "District the parcel lies in."),
+        FieldSpec("landUse", ("land_use",), "Land use class (GB/T 21010)."),
+        FieldSpec("area", ("area",), "Area in square metres.", "float"),
+        FieldSpec("geometry", ("geometry",), "Boundary as a GeoJSON Polygon (WGS 84).", "json"),
+        FieldSpec("rightHolderKind", ("right_holder_kind",), "person or entity."),
+        FieldSpec(
+            "rightHolderId",
+            ("right_holder_id",),
+            "ID number of a person or credit code of an entity holding the right.",
+        ),
+        FieldSpec("rightType", ("right_type",), "Kind of real-estate right."),
+        FieldSpec(
+            "certificateNumber", ("certificate_number",), "Real-estate rights certificate number."
+        ),
+        FieldSpec("registeredOn", ("registered_on",), "Date the right was registered.", "date"),
+        FieldSpec("updatedAt", ("updated_at",), "When the record last changed (UTC).", "datetime"),
+    ),
+)
