@@ -1,9 +1,9 @@
 """Errors raised by the base databases layer.
 
-    SourceError
-    ├── InvalidIdentifierError   (sources.identifiers: an identifier failed a check)
-    ├── SourceConfigError        (a source URL or data folder is not usable)
-    └── SeedError                (synthetic data cannot be generated as asked)
+SourceError
+├── InvalidIdentifierError   (sources.identifiers: an identifier failed a check)
+├── SourceConfigError        (a source URL or data folder is not usable)
+└── SeedError                (synthetic data cannot be generated as asked)
 """
 
 from __future__ import annotations

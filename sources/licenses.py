@@ -56,7 +56,9 @@ LICENSES = SourceSpec(
         FieldSpec("holderId", ("holder_id",), "ID number or credit code of the holder."),
         FieldSpec("issuerCode", ("issuer_code",), "Code of the issuing agency."),
         FieldSpec("issuedOn", ("issued_on",), "Date of issue.", "date"),
-        FieldSpec("validUntil", ("valid_until",), "Last day of validity; null if open-ended.", "date"),
+        FieldSpec(
+            "validUntil", ("valid_until",), "Last day of validity; null if open-ended.", "date"
+        ),
         FieldSpec("status", ("status",), "valid, expired or revoked."),
         FieldSpec("divisionCode", ("division_code",), "District the licence belongs to."),
         FieldSpec(

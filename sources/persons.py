@@ -50,9 +50,7 @@ PERSONS = SourceSpec(
         FieldSpec("phone", ("phone",), "Mobile phone number."),
         FieldSpec("status", ("status",), "living or deceased."),
         FieldSpec("religion", ("religion",), "Religious belief; sensitive personal data."),
-        FieldSpec(
-            "classifiedPost", ("classified_post",), "Holds a classified post.", "boolean"
-        ),
+        FieldSpec("classifiedPost", ("classified_post",), "Holds a classified post.", "boolean"),
         FieldSpec("updatedAt", ("updated_at",), "When the record last changed (UTC).", "datetime"),
     ),
 )

@@ -27,7 +27,7 @@ def record_rng(seed: int, stream: str, index: int) -> random.Random:
     return random.Random(((seed * 8 + _STREAMS[stream]) << 32) | index)
 
 
-class WeightedChoice(Generic[T]):  # noqa: UP046 (Python 3.11 has no PEP 695)
+class WeightedChoice(Generic[T]):
     """Picks from fixed weighted options with one uniform draw (bisect on cumulative weights)."""
 
     __slots__ = ("_cumulative", "_options", "_total")

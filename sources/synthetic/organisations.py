@@ -54,9 +54,7 @@ class EntityIdentity(NamedTuple):
 class EntityFactory:
     """Builds legal-entity records; `identity(j)` is cheap and cached for cross-references."""
 
-    def __init__(
-        self, *, seed: int, count: int, persons: PersonFactory, as_of: datetime
-    ) -> None:
+    def __init__(self, *, seed: int, count: int, persons: PersonFactory, as_of: datetime) -> None:
         self.seed = seed
         self.count = count
         self.persons = persons
@@ -81,7 +79,7 @@ class EntityFactory:
         """Entity `index` as a row of the `legal_entities` table."""
         identity = self.identity(index)
         rng = record_rng(self.seed, "entity", index)
-        rng.random(), rng.random()  # the two draws `identity` used  # noqa: B018
+        rng.random(), rng.random()  # the two draws `identity` used
         established = date(1990, 1, 1) + timedelta(days=rng.randrange(12_700))
         individual = identity.kind == "个体工商户"
         # Art. 16: organisations are keyed by organisation code; market entities registered

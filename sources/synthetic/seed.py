@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -66,16 +67,18 @@ class SeedPlan:
             raise SeedError("The as-of time must carry a time zone (UTC).")
 
     @classmethod
-    def proportional(cls, persons: int, **overrides: int) -> SeedPlan:
-        """A plan with other sources sized in proportion to the persons (Guangzhou's ratios)."""
-        sizes = {
-            "entities": persons // 5,
-            "parcels": persons // 4,
-            "licenses": persons // 2,
-        }
-        sizes.update({k: v for k, v in overrides.items() if k in sizes})
-        seed = overrides.get("seed", 1)
-        return cls(persons=persons, seed=seed, **sizes)
+    def proportional(cls, persons: int, *, seed: int = 1) -> SeedPlan:
+        """A plan with the other sources sized in proportion to the persons.
+
+        One entity per five residents, one parcel per four, one licence per two.
+        """
+        return cls(
+            persons=persons,
+            entities=persons // 5,
+            parcels=persons // 4,
+            licenses=persons // 2,
+            seed=seed,
+        )
 
     def count(self, source: str) -> int:
         """How many records `source` gets."""
@@ -94,6 +97,8 @@ class SeedResult:
     source: str
     records: int
     seconds: float
+    #: peak resident memory of the process that wrote this source, in MiB.
+    peak_mib: float
 
 
 def _factories(plan: SeedPlan) -> tuple[PersonFactory, EntityFactory]:
@@ -180,7 +185,7 @@ async def _seed_source(
     return total
 
 
-def _issuer_key_rows(plan: SeedPlan) -> list[dict[str, object]]:
+def _issuer_key_rows(plan: SeedPlan) -> list[dict[str, str]]:
     from sources.seal import issuer_key  # noqa: PLC0415 (keeps the import local to its one use)
 
     rows = []
@@ -198,16 +203,24 @@ def _issuer_key_rows(plan: SeedPlan) -> list[dict[str, object]]:
 
 
 def _worker(
-    source: str, url: str, plan: SeedPlan, replace: bool, queue: Queue[tuple[str, int]] | None
+    source: str,
+    url: str,
+    plan: SeedPlan,
+    *,
+    replace: bool,
+    queue: Queue[tuple[str, int]] | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> SeedResult:
     started = time.perf_counter()
 
     def report(n: int) -> None:
         if queue is not None:
             queue.put((source, n))
+        elif progress is not None:
+            progress(source, n)
 
     records = asyncio.run(_seed_source(source, url, plan, replace=replace, report=report))
-    return SeedResult(source, records, time.perf_counter() - started)
+    return SeedResult(source, records, time.perf_counter() - started, _peak_mib())
 
 
 def seed(
@@ -227,21 +240,13 @@ def seed(
         raise SeedError(f"Unknown sources {', '.join(unknown)}; known: {', '.join(SOURCES)}.")
     order = sorted(urls, key=lambda s: -_cost(s, plan))
     if workers <= 1:
-        results = []
-        for source in order:
-            reporter = (lambda n, s=source: progress(s, n)) if progress else (lambda n: None)
-            started = time.perf_counter()
-            records = asyncio.run(
-                _seed_source(source, urls[source], plan, replace=replace, report=reporter)
-            )
-            results.append(SeedResult(source, records, time.perf_counter() - started))
-        return results
+        return [_worker(s, urls[s], plan, replace=replace, progress=progress) for s in order]
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         queue: Queue[tuple[str, int]] = manager.Queue()  # type: ignore[assignment]
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = [
-                pool.submit(_worker, source, urls[source], plan, replace, queue)
+                pool.submit(_worker, source, urls[source], plan, replace=replace, queue=queue)
                 for source in order
             ]
             while not all(f.done() for f in futures):
@@ -263,6 +268,10 @@ def _drain(
             timeout = 0
     except queue_module.Empty:
         return
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def _cost(source: str, plan: SeedPlan) -> float:

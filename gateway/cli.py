@@ -1,0 +1,352 @@
+"""The `govgate` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from policies.catalog import SHIPPED_CATALOG, load_catalog
+from policies.compiler import compile_policy, write_policy
+from policies.enforcer import read_compiled
+from policies.errors import PolicyError
+from policies.explain import explain
+from policies.grants import Policy
+from policies.rules import default_rules_path, load_rules
+from sources.engines import default_urls, parse_source_urls, sqlite_path
+from sources.errors import SourceError
+from sources.inventory import SOURCES
+from sources.synthetic.seed import DEFAULT_AS_OF, SeedPlan, seed
+
+if TYPE_CHECKING:
+    from policies.catalog import Catalog
+    from policies.rules import AuthorRule
+
+__all__ = ["main"]
+
+DEFAULT_DATA = Path("data")
+DEMO_PERSONS = 20_000
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="govgate")
+def main() -> None:
+    """govgate: share base data between agencies, by duty, as the sharing catalogue says."""
+
+
+# -- seed -------------------------------------------------------------------------------------
+
+
+@main.command("seed")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+    help="Folder for the SQLite databases of sources without --source.",
+)
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Put a source elsewhere, e.g. persons=postgresql+asyncpg://u@host/db. "
+    "Repeatable; with any --source, only the named sources are seeded.",
+)
+@click.option("--persons", type=click.IntRange(min=0), default=10_000, show_default=True)
+@click.option("--entities", type=click.IntRange(min=0), default=None, help="Default: persons / 5.")
+@click.option("--parcels", type=click.IntRange(min=0), default=None, help="Default: persons / 4.")
+@click.option("--licenses", type=click.IntRange(min=0), default=None, help="Default: persons / 2.")
+@click.option(
+    "--seed",
+    "seed_value",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="The same seed (and --as-of) gives the same data, byte for byte.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help=f"The 'now' of the data (record ages). Default: {DEFAULT_AS_OF.date()}.",
+)
+@click.option("--replace", is_flag=True, help="Overwrite sources that already hold data.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Processes writing sources in parallel.",
+)
+def seed_command(
+    data_dir: Path,
+    sources: tuple[str, ...],
+    persons: int,
+    entities: int | None,
+    parcels: int | None,
+    licenses: int | None,
+    seed_value: int,
+    as_of: datetime | None,
+    replace: bool,
+    workers: int,
+) -> None:
+    """Generate the four base databases with synthetic, consistent data."""
+    try:
+        plan = SeedPlan(
+            persons=persons,
+            entities=persons // 5 if entities is None else entities,
+            parcels=persons // 4 if parcels is None else parcels,
+            licenses=persons // 2 if licenses is None else licenses,
+            seed=seed_value,
+            as_of=as_of.replace(tzinfo=UTC) if as_of else DEFAULT_AS_OF,
+        )
+        urls = parse_source_urls(sources) if sources else default_urls(data_dir)
+        _run_seed(plan, urls, replace=replace, workers=workers)
+    except SourceError as error:
+        _fail(str(error))
+
+
+def _run_seed(plan: SeedPlan, urls: dict[str, str], *, replace: bool, workers: int) -> None:
+    from tqdm import tqdm  # noqa: PLC0415 (only seeding draws a progress bar)
+
+    total = sum(plan.count(source) for source in urls)
+    with tqdm(total=total, unit=" records", unit_scale=True, desc="seeding",
+              mininterval=0.5, file=sys.stderr) as bar:  # fmt: skip
+
+        def advance(_source: str, n: int) -> None:
+            bar.update(n)
+
+        results = seed(plan, urls, replace=replace, workers=workers, progress=advance)
+    for result in sorted(results, key=lambda r: list(SOURCES).index(r.source)):
+        where = sqlite_path(urls[result.source]) or urls[result.source]
+        click.echo(
+            f"{result.source:9} {result.records:>10,} records in {result.seconds:6.1f} s "
+            f"(peak {result.peak_mib:,.0f} MiB)  -> {where}"
+        )
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@main.command("demo")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+)
+def demo_command(data_dir: Path) -> None:
+    """Seed demo data if missing and compile the shipped catalogue into DATA/policy."""
+    urls = default_urls(data_dir)
+    missing = {s: u for s, u in urls.items() if not (p := sqlite_path(u)) or not p.exists()}
+    try:
+        if missing:
+            plan = SeedPlan.proportional(DEMO_PERSONS)
+            click.echo(f"Seeding demo data ({DEMO_PERSONS:,} persons) into {data_dir}/ ...")
+            _run_seed(plan, missing, replace=False, workers=2)
+        else:
+            click.echo(f"Demo data already in {data_dir}/ (delete the folder to start afresh).")
+        catalog, rules = _load_inputs(SHIPPED_CATALOG, None)
+    except (SourceError, PolicyError) as error:
+        _fail(str(error))
+    written = write_policy(compile_policy(catalog, rules), data_dir / "policy")
+    click.echo(f"Compiled {SHIPPED_CATALOG.name} -> {', '.join(str(p) for p in written)}")
+    click.echo(
+        "Try: govgate policy explain --agency TH-CA --field Person.maritalStatus\n"
+        "The GraphQL gateway that serves this data arrives with the next milestone."
+    )
+
+
+# -- policy -----------------------------------------------------------------------------------
+
+
+@main.group("policy")
+def policy_group() -> None:
+    """Check, compile and explain the sharing catalogue's Casbin policies."""
+
+
+_catalog_option = click.option(
+    "--catalog", "catalog_path", type=click.Path(dir_okay=False, path_type=Path),
+    default=SHIPPED_CATALOG, show_default="the shipped catalog/guangzhou.yaml",
+    help="The sharing catalogue (YAML).",
+)  # fmt: skip
+_rules_option = click.option(
+    "--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Author rules to merge. Default: <catalogue>.rules.csv beside it, if present.",
+)  # fmt: skip
+
+
+def _load_inputs(
+    catalog_path: Path, rules_path: Path | None
+) -> tuple[Catalog, tuple[AuthorRule, ...]]:
+    catalog = load_catalog(catalog_path)
+    if rules_path is None:
+        candidate = default_rules_path(catalog_path)
+        rules_path = candidate if candidate.exists() else None
+    rules = load_rules(rules_path, catalog) if rules_path else ()
+    return catalog, rules
+
+
+@policy_group.command("check")
+@_catalog_option
+@_rules_option
+def check_command(catalog_path: Path, rules_path: Path | None) -> None:
+    """Validate the catalogue and author rules; print every problem; exit 1 if any."""
+    try:
+        catalog, rules = _load_inputs(catalog_path, rules_path)
+    except PolicyError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    fields = sum(len(d.fields) for d in catalog.datasets)
+    click.echo(
+        f"{catalog_path}: no problems. {len(catalog.agencies)} agencies, {len(catalog.duties)} "
+        f"duties, {len(catalog.datasets)} datasets, {fields} field entries, "
+        f"{len(rules)} author rules."
+    )
+
+
+@policy_group.command("compile")
+@_catalog_option
+@_rules_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write model.conf and policy.csv into.",
+)
+def compile_command(catalog_path: Path, rules_path: Path | None, out_dir: Path) -> None:
+    """Compile the catalogue (and author rules) into Casbin model.conf and policy.csv."""
+    try:
+        catalog, rules = _load_inputs(catalog_path, rules_path)
+    except PolicyError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    compiled = compile_policy(catalog, rules)
+    for path in write_policy(compiled, out_dir):
+        click.echo(f"wrote {path}")
+    click.echo(f"policy version {compiled.version}")
+
+
+def _policy_for(
+    catalog_path: Path, rules_path: Path | None, policy_dir: Path | None, day: date
+) -> tuple[Policy, tuple[AuthorRule, ...]]:
+    catalog, rules = _load_inputs(catalog_path, rules_path)
+    if policy_dir is not None:
+        return Policy.load(catalog, read_compiled(policy_dir), day=day), rules
+    return Policy.build(catalog, rules, day=day), rules
+
+
+_policy_option = click.option(
+    "--policy", "policy_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Use the compiled files in this folder instead of compiling the catalogue now.",
+)  # fmt: skip
+_date_option = click.option(
+    "--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+    help="Decide as of this day (temporary rules end). Default: today.",
+)  # fmt: skip
+
+
+@policy_group.command("explain")
+@click.option("--agency", required=True, help="Agency code, e.g. TH-CA.")
+@click.option("--field", "ref", required=True, help="Type.field, e.g. Person.maritalStatus.")
+@click.option(
+    "--method", type=click.Choice(["query", "verify"]), default="query", show_default=True
+)
+@_catalog_option
+@_rules_option
+@_policy_option
+@_date_option
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+def explain_command(
+    agency: str,
+    ref: str,
+    method: str,
+    catalog_path: Path,
+    rules_path: Path | None,
+    policy_dir: Path | None,
+    day: datetime | None,
+    as_json: bool,
+) -> None:
+    """Explain one decision. Exit 0 when allowed, 1 when denied, 2 on bad input."""
+    try:
+        policy, rules = _policy_for(
+            catalog_path, rules_path, policy_dir, day.date() if day else date.today()
+        )
+        result = explain(policy, agency, ref, method, rules)
+    except (PolicyError, ValueError) as error:
+        _fail(str(error))
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        verdict = "ALLOWED" if result.allowed else "DENIED"
+        click.echo(f"{verdict}: {result.agency} {result.method} {result.field} on {result.day}")
+        click.echo(f"  rule:    {result.rule or '(none matched: default deny)'}")
+        click.echo(f"  entry:   {result.entry}")
+        click.echo(f"  article: {result.article}")
+        click.echo(f"  reason:  {result.reason}")
+    sys.exit(0 if result.allowed else 1)
+
+
+@policy_group.command("grants")
+@click.option("--agency", required=True, help="Agency code, e.g. PY-TAX.")
+@_catalog_option
+@_rules_option
+@_policy_option
+@_date_option
+@click.option("--json", "as_json", is_flag=True, help="Print the grants as JSON.")
+def grants_command(
+    agency: str,
+    catalog_path: Path,
+    rules_path: Path | None,
+    policy_dir: Path | None,
+    day: datetime | None,
+    as_json: bool,
+) -> None:
+    """List what an agency may read and verify, and which records it sees."""
+    try:
+        policy, _ = _policy_for(
+            catalog_path, rules_path, policy_dir, day.date() if day else date.today()
+        )
+        grants = policy.grants_for(agency)
+    except PolicyError as error:
+        _fail(str(error))
+    data = {
+        "agency": agency,
+        "day": grants.day.isoformat(),
+        "administrator": grants.administrator,
+        "types": {
+            source.entity: {
+                "scope": grants.scopes[source.entity].kind,
+                "division": grants.scopes[source.entity].division,
+                "query": list(grants.fields(source.entity, "query")),
+                "verify": list(grants.fields(source.entity, "verify")),
+            }
+            for source in SOURCES.values()
+        },
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"{agency} as of {data['day']}"
+        + (" (platform administrator)" if grants.administrator else "")
+    )
+    for entity, info in data["types"].items():  # type: ignore[attr-defined]
+        scope = info["scope"] + (f" {info['division']}" if info["division"] else "")
+        click.echo(f"  {entity} [{scope}]")
+        click.echo(f"    query:  {', '.join(info['query']) or '-'}")
+        click.echo(f"    verify: {', '.join(info['verify']) or '-'}")

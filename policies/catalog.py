@@ -1,0 +1,285 @@
+"""The sharing catalogue (Art. 7-9, 14): what each dataset shares, with whom, how, how fresh.
+
+`load_catalog(path)` reads the YAML file, checks it against `catalog.schema.json` and then
+against the field inventory and itself, and raises CatalogError listing every problem at once,
+each with its line and path in the file. See docs/catalog.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import jsonschema
+import yaml
+
+from policies._yaml import LineMap, dotted, load_with_lines
+from policies.errors import CatalogError, Problem, UnknownAgencyError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "SHIPPED_CATALOG",
+    "Agency",
+    "Catalog",
+    "Dataset",
+    "Division",
+    "Duty",
+    "FieldShare",
+    "Frequency",
+    "load_catalog",
+    "parse_catalog",
+]
+
+#: The demo catalogue for Guangzhou shipped with govgate.
+SHIPPED_CATALOG = Path(__file__).resolve().parent.parent / "catalog" / "guangzhou.yaml"
+
+Sharing = Literal["unconditional", "conditional", "none"]
+Method = Literal["query", "verify"]
+AgencyKind = Literal["administrative", "delegated", "utility"]
+Level = Literal["city", "district"]
+Scope = Literal["city", "division"]
+
+
+@dataclass(frozen=True, slots=True)
+class Division:
+    """An administrative division (GB/T 2260)."""
+
+    code: str
+    name: str
+    level: Level
+
+
+@dataclass(frozen=True, slots=True)
+class Duty:
+    """A named responsibility; grants go to duties, agencies hold duties (Art. 4)."""
+
+    id: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    """A consumer and/or provider of shared data (Art. 2)."""
+
+    code: str
+    name: str
+    level: Level
+    division: str
+    kind: AgencyKind
+    duties: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Frequency:
+    """How often a dataset is updated (Art. 17): real time, within N days, or quarterly."""
+
+    text: str
+
+    @property
+    def max_age(self) -> timedelta:
+        """How old the newest record may be before the dataset counts as stale."""
+        if self.text == "real time":
+            return timedelta(days=1)  # Art. 17 "real time"; a day's grace for batch feeds
+        if self.text == "quarterly":
+            return timedelta(days=92 + 10)  # a quarter, plus its first ten days (Art. 17)
+        match = re.fullmatch(r"within (\d+) days?", self.text)
+        if match is None:
+            raise ValueError(f"{self.text!r} is not a frequency")
+        return timedelta(days=int(match.group(1)))
+
+
+@dataclass(frozen=True, slots=True)
+class FieldShare:
+    """How one dataset shares one field: the content, method and scope of Art. 8."""
+
+    dataset: str
+    entity: str
+    field: str
+    sharing: Sharing
+    duties: tuple[str, ...]
+    methods: tuple[Method, ...]
+    secret: bool
+
+    @property
+    def ref(self) -> str:
+        """The field as `Type.field`."""
+        return f"{self.entity}.{self.field}"
+
+    @property
+    def source_tag(self) -> str:
+        """The tag that compiled rules carry back to this entry: `catalog:datasets/ID/field`."""
+        return f"catalog:datasets/{self.dataset}/{self.field}"
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """A catalogue entry: fields of one source, provided by one agency (Art. 8, 13, 14)."""
+
+    id: str
+    name: str
+    provider: str
+    source: str
+    entity: str
+    frequency: Frequency
+    documentary: bool
+    fields: tuple[FieldShare, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """A loaded, valid sharing catalogue."""
+
+    path: str
+    version: str
+    title: str
+    administrator: str
+    regional_scope: Mapping[Level, Scope]
+    unconditional_kinds: tuple[AgencyKind, ...]
+    divisions: tuple[Division, ...]
+    duties: tuple[Duty, ...]
+    agencies: tuple[Agency, ...]
+    datasets: tuple[Dataset, ...]
+
+    def agency(self, code: str) -> Agency:
+        """The agency with this code; raises UnknownAgencyError saying which codes exist."""
+        for agency in self.agencies:
+            if agency.code == code:
+                return agency
+        known = ", ".join(a.code for a in self.agencies)
+        raise UnknownAgencyError(
+            f"{code!r} is not an agency in the sharing catalogue ({self.path}); "
+            f"the agencies are: {known}."
+        )
+
+    def duty(self, duty_id: str) -> Duty:
+        """The duty with this id; raises KeyError."""
+        for duty in self.duties:
+            if duty.id == duty_id:
+                return duty
+        raise KeyError(duty_id)
+
+    def dataset(self, dataset_id: str) -> Dataset:
+        """The dataset with this id; raises KeyError."""
+        for dataset in self.datasets:
+            if dataset.id == dataset_id:
+                return dataset
+        raise KeyError(dataset_id)
+
+    def shares_of(self, ref: str) -> list[FieldShare]:
+        """Every catalogue entry for the field `Type.field`, in catalogue order."""
+        return [share for d in self.datasets for share in d.fields if share.ref == ref]
+
+
+@cache
+def _schema_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads((Path(__file__).parent / "catalog.schema.json").read_text("utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    """Load and validate the catalogue at `path`; raises CatalogError with every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise CatalogError(
+            [Problem(str(path), None, "", "no such file; pass the path of a catalogue YAML file")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CatalogError([Problem(str(path), None, "", f"cannot be read: {error}")]) from None
+    return parse_catalog(text, name=str(path))
+
+
+def parse_catalog(text: str, *, name: str = "<catalogue>") -> Catalog:
+    """Validate catalogue YAML `text`; `name` is how problems refer to the file."""
+    try:
+        document, lines = load_with_lines(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise CatalogError([Problem(name, line, "", f"is not valid YAML: {error}")]) from None
+    problems = _schema_problems(document, lines, name)
+    if problems:
+        # The semantic checks assume the document's shape; report shape problems first.
+        raise CatalogError(problems)
+    from policies._validate import check_catalog  # noqa: PLC0415 (the two modules use each other)
+
+    problems = check_catalog(document, lines, name)
+    if problems:
+        raise CatalogError(problems)
+    return _build(document, name)
+
+
+def _schema_problems(document: Any, lines: LineMap, name: str) -> list[Problem]:
+    problems = []
+    errors = sorted(_schema_validator().iter_errors(document), key=lambda e: list(e.path))
+    for error in errors:
+        path = tuple(error.path)
+        message = error.message
+        if error.validator == "type" and error.validator_value == "string":
+            message += "; write it in quotes, e.g. '440106'"
+        elif error.validator == "additionalProperties":
+            message += "; check the spelling against docs/catalog.md"
+        problems.append(Problem(name, lines.line(path), dotted(path), message))
+    return problems
+
+
+def _build(document: dict[str, Any], name: str) -> Catalog:
+    datasets = []
+    for raw in document["datasets"]:
+        shares = tuple(
+            FieldShare(
+                dataset=raw["id"],
+                entity=raw["entity"],
+                field=field,
+                sharing=entry["sharing"],
+                duties=tuple(entry.get("duties", ())),
+                methods=tuple(entry.get("methods", ("query",))),
+                secret=bool(entry.get("secret", False)),
+            )
+            for field, entry in raw["fields"].items()
+        )
+        datasets.append(
+            Dataset(
+                id=raw["id"],
+                name=raw["name"],
+                provider=raw["provider"],
+                source=raw["source"],
+                entity=raw["entity"],
+                frequency=Frequency(raw["frequency"]),
+                documentary=bool(raw.get("documentary", False)),
+                fields=shares,
+            )
+        )
+    return Catalog(
+        path=name,
+        version=document["version"],
+        title=document["title"],
+        administrator=document["administrator"],
+        regional_scope=dict(document["regional_scope"]),
+        unconditional_kinds=tuple(document["unconditional_sharing"]["kinds"]),
+        divisions=tuple(Division(d["code"], d["name"], d["level"]) for d in document["divisions"]),
+        duties=tuple(
+            Duty(d["id"], d["name"], d.get("description", "")) for d in document["duties"]
+        ),
+        agencies=tuple(
+            Agency(
+                code=a["code"],
+                name=a["name"],
+                level=a["level"],
+                division=a["division"],
+                kind=a["kind"],
+                duties=tuple(a["duties"]),
+            )
+            for a in document["agencies"]
+        ),
+        datasets=tuple(datasets),
+    )

@@ -1,0 +1,70 @@
+"""Errors raised by the policy layer.
+
+PolicyError
+├── CatalogError          (the catalogue has problems: carries every one, with its path)
+├── RulesError            (the author rules have problems: likewise)
+├── UnknownAgencyError    (an agency code that the catalogue does not list)
+└── UnknownFieldError     (a Type.field that the field inventory does not have)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "CatalogError",
+    "PolicyError",
+    "Problem",
+    "RulesError",
+    "UnknownAgencyError",
+    "UnknownFieldError",
+]
+
+
+class PolicyError(Exception):
+    """Root of every error raised by `policies`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a file: where (file, line, path inside the document) and what."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class _ProblemsError(PolicyError):
+    what = "file"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        count = len(problems)
+        lines = "\n".join(f"  {p}" for p in problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"The {self.what} has {count} {noun}; fix them and try again:\n{lines}")
+
+
+class CatalogError(_ProblemsError):
+    """The sharing catalogue cannot be used; `problems` lists every reason."""
+
+    what = "sharing catalogue"
+
+
+class RulesError(_ProblemsError):
+    """The author rules cannot be merged; `problems` lists every reason."""
+
+    what = "author rules file"
+
+
+class UnknownAgencyError(PolicyError):
+    """The agency code is not in the catalogue."""
+
+
+class UnknownFieldError(PolicyError):
+    """The field is not in the field inventory."""
