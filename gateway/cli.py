@@ -123,7 +123,7 @@ def _run_seed(plan: SeedPlan, urls: dict[str, str], *, replace: bool, workers: i
 
     total = sum(plan.count(source) for source in urls)
     with tqdm(total=total, unit=" records", unit_scale=True, desc="seeding",
-              mininterval=0.5, file=sys.stderr) as bar:  # fmt: skip
+              mininterval=0.5, file=sys.stderr, disable=None) as bar:  # fmt: skip
 
         def advance(_source: str, n: int) -> None:
             bar.update(n)

@@ -214,7 +214,7 @@ def parse_catalog(text: str, *, name: str = "<catalogue>") -> Catalog:
 
     problems = check_catalog(document, lines, name)
     if problems:
-        raise CatalogError(problems)
+        raise CatalogError(sorted(problems, key=lambda p: (p.line or 0, p.path)))
     return _build(document, name)
 
 

@@ -12,6 +12,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
+from policies._validate import unknown
 from policies.compiler import compile_policy
 from policies.enforcer import build_enforcer
 from policies.errors import UnknownFieldError
@@ -37,10 +38,13 @@ def field_ref(ref: str) -> tuple[str, str]:
     source = BY_ENTITY.get(entity)
     if source is None:
         known = ", ".join(BY_ENTITY)
-        raise UnknownFieldError(f"{ref!r}: there is no type {entity!r}; the types are {known}.")
-    if name not in (f.name for f in source.fields):
-        known = ", ".join(f.name for f in source.fields)
-        raise UnknownFieldError(f"{ref!r}: {entity} has no field {name!r}; its fields: {known}.")
+        raise UnknownFieldError(
+            f"{ref!r}: there is no type {entity!r}; the types are {known}. "
+            "Write fields as Type.field, e.g. Person.name."
+        )
+    names = [f.name for f in source.fields]
+    if name not in names:
+        raise UnknownFieldError(f"{ref!r}: {unknown(entity + ' field', name, names)}.")
     return entity, name
 
 

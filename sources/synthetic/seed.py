@@ -126,18 +126,34 @@ def _record_maker(source: str, plan: SeedPlan) -> Callable[[int], dict[str, obje
     return licensing.record
 
 
-async def _prepare(connection: AsyncConnection, source: str, *, replace: bool) -> None:
+async def _records_in(url: str, source: str) -> int | None:
+    """How many records `source` already holds at `url`; None when it has no table yet."""
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return None
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            existing = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+            table = SOURCES[source].table
+            if table.name not in existing:
+                return None
+            return int(
+                (await connection.execute(select(func.count()).select_from(table))).scalar_one()
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _occupied(urls: Mapping[str, str]) -> dict[str, int]:
+    counts = {source: await _records_in(url, source) for source, url in urls.items()}
+    return {source: n for source, n in counts.items() if n is not None}
+
+
+async def _prepare(connection: AsyncConnection, source: str) -> None:
     metadata = SOURCES[source].table.metadata
     existing = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
-    ours = set(metadata.tables)
-    if existing & ours:
-        table = SOURCES[source].table
-        rows = (await connection.execute(select(func.count()).select_from(table))).scalar()
-        if not replace:
-            raise SeedError(
-                f"The {source} database already holds {rows} records; pass --replace to "
-                "overwrite it, or seed into another --data folder."
-            )
+    if existing & set(metadata.tables):
         await connection.run_sync(metadata.drop_all)
     # Tables first, indexes after the load: building an index once is faster than keeping it
     # up to date through a million inserts.
@@ -170,7 +186,7 @@ async def _seed_source(
     total = plan.count(source)
     try:
         async with engine.begin() as connection:
-            await _prepare(connection, source, replace=replace)
+            await _prepare(connection, source)
             if source == "licenses":
                 await connection.execute(issuer_keys.insert(), _issuer_key_rows(plan))
         for start in range(0, total, _BATCH):
@@ -238,6 +254,14 @@ def seed(
     unknown = sorted(set(urls) - set(SOURCES))
     if unknown:
         raise SeedError(f"Unknown sources {', '.join(unknown)}; known: {', '.join(SOURCES)}.")
+    if not replace:
+        occupied = asyncio.run(_occupied(urls))
+        if occupied:
+            held = ", ".join(f"{source} {n} records" for source, n in occupied.items())
+            raise SeedError(
+                f"The target already holds data ({held}); pass --replace to overwrite it, "
+                "or seed into another --data folder."
+            )
     order = sorted(urls, key=lambda s: -_cost(s, plan))
     if workers <= 1:
         return [_worker(s, urls[s], plan, replace=replace, progress=progress) for s in order]

@@ -1,0 +1,147 @@
+"""Compiling the catalogue into Casbin files, and merging the author rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING
+
+import casbin
+import pytest
+
+from policies.catalog import SHIPPED_CATALOG
+from policies.compiler import compile_policy, write_policy
+from policies.errors import RulesError
+from policies.grants import Policy
+from policies.rules import parse_rules
+from sources.inventory import field_names
+from tests.conftest import DAY
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from policies.catalog import Catalog
+    from policies.rules import AuthorRule
+
+TODAY = DAY.isoformat()
+
+
+def test_the_same_catalogue_compiles_to_byte_identical_files(
+    catalog: Catalog, rules: tuple[AuthorRule, ...], tmp_path: Path
+) -> None:
+    first = write_policy(compile_policy(catalog, rules), tmp_path / "a")
+    second = write_policy(compile_policy(catalog, rules), tmp_path / "b")
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+    assert [p.name for p in first] == ["model.conf", "policy.csv"]
+
+
+def test_every_rule_traces_back_to_a_catalogue_entry_or_author_rule(
+    catalog: Catalog, rules: tuple[AuthorRule, ...]
+) -> None:
+    policy_text = compile_policy(catalog, rules).policy
+    tags = {s.source_tag for d in catalog.datasets for s in d.fields}
+    tags |= {r.source_tag for r in rules}
+    tags |= {"catalog:administrator", "catalog:regional_scope/city",
+             "catalog:regional_scope/district"}  # fmt: skip
+    lines = [line for line in policy_text.splitlines() if line.startswith("p, ")]
+    assert lines
+    for line in lines:
+        assert line.split(", ")[-1] in tags, line
+    for dataset in catalog.datasets:
+        assert f"# == Dataset {dataset.id} {dataset.name}: provided by {dataset.provider}" in (
+            policy_text
+        )
+
+
+def test_the_compiled_files_load_in_pycasbin_from_disk_with_the_same_decisions(
+    catalog: Catalog, rules: tuple[AuthorRule, ...], policy: Policy, tmp_path: Path
+) -> None:
+    model, policy_csv = write_policy(compile_policy(catalog, rules), tmp_path)
+    from_files = casbin.Enforcer(str(model), str(policy_csv))
+    for agency in catalog.agencies:
+        for ref in field_names():
+            for method in ("query", "verify"):
+                request = (agency.code, ref, method, TODAY)
+                assert from_files.enforce(*request) == policy.enforcer.enforce(*request)
+
+
+def test_default_deny_an_agency_without_duties_gets_nothing_conditional(
+    catalog: Catalog,
+) -> None:
+    lonely = replace(catalog.agency("GZ-HEALTH"), code="GZ-NEW", duties=())
+    bigger = replace(catalog, agencies=(*catalog.agencies, lonely))
+    grants = Policy.build(bigger, day=DAY).grants_for("GZ-NEW")
+    unconditional = {
+        s.ref
+        for d in catalog.datasets
+        for s in d.fields
+        if s.sharing == "unconditional" and "query" in s.methods
+    }
+    assert grants.readable == unconditional
+
+
+def test_deny_overrides_allow_for_the_author_rule_on_one_agency_and_field(
+    policy: Policy,
+) -> None:
+    # The catalogue grants maritalStatus to the housing-provident-fund duty; the author rule
+    # denies GZ-HPF alone.
+    assert not policy.decide("GZ-HPF", "Person.maritalStatus", "query")
+    assert policy.decide("GZ-HPF", "Person.gender", "query")
+    assert policy.decide("GZ-PSB", "Person.maritalStatus", "query")
+
+
+def test_a_temporary_grant_ends_after_its_last_day(policy: Policy) -> None:
+    assert policy.decide("TH-CA", "Person.education", "query")
+    enforcer = policy.enforcer
+    assert enforcer.enforce("TH-CA", "Person.education", "query", "2026-12-31")
+    assert not enforcer.enforce("TH-CA", "Person.education", "query", "2027-01-01")
+    assert not enforcer.enforce("GZ-CA", "Person.education", "query", "2026-12-31")
+
+
+def test_author_rules_are_checked_against_the_catalogue_and_every_problem_is_listed(
+    catalog: Catalog,
+) -> None:
+    text = "\n".join(
+        [
+            "# comment lines are skipped",
+            "p, GZ-PSX, Person.name, query, deny, *, typo in agency",
+            "p, GZ-PSB, Person.shoeSize, query, deny, *, no such field",
+            "p, GZ-PSB, Person.religion, query, allow, *, not shareable",
+            "p, GZ-PSB, Person.classifiedPost, query, allow, *, secret",
+            "g, GZ-WATER, duty:civil-affairs",
+            "p, GZ-PSB, Person.name, query, deny, 2026-13-01, bad date",
+            "p, GZ-PSB, Person.name, query, deny, *, a note, with a comma",
+            "p, duty:no-such-duty, Person.name, query, deny, *, unknown duty",
+            "p, GZ-PSB, Person.*, query, allow, *, wildcard grant",
+            "p, GZ-PSB, Person, query, allow, *, a type needs a scope action",
+            "p, GZ-PSB, Person.name, read, allow, *, unknown action",
+            "p, GZ-PSB, Person.name, query, permit, *, unknown effect",
+            "p, GZ-PSB, Person.name, query, deny, *,",
+        ]
+    )
+    with pytest.raises(RulesError) as caught:
+        parse_rules(text, catalog, name="extra.rules.csv")
+    messages = {p.line or 0: p.message for p in caught.value.problems}
+    assert sorted(messages) == list(range(2, 15))
+    assert messages[2].startswith("unknown agency 'GZ-PSX'; did you mean 'GZ-PSB'?")
+    assert messages[3].startswith("unknown Person field 'shoeSize'")
+    assert messages[4] == "Person.religion is not shareable (the catalogue); no rule can grant it"
+    assert "Art. 16" in messages[5]
+    assert "change the agency's duties in the catalogue" in messages[6]
+    assert "not '2026-13-01'" in messages[7]
+    assert "7 columns" in messages[8]
+    assert messages[9].startswith("unknown duty 'no-such-duty'")
+    assert "grant fields one by one" in messages[10]
+    assert "scope:city or scope:division" in messages[11]
+    assert "unknown action 'read'" in messages[12]
+    assert "allow or deny" in messages[13]
+    assert "needs a note" in messages[14]
+    assert str(caught.value).startswith("The author rules file has 13 problems")
+
+
+def test_the_shipped_rules_file_sits_beside_the_catalogue(rules: tuple[AuthorRule, ...]) -> None:
+    assert {r.file for r in rules} == {str(SHIPPED_CATALOG.with_name("guangzhou.rules.csv"))}
+    assert {(r.subject, r.effect) for r in rules} == {("GZ-HPF", "deny"), ("TH-CA", "allow")}
+    assert all(re.fullmatch(r"rules:guangzhou\.rules\.csv:\d+", r.source_tag) for r in rules)
+    assert date.fromisoformat(next(r.until for r in rules if r.effect == "allow")) > DAY
