@@ -1,1 +1,44 @@
-"""govgate."""
+"""The sharing catalogue, its Casbin compilation, author rules, grants and explanations.
+
+`policies` never imports strawberry or starlette (see ../shared/design/architecture.md).
+"""
+
+from policies.catalog import SHIPPED_CATALOG, Agency, Catalog, Dataset, FieldShare, load_catalog
+from policies.compiler import CompiledPolicy, compile_policy, write_policy
+from policies.errors import (
+    CatalogError,
+    PolicyError,
+    Problem,
+    RulesError,
+    UnknownAgencyError,
+    UnknownFieldError,
+)
+from policies.explain import Explanation, explain
+from policies.grants import Grants, Policy, RowScope
+from policies.rules import AuthorRule, default_rules_path, load_rules
+
+__all__ = [
+    "SHIPPED_CATALOG",
+    "Agency",
+    "AuthorRule",
+    "Catalog",
+    "CatalogError",
+    "CompiledPolicy",
+    "Dataset",
+    "Explanation",
+    "FieldShare",
+    "Grants",
+    "Policy",
+    "PolicyError",
+    "Problem",
+    "RowScope",
+    "RulesError",
+    "UnknownAgencyError",
+    "UnknownFieldError",
+    "compile_policy",
+    "default_rules_path",
+    "explain",
+    "load_catalog",
+    "load_rules",
+    "write_policy",
+]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import jsonschema
 import yaml
 
+from policies._validate import check_catalog
 from policies._yaml import LineMap, dotted, load_with_lines
 from policies.errors import CatalogError, Problem, UnknownAgencyError
 
@@ -210,8 +211,6 @@ def parse_catalog(text: str, *, name: str = "<catalogue>") -> Catalog:
     if problems:
         # The semantic checks assume the document's shape; report shape problems first.
         raise CatalogError(problems)
-    from policies._validate import check_catalog  # noqa: PLC0415 (the two modules use each other)
-
     problems = check_catalog(document, lines, name)
     if problems:
         raise CatalogError(sorted(problems, key=lambda p: (p.line or 0, p.path)))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from policies._validate import unknown
 from policies.compiler import compile_policy
 from policies.enforcer import build_enforcer
-from policies.errors import UnknownFieldError
+from policies.errors import UnknownAgencyError, UnknownFieldError
 from sources.inventory import BY_ENTITY, SOURCES
 
 if TYPE_CHECKING:
@@ -120,11 +120,14 @@ class Policy:
 
     def grants_for(self, agency_code: str) -> Grants:
         """The agency's grants; raises UnknownAgencyError for a code the catalogue lacks."""
-        grants = self.grants.get(agency_code)
-        if grants is None:
-            self.catalog.agency(agency_code)  # raises with the list of known agencies
-            raise AssertionError("unreachable: catalogue and grants disagree")  # pragma: no cover
-        return grants
+        try:
+            return self.grants[agency_code]
+        except KeyError:
+            known = ", ".join(self.grants)
+            raise UnknownAgencyError(
+                f"{agency_code!r} is not an agency in the sharing catalogue "
+                f"({self.catalog.path}); the agencies are: {known}."
+            ) from None
 
     def decide(self, agency_code: str, obj: str, action: str) -> bool:
         """Ask the enforcer directly (for explanations and checks, not the request path)."""

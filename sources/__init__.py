@@ -1,1 +1,41 @@
-"""govgate."""
+"""The base databases: tables, field inventory, identifiers, seals and synthetic data.
+
+`sources` knows nothing of agencies, GraphQL or Casbin (see ../shared/design/architecture.md).
+"""
+
+from sources.engines import default_urls, make_engine, parse_source_urls
+from sources.errors import SeedError, SourceConfigError, SourceError
+from sources.identifiers import (
+    CreditCode,
+    DivisionCode,
+    IdNumber,
+    InvalidIdentifierError,
+    LicenseNumber,
+    OrganisationCode,
+    ParcelCode,
+    RegistrationNumber,
+)
+from sources.inventory import BY_ENTITY, SOURCES, field_names
+from sources.types import FieldSpec, SourceSpec
+
+__all__ = [
+    "BY_ENTITY",
+    "SOURCES",
+    "CreditCode",
+    "DivisionCode",
+    "FieldSpec",
+    "IdNumber",
+    "InvalidIdentifierError",
+    "LicenseNumber",
+    "OrganisationCode",
+    "ParcelCode",
+    "RegistrationNumber",
+    "SeedError",
+    "SourceConfigError",
+    "SourceError",
+    "SourceSpec",
+    "default_urls",
+    "field_names",
+    "make_engine",
+    "parse_source_urls",
+]
