@@ -160,9 +160,11 @@ def demo_command(data_dir: Path) -> None:
         else:
             click.echo(f"Demo data already in {data_dir}/ (delete the folder to start afresh).")
         catalog, rules = _load_inputs(SHIPPED_CATALOG, None)
+        written = write_policy(compile_policy(catalog, rules), data_dir / "policy")
     except (SourceError, PolicyError) as error:
         _fail(str(error))
-    written = write_policy(compile_policy(catalog, rules), data_dir / "policy")
+    except OSError as error:
+        _fail(f"cannot write into {data_dir} ({error.strerror}); pick another --data.")
     click.echo(f"Compiled {SHIPPED_CATALOG.name} -> {', '.join(str(p) for p in written)}")
     click.echo(
         "Try: govgate policy explain --agency TH-CA --field Person.maritalStatus\n"
@@ -206,16 +208,27 @@ def _load_inputs(
 def check_command(catalog_path: Path, rules_path: Path | None) -> None:
     """Validate the catalogue and author rules; print every problem; exit 1 if any."""
     try:
-        catalog, rules = _load_inputs(catalog_path, rules_path)
+        catalog = load_catalog(catalog_path)
+    except PolicyError as error:
+        click.echo(str(error), err=True)
+        click.echo("(Author rules are checked once the catalogue has no problems.)", err=True)
+        sys.exit(1)
+    try:
+        _, rules = _load_inputs(catalog_path, rules_path)
     except PolicyError as error:
         click.echo(str(error), err=True)
         sys.exit(1)
     fields = sum(len(d.fields) for d in catalog.datasets)
     click.echo(
-        f"{catalog_path}: no problems. {len(catalog.agencies)} agencies, {len(catalog.duties)} "
-        f"duties, {len(catalog.datasets)} datasets, {fields} field entries, "
-        f"{len(rules)} author rules."
+        f"{catalog_path}: no problems. {_count(catalog.agencies, 'agency', 'agencies')}, "
+        f"{_count(catalog.duties, 'duty', 'duties')}, "
+        f"{_count(catalog.datasets, 'dataset', 'datasets')}, {fields} field entries, "
+        f"{_count(rules, 'author rule', 'author rules')}."
     )
+
+
+def _count(items: tuple[object, ...], one: str, many: str) -> str:
+    return f"{len(items)} {one if len(items) == 1 else many}"
 
 
 @policy_group.command("compile")
@@ -232,22 +245,27 @@ def compile_command(catalog_path: Path, rules_path: Path | None, out_dir: Path) 
     """Compile the catalogue (and author rules) into Casbin model.conf and policy.csv."""
     try:
         catalog, rules = _load_inputs(catalog_path, rules_path)
+        compiled = compile_policy(catalog, rules)
     except PolicyError as error:
         click.echo(str(error), err=True)
         sys.exit(1)
-    compiled = compile_policy(catalog, rules)
-    for path in write_policy(compiled, out_dir):
+    try:
+        written = write_policy(compiled, out_dir)
+    except OSError as error:
+        _fail(f"cannot write the policy into {out_dir} ({error.strerror}); pick another --out.")
+    for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"policy version {compiled.version}")
 
 
 def _policy_for(
     catalog_path: Path, rules_path: Path | None, policy_dir: Path | None, day: date
-) -> tuple[Policy, tuple[AuthorRule, ...]]:
+) -> Policy:
+    # One-off questions compute only the grants they ask about (precompute=False).
     catalog, rules = _load_inputs(catalog_path, rules_path)
     if policy_dir is not None:
-        return Policy.load(catalog, read_compiled(policy_dir), day=day), rules
-    return Policy.build(catalog, rules, day=day), rules
+        return Policy.load(catalog, read_compiled(policy_dir), day=day, precompute=False)
+    return Policy.load(catalog, compile_policy(catalog, rules), day=day, precompute=False)
 
 
 _policy_option = click.option(
@@ -283,10 +301,10 @@ def explain_command(
 ) -> None:
     """Explain one decision. Exit 0 when allowed, 1 when denied, 2 on bad input."""
     try:
-        policy, rules = _policy_for(
+        policy = _policy_for(
             catalog_path, rules_path, policy_dir, day.date() if day else date.today()
         )
-        result = explain(policy, agency, ref, method, rules)
+        result = explain(policy, agency, ref, method)
     except (PolicyError, ValueError) as error:
         _fail(str(error))
     if as_json:
@@ -318,7 +336,7 @@ def grants_command(
 ) -> None:
     """List what an agency may read and verify, and which records it sees."""
     try:
-        policy, _ = _policy_for(
+        policy = _policy_for(
             catalog_path, rules_path, policy_dir, day.date() if day else date.today()
         )
         grants = policy.grants_for(agency)

@@ -1,6 +1,8 @@
-"""The catalogue's meaning checks, run after its shape passed the JSON Schema.
+"""The catalogue's meaning checks, run beside its JSON Schema check.
 
 Every check appends a Problem instead of stopping, so a policy author sees all of them at once.
+Items the schema already found broken are skipped here (their shape cannot be trusted), but
+their names still count, so one typo does not make every reference to it "unknown".
 """
 
 from __future__ import annotations
@@ -22,45 +24,65 @@ __all__ = ["check_catalog", "unknown"]
 
 def unknown(kind: str, name: str, known: Iterable[str]) -> str:
     """`unknown duty 'x'; did you mean 'y'?` (or the list of known names when nothing is close)."""
-    known = list(known)
-    close = get_close_matches(name, known, n=1, cutoff=0.6)
+    known = [str(k) for k in known]
+    close = get_close_matches(str(name), known, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
     return f"unknown {kind} {name!r}; {hint}"
 
 
 class _Checker:
-    def __init__(self, document: dict[str, Any], lines: LineMap, name: str) -> None:
+    def __init__(
+        self, document: dict[str, Any], lines: LineMap, name: str, broken: set[Path]
+    ) -> None:
         self.document = document
         self.lines = lines
         self.name = name
+        self.broken = broken
         self.problems: list[Problem] = []
 
     def report(self, path: Path, message: str) -> None:
         self.problems.append(Problem(self.name, self.lines.line(path), dotted(path), message))
 
-    def unique(self, section: str, key: str) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for index, item in enumerate(self.document[section]):
-            value = item[key]
+    def is_broken(self, path: Path) -> bool:
+        """True when the schema found a problem at, inside, or above `path`."""
+        return any(b[: len(path)] == path or path[: len(b)] == b for b in self.broken)
+
+    def items(self, section: str) -> list[tuple[Path, dict[str, Any]]]:
+        """The section's mapping items with their paths (none if the section is malformed)."""
+        value = self.document.get(section)
+        if not isinstance(value, list):
+            return []
+        return [((section, i), item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+    def names(self, section: str, key: str) -> dict[str, dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for path, item in self.items(section):
+            value = item.get(key)
+            if not isinstance(value, str):
+                continue
             if value in seen:
-                self.report((section, index, key), f"{value!r} is listed twice in {section}")
+                self.report((*path, key), f"{value!r} is listed twice in {section}; keep one")
             else:
                 seen[value] = item
         return seen
 
     def run(self) -> list[Problem]:
-        divisions = self.unique("divisions", "code")
-        duties = self.unique("duties", "id")
-        agencies = self.unique("agencies", "code")
-        self.unique("datasets", "id")
-        if self.document["administrator"] not in agencies:
-            self.report(
-                ("administrator",), unknown("agency", self.document["administrator"], agencies)
-            )
-        for index, agency in enumerate(self.document["agencies"]):
-            self.check_agency(("agencies", index), agency, divisions, duties)
-        for index, dataset in enumerate(self.document["datasets"]):
-            self.check_dataset(("datasets", index), dataset, agencies, duties)
+        divisions = self.names("divisions", "code")
+        duties = self.names("duties", "id")
+        agencies = self.names("agencies", "code")
+        self.names("datasets", "id")
+        administrator = self.document.get("administrator")
+        if (
+            isinstance(administrator, str)
+            and not self.is_broken(("administrator",))
+            and administrator not in agencies
+        ):
+            self.report(("administrator",), unknown("agency", administrator, agencies))
+        for path, agency in self.items("agencies"):
+            if not self.is_broken(path):
+                self.check_agency(path, agency, divisions, duties)
+        for path, dataset in self.items("datasets"):
+            self.check_dataset(path, dataset, agencies, duties)
         self.check_one_provider_per_field()
         return self.problems
 
@@ -70,11 +92,11 @@ class _Checker:
         division = divisions.get(agency["division"])
         if division is None:
             self.report((*path, "division"), unknown("division", agency["division"], divisions))
-        elif division["level"] != agency["level"]:
+        elif division.get("level") != agency["level"]:
             self.report(
                 (*path, "level"),
-                f"a {agency['level']}-level agency cannot belong to {division['level']}-level "
-                f"division {agency['division']} ({division['name']}) (Art. 21)",
+                f"a {agency['level']}-level agency cannot belong to {division.get('level')}-level "
+                f"division {agency['division']} ({division.get('name')}) (Art. 21)",
             )
         for i, duty in enumerate(agency["duties"]):
             if duty not in duties:
@@ -83,8 +105,15 @@ class _Checker:
     def check_dataset(
         self, path: Path, dataset: dict[str, Any], agencies: dict[str, Any], duties: dict[str, Any]
     ) -> None:
-        if dataset["provider"] not in agencies:
-            self.report((*path, "provider"), unknown("agency", dataset["provider"], agencies))
+        provider = dataset.get("provider")
+        if (
+            isinstance(provider, str)
+            and not self.is_broken((*path, "provider"))
+            and provider not in agencies
+        ):
+            self.report((*path, "provider"), unknown("agency", provider, agencies))
+        if self.is_broken((*path, "source")) or self.is_broken((*path, "entity")):
+            return
         source = SOURCES.get(dataset["source"])
         if source is None:
             self.report((*path, "source"), unknown("source", dataset["source"], SOURCES))
@@ -95,13 +124,16 @@ class _Checker:
                 f"source {source.name!r} holds {source.entity}, not {dataset['entity']!r}",
             )
             return
+        fields = dataset.get("fields")
+        if not isinstance(fields, dict):
+            return
         inventory = [f.name for f in source.fields]
-        for field, share in dataset["fields"].items():
+        for field, share in fields.items():
             where = (*path, "fields", field)
             if field not in inventory:
                 self.report(where, unknown(f"{source.entity} field", field, inventory))
-                continue
-            self.check_share(where, share, duties)
+            elif not self.is_broken(where):
+                self.check_share(where, share, duties)
 
     def check_share(self, path: Path, share: dict[str, Any], duties: dict[str, Any]) -> None:
         sharing = share["sharing"]
@@ -136,16 +168,21 @@ class _Checker:
     def check_one_provider_per_field(self) -> None:
         # Art. 12-14: one authoritative provider per item. One provider may list a field in
         # several entries (say, query for some duties and verify for others), never two.
-        first: dict[str, tuple[int, dict[str, Any]]] = {}
-        for index, dataset in enumerate(self.document["datasets"]):
-            for field, share in dataset["fields"].items():
+        first: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for path, dataset in self.items("datasets"):
+            fields = dataset.get("fields")
+            keys = [(*path, key) for key in ("id", "provider", "entity")]
+            if any(self.is_broken(key) for key in keys) or not isinstance(fields, dict):
+                continue
+            for field, share in fields.items():
                 ref = f"{dataset['entity']}.{field}"
-                where = ("datasets", index, "fields", field)
-                if ref not in first:
-                    first[ref] = (index, share)
+                where = (*path, "fields", field)
+                if self.is_broken(where):
                     continue
-                other_index, other = first[ref]
-                other_set = self.document["datasets"][other_index]
+                if ref not in first:
+                    first[ref] = (dataset, share)
+                    continue
+                other_set, other = first[ref]
                 if other_set["provider"] != dataset["provider"]:
                     self.report(
                         where,
@@ -161,6 +198,8 @@ class _Checker:
                     )
 
 
-def check_catalog(document: dict[str, Any], lines: LineMap, name: str) -> list[Problem]:
-    """Every meaning problem in a schema-valid catalogue document."""
-    return _Checker(document, lines, name).run()
+def check_catalog(
+    document: dict[str, Any], lines: LineMap, name: str, *, broken: set[Path]
+) -> list[Problem]:
+    """Every meaning problem in a catalogue document, skipping what the schema found broken."""
+    return _Checker(document, lines, name, broken).run()

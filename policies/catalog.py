@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import jsonschema
-import yaml
 
 from policies._validate import check_catalog
 from policies._yaml import LineMap, dotted, load_with_lines
-from policies.errors import CatalogError, Problem, UnknownAgencyError
+from policies._yaml import Path as PathParts
+from policies.errors import CatalogError, Problem, RulesError, UnknownAgencyError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,6 +36,7 @@ __all__ = [
     "Frequency",
     "load_catalog",
     "parse_catalog",
+    "read_policy_file",
 ]
 
 #: The demo catalogue for Guangzhou shipped with govgate.
@@ -185,50 +186,79 @@ def _schema_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+def read_policy_file(path: Path, error: type[CatalogError] | type[RulesError]) -> str:
+    """The text of a catalogue or rules file; raises `error` saying why it cannot be read."""
+    try:
+        return path.read_text("utf-8-sig")  # -sig: tolerate the BOM spreadsheet tools write
+    except FileNotFoundError:
+        reason = "no such file; check the path"
+    except IsADirectoryError:
+        reason = "is a folder; pass the path of the file"
+    except UnicodeDecodeError:
+        reason = "is not UTF-8 text; save it as UTF-8"
+    except OSError as os_error:
+        reason = f"cannot be read ({os_error.strerror})"
+    raise error([Problem(str(path), None, "", reason)])
+
+
 def load_catalog(path: str | Path) -> Catalog:
     """Load and validate the catalogue at `path`; raises CatalogError with every problem."""
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise CatalogError(
-            [Problem(str(path), None, "", "no such file; pass the path of a catalogue YAML file")]
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise CatalogError([Problem(str(path), None, "", f"cannot be read: {error}")]) from None
-    return parse_catalog(text, name=str(path))
+    return parse_catalog(read_policy_file(path, CatalogError), name=str(path))
 
 
 def parse_catalog(text: str, *, name: str = "<catalogue>") -> Catalog:
     """Validate catalogue YAML `text`; `name` is how problems refer to the file."""
-    try:
-        document, lines = load_with_lines(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise CatalogError([Problem(name, line, "", f"is not valid YAML: {error}")]) from None
-    problems = _schema_problems(document, lines, name)
-    if problems:
-        # The semantic checks assume the document's shape; report shape problems first.
-        raise CatalogError(problems)
-    problems = check_catalog(document, lines, name)
+    document, lines = load_with_lines(text, name=name)
+    if not isinstance(document, dict):
+        raise CatalogError(
+            [Problem(name, 1, "", "must be a mapping of keys (version, title, agencies, ...); "
+                                  "see docs/catalog.md")]
+        )  # fmt: skip
+    problems, broken = _schema_problems(document, lines, name)
+    # The meaning checks skip whatever the schema already found broken, and report the rest.
+    problems += check_catalog(document, lines, name, broken=broken)
     if problems:
         raise CatalogError(sorted(problems, key=lambda p: (p.line or 0, p.path)))
     return _build(document, name)
 
 
-def _schema_problems(document: Any, lines: LineMap, name: str) -> list[Problem]:
-    problems = []
-    errors = sorted(_schema_validator().iter_errors(document), key=lambda e: list(e.path))
-    for error in errors:
+# What a value must look like, in words, for the schema's patterns (keyed by the value's name).
+_PATTERN_HINTS = {
+    "code": "codes look like GZ-PSB (agencies) or '440106' (divisions, in quotes)",
+    "division": "a division code is six digits in quotes, e.g. '440106'",
+    "administrator": "an agency code looks like GZ-DATA",
+    "provider": "an agency code looks like GZ-PSB",
+    "id": "ids are lower case words joined by hyphens, e.g. civil-affairs",
+    "duties": "duty ids are lower case words joined by hyphens, e.g. civil-affairs",
+    "frequency": "write 'real time', 'within N days' (e.g. 'within 3 days') or 'quarterly'",
+}
+
+
+def _schema_problems(
+    document: dict[str, Any], lines: LineMap, name: str
+) -> tuple[list[Problem], set[PathParts]]:
+    problems, broken = [], set()
+    for error in _schema_validator().iter_errors(document):
         path = tuple(error.path)
         message = error.message
         if error.validator == "type" and error.validator_value == "string":
-            message += "; write it in quotes, e.g. '440106'"
+            message = f"{error.instance!r} must be text; write it in quotes: '{error.instance}'"
+        elif error.validator == "pattern":
+            names = [part for part in path if isinstance(part, str)]
+            hint = _PATTERN_HINTS.get(names[-1] if names else "", "see docs/catalog.md")
+            message = f"{error.instance!r} is not valid here: {hint}"
         elif error.validator == "additionalProperties":
             message += "; check the spelling against docs/catalog.md"
+        elif error.validator == "required":
+            message += "; add it (see docs/catalog.md)"
         problems.append(Problem(name, lines.line(path), dotted(path), message))
-    return problems
+        if error.validator == "required":
+            # The object is fine but for the missing key: only that key is broken.
+            missing = re.match(r"'(.+?)' is a required property", error.message)
+            path = (*path, missing.group(1)) if missing else path
+        broken.add(path)
+    return problems, broken
 
 
 def _build(document: dict[str, Any], name: str) -> Catalog:

@@ -8,10 +8,12 @@ any line back. The same inputs give byte-identical files. See docs/policies.md.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from policies.errors import PolicyError
 from sources.inventory import SOURCES
 
 if TYPE_CHECKING:
@@ -66,21 +68,52 @@ class CompiledPolicy:
     policy: str
 
     @property
+    def catalog_version(self) -> str | None:
+        """The catalogue version named in the policy's first line, if it names one."""
+        first = self.policy.split("\n", 1)[0]
+        match = re.search(r"\(catalogue version (\S+)\)\.$", first)
+        return match.group(1) if match else None
+
+    def notes(self) -> dict[str, str]:
+        """Author rules' notes by source tag, read back from the policy's comments."""
+        found = re.finditer(r"^# (rules:\S+:\d+): (.*)$", self.policy, flags=re.MULTILINE)
+        return {match.group(1): match.group(2) for match in found}
+
+    @property
     def version(self) -> str:
         """A short content hash: the same files, the same version."""
         digest = hashlib.sha256(self.model.encode() + b"\0" + self.policy.encode())
         return digest.hexdigest()[:16]
 
 
+# Every column of a rule line is plain: no commas, brackets, quotes, spaces or line breaks, which
+# Casbin's CSV readers would take as structure. The catalogue and rule checks guarantee it; this
+# is the last line of defence should they ever be loosened.
+_PLAIN = re.compile(r"[A-Za-z0-9:._*/-]+")
+
+
 def _line(*columns: str) -> str:
+    for column in columns:
+        if not _PLAIN.fullmatch(column):
+            raise PolicyError(
+                f"Refusing to compile the rule column {column!r}: rule columns may hold only "
+                "letters, digits and : . _ * / -. Report this: the catalogue checks missed it."
+            )
     return ", ".join(columns)
+
+
+def _comment(text: str) -> str:
+    # A comment must stay one line for every reader: fold any whitespace (line breaks too).
+    return "# " + " ".join(text.split())
 
 
 def compile_policy(catalog: Catalog, rules: tuple[AuthorRule, ...] = ()) -> CompiledPolicy:
     """Compile a validated catalogue and validated author rules."""
     out = [
-        f"# govgate policy compiled from {Path(catalog.path).name} "
-        f"(catalogue version {catalog.version}).",
+        _comment(
+            f"govgate policy compiled from {Path(catalog.path).name} "
+            f"(catalogue version {catalog.version})."
+        ),
         "# Do not edit: change the catalogue or the author rules, then run "
         "`govgate policy compile`.",
         "# Columns: p, subject, object, action, effect, until, source"
@@ -90,7 +123,9 @@ def compile_policy(catalog: Catalog, rules: tuple[AuthorRule, ...] = ()) -> Comp
     ]
     for agency in catalog.agencies:
         out.append(
-            f"# {agency.code} {agency.name} ({agency.level} {agency.division}, {agency.kind})"
+            _comment(
+                f"{agency.code} {agency.name} ({agency.level} {agency.division}, {agency.kind})"
+            )
         )
         out.append(_line("g", agency.code, f"level:{agency.level}"))
         if agency.kind in catalog.unconditional_kinds:
@@ -121,15 +156,17 @@ def compile_policy(catalog: Catalog, rules: tuple[AuthorRule, ...] = ()) -> Comp
     for dataset in catalog.datasets:
         out += [
             "",
-            f"# == Dataset {dataset.id} {dataset.name}: provided by {dataset.provider} from "
-            f"source {dataset.source}, updated {dataset.frequency.text} (Art. 8, 14, 17)",
+            _comment(
+                f"== Dataset {dataset.id} {dataset.name}: provided by {dataset.provider} from "
+                f"source {dataset.source}, updated {dataset.frequency.text} (Art. 8, 14, 17)"
+            ),
         ]
         for share in dataset.fields:
             out.extend(_share_lines(share))
     if rules:
         out += ["", "# == Author rules (checked against the catalogue, merged last)"]
         for rule in rules:
-            out.append(f"# {rule.source_tag}: {rule.note}")
+            out.append(_comment(f"{rule.source_tag}: {rule.note}"))
             out.append(_line("p", *rule.columns()))
     return CompiledPolicy(model=MODEL, policy="\n".join(out) + "\n")
 
@@ -138,7 +175,7 @@ def _share_lines(share: FieldShare) -> list[str]:
     tag = share.source_tag
     if share.sharing == "none":
         why = "secret, never shared (Art. 16)" if share.secret else "not shareable"
-        return [f"# {share.ref}: {why}", _line("p", "*", share.ref, "*", "deny", "*", tag)]
+        return [_comment(f"{share.ref}: {why}"), _line("p", "*", share.ref, "*", "deny", "*", tag)]
     if share.sharing == "unconditional":
         subjects = ["sharing:unconditional"]
     else:

@@ -7,16 +7,13 @@ live-clearing path races with readers).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import casbin
 from casbin.persist.adapter import Adapter, load_policy_line
 
 from policies.compiler import CompiledPolicy
 from policies.errors import PolicyError
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
 
 __all__ = ["build_enforcer", "read_compiled"]
 
@@ -28,14 +25,24 @@ class _TextAdapter(Adapter):  # type: ignore[misc]  # pycasbin is untyped
         self._text = text
 
     def load_policy(self, model: Any) -> None:
-        for line in self._text.splitlines():
+        # Split on "\n" alone, exactly as Casbin's file adapters (pycasbin, node-casbin) do.
+        for line in self._text.split("\n"):
             load_policy_line(line.strip(), model)
 
 
 def build_enforcer(compiled: CompiledPolicy) -> casbin.Enforcer:
-    """A new pycasbin enforcer for the compiled model and policy."""
-    model = casbin.Enforcer.new_model(text=compiled.model)
-    return casbin.Enforcer(model, _TextAdapter(compiled.policy))
+    """A new pycasbin enforcer for the compiled model and policy.
+
+    Raises PolicyError when the files are not a loadable Casbin model and policy.
+    """
+    try:
+        model = casbin.Enforcer.new_model(text=compiled.model)
+        return casbin.Enforcer(model, _TextAdapter(compiled.policy))
+    except Exception as error:  # pycasbin raises bare Exception, RuntimeError, IndexError...
+        raise PolicyError(
+            f"The compiled policy cannot be loaded by Casbin ({type(error).__name__}: {error}); "
+            "compile it again with `govgate policy compile`."
+        ) from None
 
 
 def read_compiled(directory: str | Path) -> CompiledPolicy:
@@ -51,8 +58,3 @@ def read_compiled(directory: str | Path) -> CompiledPolicy:
                 f"`govgate policy compile --out {directory}` first."
             ) from None
     return CompiledPolicy(model=texts[0], policy=texts[1])
-
-
-def decisions(enforcer: casbin.Enforcer, requests: Sequence[Sequence[str]]) -> list[bool]:
-    """Ask the enforcer each request; used by tests and tools to compare implementations."""
-    return [bool(enforcer.enforce(*request)) for request in requests]

@@ -46,8 +46,8 @@ class _ProblemsError(PolicyError):
         self.problems = problems
         count = len(problems)
         lines = "\n".join(f"  {p}" for p in problems)
-        noun = "problem" if count == 1 else "problems"
-        super().__init__(f"The {self.what} has {count} {noun}; fix them and try again:\n{lines}")
+        noun, them = ("problem", "it") if count == 1 else ("problems", "them")
+        super().__init__(f"The {self.what} has {count} {noun}; fix {them} and try again:\n{lines}")
 
 
 class CatalogError(_ProblemsError):

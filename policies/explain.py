@@ -10,7 +10,6 @@ from policies.grants import field_ref
 if TYPE_CHECKING:
     from policies.catalog import Agency, FieldShare
     from policies.grants import Policy
-    from policies.rules import AuthorRule
 
 __all__ = ["Explanation", "explain"]
 
@@ -41,7 +40,6 @@ def explain(
     agency_code: str,
     ref: str,
     method: str = "query",
-    rules: tuple[AuthorRule, ...] = (),
 ) -> Explanation:
     """Explain `policy`'s decision on `agency_code` doing `method` on field `ref`.
 
@@ -63,7 +61,6 @@ def explain(
         method=method,
         allowed=bool(allowed),
         source=source,
-        rules=rules,
     )
     return Explanation(
         agency=agency_code,
@@ -100,21 +97,28 @@ def _account(  # noqa: PLR0911 (one return per kind of decision reads best)
     method: str,
     allowed: bool,
     source: str | None,
-    rules: tuple[AuthorRule, ...],
 ) -> tuple[str, str, str]:
     """(catalogue entry, article, reason) for a decision."""
     catalog = policy.catalog
     shares = catalog.shares_of(ref)
     who = f"{agency.code} ({agency.name})"
     if source and source.startswith("rules:"):
-        rule = next((r for r in rules if r.source_tag == source), None)
-        note = f": {rule.note}" if rule else ""
+        # The note travels in the compiled policy's comments, so explain needs no rules file.
+        text = policy.compiled.notes().get(source)
+        note = f": {text}" if text else ""
         entry = f"author rule {source.removeprefix('rules:')}{note}"
         if allowed:
             return entry, "Art. 19", f"{who} may {method} {ref} by an author rule{note}."
         return entry, "Art. 5, 34", f"{who} is denied {method} on {ref} by an author rule{note}."
-    if source and source.startswith("catalog:datasets/"):
-        share = next(s for s in shares if s.source_tag == source)
+    share = next((s for s in shares if s.source_tag == source), None)
+    if source and source.startswith("catalog:datasets/") and share is None:
+        return (
+            f"{source}, which is not in {catalog.path}",
+            "-",
+            "The compiled policy names a catalogue entry this catalogue lacks: compile it again "
+            "from this catalogue.",
+        )
+    if share is not None:
         entry = _describe(share)
         if share.sharing == "none":
             article = "Art. 16" if share.secret else "Art. 8, 26"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from policies._validate import unknown
 from policies.compiler import compile_policy
 from policies.enforcer import build_enforcer
-from policies.errors import UnknownAgencyError, UnknownFieldError
+from policies.errors import PolicyError, UnknownFieldError
 from sources.inventory import BY_ENTITY, SOURCES
 
 if TYPE_CHECKING:
@@ -73,13 +73,20 @@ class Grants:
     administrator: bool
     day: date
 
+    def _granted(self, method: str) -> frozenset[str]:
+        if method == "query":
+            return self.readable
+        if method == "verify":
+            return self.verifiable
+        raise ValueError(f"The method is query or verify, not {method!r}.")
+
     def can(self, method: str, ref: str) -> bool:
         """May the agency `query` or `verify` the field `Type.field`?"""
-        return ref in (self.readable if method == "query" else self.verifiable)
+        return ref in self._granted(method)
 
     def fields(self, entity: str, method: str = "query") -> tuple[str, ...]:
         """The granted fields of `entity` for `method`, in inventory order."""
-        allowed = self.readable if method == "query" else self.verifiable
+        allowed = self._granted(method)
         return tuple(f.name for f in BY_ENTITY[entity].fields if f"{entity}.{f.name}" in allowed)
 
     @property
@@ -96,7 +103,7 @@ class Policy:
     compiled: CompiledPolicy
     enforcer: casbin.Enforcer
     day: date
-    grants: Mapping[str, Grants] = field(repr=False)
+    grants: dict[str, Grants] = field(repr=False)
 
     @classmethod
     def build(
@@ -106,12 +113,33 @@ class Policy:
         return cls.load(catalog, compile_policy(catalog, rules), day=day)
 
     @classmethod
-    def load(cls, catalog: Catalog, compiled: CompiledPolicy, *, day: date | None = None) -> Policy:
-        """Load already-compiled files for `catalog` and compute grants as of `day` (today)."""
+    def load(
+        cls,
+        catalog: Catalog,
+        compiled: CompiledPolicy,
+        *,
+        day: date | None = None,
+        precompute: bool = True,
+    ) -> Policy:
+        """Load compiled files for `catalog` and compute every agency's grants as of `day`.
+
+        `precompute=False` computes an agency's grants when first asked instead (for one-off
+        tools like `policy explain`; a server precomputes). Raises PolicyError when the files
+        were compiled from another catalogue version or cannot be loaded.
+        """
+        compiled_from = compiled.catalog_version
+        if compiled_from is not None and compiled_from != catalog.version:
+            raise PolicyError(
+                f"The compiled policy was compiled from catalogue version {compiled_from}, but "
+                f"{catalog.path} is version {catalog.version}; compile it again."
+            )
         day = day or date.today()
         enforcer = build_enforcer(compiled)
-        grants = {agency.code: _agency_grants(enforcer, agency, day) for agency in catalog.agencies}
-        return cls(catalog, compiled, enforcer, day, MappingProxyType(grants))
+        grants: dict[str, Grants] = {}
+        if precompute:
+            for agency in catalog.agencies:
+                grants[agency.code] = _agency_grants(enforcer, agency, day)
+        return cls(catalog, compiled, enforcer, day, grants)
 
     @property
     def version(self) -> str:
@@ -120,14 +148,12 @@ class Policy:
 
     def grants_for(self, agency_code: str) -> Grants:
         """The agency's grants; raises UnknownAgencyError for a code the catalogue lacks."""
-        try:
-            return self.grants[agency_code]
-        except KeyError:
-            known = ", ".join(self.grants)
-            raise UnknownAgencyError(
-                f"{agency_code!r} is not an agency in the sharing catalogue "
-                f"({self.catalog.path}); the agencies are: {known}."
-            ) from None
+        grants = self.grants.get(agency_code)
+        if grants is None:
+            agency = self.catalog.agency(agency_code)  # raises UnknownAgencyError
+            grants = _agency_grants(self.enforcer, agency, self.day)
+            self.grants[agency_code] = grants  # only when loaded with precompute=False
+        return grants
 
     def decide(self, agency_code: str, obj: str, action: str) -> bool:
         """Ask the enforcer directly (for explanations and checks, not the request path)."""

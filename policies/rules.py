@@ -7,7 +7,7 @@ One rule a line, in the compiled policy's own column order:
 SUBJECT is an agency code or `duty:<id>`; OBJECT a field `Type.field`, every field of a type
 `Type.*`, or a type `Type` for its row scope; ACTION `query`, `verify`, `*`, or (on a type)
 `scope:city` / `scope:division`; EFFECT `allow` or `deny`; UNTIL `*` or the last day the rule
-applies (YYYY-MM-DD: a temporary grant); NOTE why, in words (no commas or brackets). Lines
+applies (YYYY-MM-DD: a temporary grant); NOTE why, in words (no commas). Lines
 starting with `#` are comments. Every name is checked against the catalogue (Art. 19 and 9:
 out-of-catalogue access is the government's decision, so each rule says who approved it).
 """
@@ -15,12 +15,14 @@ out-of-catalogue access is the government's decision, so each rule says who appr
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policies._validate import unknown
+from policies.catalog import read_policy_file
 from policies.errors import Problem, RulesError
 from sources.inventory import BY_ENTITY
 
@@ -31,7 +33,8 @@ __all__ = ["AuthorRule", "default_rules_path", "load_rules", "parse_rules"]
 
 _FIELD_ACTIONS = ("query", "verify", "*")
 _SCOPE_ACTIONS = ("scope:city", "scope:division")
-_NOTE_FORBIDDEN = re.compile(r"[,\[\]()]")
+_SAFE_FILE_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_CONTROL = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,26 +69,35 @@ def default_rules_path(catalog_path: str | Path) -> Path:
 def load_rules(path: str | Path, catalog: Catalog) -> tuple[AuthorRule, ...]:
     """Load and check the author rules at `path`; raises RulesError with every problem."""
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise RulesError([Problem(str(path), None, "", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise RulesError([Problem(str(path), None, "", f"cannot be read: {error}")]) from None
-    return parse_rules(text, catalog, name=str(path))
+    return parse_rules(read_policy_file(path, RulesError), catalog, name=str(path))
 
 
 def parse_rules(text: str, catalog: Catalog, *, name: str = "<rules>") -> tuple[AuthorRule, ...]:
     """Check author rules `text` against `catalog`; raises RulesError with every problem."""
     rules: list[AuthorRule] = []
     problems: list[Problem] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    if not _SAFE_FILE_NAME.fullmatch(Path(name).name):
+        problems.append(
+            Problem(name, None, "", "the file name goes into every compiled rule's source tag: "
+                    "use only letters, digits, '.', '_' and '-'")
+        )  # fmt: skip
+    # Split on "\n" only, as Casbin's file adapters do: other line breaks stay inside a line
+    # (and are refused below), so a rule can never hide inside a comment.
+    text = text.removeprefix("\ufeff")  # the byte-order mark spreadsheet tools write
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.removesuffix("\r").strip()
+        bad = next((c for c in line if unicodedata.category(c) in _CONTROL), None)
+        if bad is not None:
+            problems.append(
+                Problem(name, number, "", f"contains the control or line-break character "
+                        f"U+{ord(bad):04X}; remove it")
+            )  # fmt: skip
+            continue
         if not line or line.startswith("#"):
             continue
         found = _check_line(line, catalog)
-        if isinstance(found, str):
-            problems.append(Problem(name, number, "", found))
+        if isinstance(found, list):
+            problems += [Problem(name, number, "", message) for message in found]
             continue
         subject, obj, action, effect, until, note = found
         rules.append(AuthorRule(name, number, subject, obj, action, effect, until, note))
@@ -94,31 +106,33 @@ def parse_rules(text: str, catalog: Catalog, *, name: str = "<rules>") -> tuple[
     return tuple(rules)
 
 
-def _check_line(line: str, catalog: Catalog) -> tuple[str, str, str, str, str, str] | str:
+def _check_line(line: str, catalog: Catalog) -> tuple[str, str, str, str, str, str] | list[str]:
     columns = [c.strip() for c in line.split(",")]
     if columns[0] == "g":
-        return (
+        return [
             "author rules cannot change who holds a duty; change the agency's duties in the "
             "catalogue instead"
-        )
+        ]
     if columns[0] != "p":
-        return f"a rule starts with 'p', not {columns[0]!r}"
+        return [f"a rule starts with 'p', not {columns[0]!r}"]
     if len(columns) != 7:
-        return (
+        return [
             f"a rule has 7 columns (p, subject, object, action, effect, until, note), not "
             f"{len(columns)}; notes may not contain commas"
-        )
+        ]
     _, subject, obj, action, effect, until, note = columns
-    for problem in (
-        _check_subject(subject, catalog),
-        _check_object(obj, action),
-        _check_effect(effect, obj, catalog),
-        _check_until(until),
-        _check_note(note),
-    ):
-        if problem:
-            return problem
-    return subject, obj, action, effect, until, note
+    problems = [
+        problem
+        for problem in (
+            _check_subject(subject, catalog),
+            _check_object(obj, action),
+            _check_effect(effect, obj, catalog),
+            _check_until(until),
+            None if note else "every rule needs a note saying why (who approved it, which ticket)",
+        )
+        if problem
+    ]
+    return problems or (subject, obj, action, effect, until, note)
 
 
 def _check_subject(subject: str, catalog: Catalog) -> str | None:
@@ -168,17 +182,9 @@ def _check_until(until: str) -> str | None:
     if until == "*":
         return None
     try:
-        date.fromisoformat(until)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", until):
+            date.fromisoformat(until)
+            return None
     except ValueError:
-        return f"until is * or a date like 2026-12-31, not {until!r}"
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", until):
-        return f"until is * or a date like 2026-12-31, not {until!r}"
-    return None
-
-
-def _check_note(note: str) -> str | None:
-    if not note:
-        return "every rule needs a note saying why (who approved it, which ticket)"
-    if _NOTE_FORBIDDEN.search(note):
-        return "a note may not contain commas or brackets (Casbin reads them as structure)"
-    return None
+        pass
+    return f"until is * or a date like 2026-12-31, not {until!r}"

@@ -162,3 +162,23 @@ def test_demo_seeds_once_and_compiles_the_shipped_catalogue(tmp_path: Path) -> N
     second = govgate("demo", "--data", str(tmp_path / "demo"))
     assert second.returncode == 0, second.stderr
     assert "Demo data already in" in second.stdout
+
+
+def test_compile_into_a_path_that_is_a_file_says_so(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", "utf-8")
+    result = govgate("policy", "compile", "--out", str(blocker / "sub"))
+    assert result.returncode == 2
+    assert "cannot write the policy into" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_explain_refuses_files_compiled_from_another_catalogue_version(tmp_path: Path) -> None:
+    assert govgate("policy", "compile", "--out", str(tmp_path)).returncode == 0
+    policy_csv = tmp_path / "policy.csv"
+    text = policy_csv.read_text("utf-8").replace("version 2026.11", "version 2025.01", 1)
+    policy_csv.write_text(text, "utf-8")
+    result = govgate("policy", "explain", "--agency", "TH-CA", "--field", "Person.name",
+                     "--policy", str(tmp_path))  # fmt: skip
+    assert result.returncode == 2
+    assert "compiled from catalogue version 2025.01" in result.stderr

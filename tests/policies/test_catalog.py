@@ -134,15 +134,48 @@ def test_a_broken_catalogue_reports_every_problem_at_once_with_its_place() -> No
         assert re.match(pattern, problem), f"{problem!r} does not match {pattern!r}"
 
 
-def test_shape_errors_say_how_to_fix_them() -> None:
+def test_shape_errors_say_how_to_fix_them_and_come_with_the_meaning_errors() -> None:
     text = BROKEN.replace('code: "440106"', "code: 440106").replace("title: broken\n", "")
+    text = text.replace("frequency: real time", "frequency: hourly", 1)
     found = problems_of(text)
-    assert any("'title' is a required property" in p for p in found)
+    assert found[0] == "broken.yaml:1: 'title' is a required property; add it (see docs/catalog.md)"
+    assert (
+        "broken.yaml:7: divisions[1].code: 440106 must be text; write it in quotes: '440106'"
+        in (found)
+    )
     assert any(
-        p.startswith("broken.yaml:7: divisions[1].code: 440106 is not of type 'string'; "
-                     "write it in quotes")
+        p.startswith("broken.yaml:32: datasets[1].frequency: 'hourly' is not valid here: write "
+                     "'real time', 'within N days'")
         for p in found
     )  # fmt: skip
+    # The meaning checks still run on everything the schema did not find broken.
+    assert any("unknown duty 'civil-afairs'" in p for p in found)
+    assert any("by TH-CA here and by GZ-DATA" in p for p in found)
+    assert [int(p.split(":")[1]) for p in found] == sorted(int(p.split(":")[1]) for p in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("a: &x [1]\nb: *x\n", 1, "anchors and aliases"),
+        ("a: &a [*a]\n", 1, "anchors and aliases"),
+        ("title: x\ntitle: y\n", 2, "this key appears twice here"),
+        ("1: x\n", 1, "the key 1 is not text; put it in quotes"),
+        ('title: "GZ\\u2028g, GZ-WATER, role:administrator"\n', 1, "U+2028"),
+        ('agencies: [{code: "GZ-WATER\\n"}]\n', 1, "U+000A"),
+        ('title: "水\\x1cg, GZ-WATER, duty:public-security"\n', 1, "U+001C"),
+        ("", None, "is empty"),
+        ("- a\n- b\n", 1, "must be a mapping of keys"),
+    ],
+)
+def test_yaml_that_could_hide_or_smuggle_content_is_refused(
+    text: str, line: int | None, message: str
+) -> None:
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(text, name="x.yaml")
+    first = caught.value.problems[0]
+    assert first.line == line
+    assert message in first.message
 
 
 def test_a_file_that_is_not_yaml_is_reported_with_its_line() -> None:

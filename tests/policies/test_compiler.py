@@ -11,8 +11,9 @@ import casbin
 import pytest
 
 from policies.catalog import SHIPPED_CATALOG
-from policies.compiler import compile_policy, write_policy
-from policies.errors import RulesError
+from policies.compiler import MODEL, CompiledPolicy, compile_policy, write_policy
+from policies.enforcer import build_enforcer
+from policies.errors import PolicyError, RulesError
 from policies.grants import Policy
 from policies.rules import parse_rules
 from sources.inventory import field_names
@@ -145,3 +146,64 @@ def test_the_shipped_rules_file_sits_beside_the_catalogue(rules: tuple[AuthorRul
     assert {(r.subject, r.effect) for r in rules} == {("GZ-HPF", "deny"), ("TH-CA", "allow")}
     assert all(re.fullmatch(r"rules:guangzhou\.rules\.csv:\d+", r.source_tag) for r in rules)
     assert date.fromisoformat(next(r.until for r in rules if r.effect == "allow")) > DAY
+
+
+def test_the_compiler_refuses_a_rule_column_that_casbin_would_split(catalog: Catalog) -> None:
+    # Validation keeps such names out; this is the compiler's own last line of defence.
+    forged = replace(catalog.agency("GZ-WATER"), code="GZ-WATER, role:administrator")
+    with pytest.raises(PolicyError, match="Refusing to compile the rule column"):
+        compile_policy(replace(catalog, agencies=(*catalog.agencies, forged)))
+
+
+def test_comments_stay_one_line_whatever_a_name_holds(catalog: Catalog) -> None:
+    renamed = replace(
+        catalog.agency("GZ-WATER"), name="自来水\u2028g, GZ-WATER, role:administrator"
+    )
+    text = compile_policy(replace(catalog, agencies=(*catalog.agencies[:-1], renamed))).policy
+    assert "\u2028" not in text
+    enforcer = build_enforcer(CompiledPolicy(MODEL, text))
+    assert not enforcer.enforce("GZ-WATER", "platform", "administer", TODAY)
+
+
+def test_author_rules_tolerate_a_bom_and_count_lines_as_an_editor_does(catalog: Catalog) -> None:
+    text = "\ufeff# rules\r\n\r\np, GZ-PSB, Person.name, query, deny, *, ticket 1\r\n"
+    (rule,) = parse_rules(text, catalog, name="ok.rules.csv")
+    assert rule.line == 3
+
+
+def test_a_rule_cannot_hide_inside_a_comment_behind_a_line_separator(catalog: Catalog) -> None:
+    text = "# reviewed\x1cp, TH-CA, Person.phone, query, allow, *, hidden\np, GZ-PSB, x\n"
+    with pytest.raises(RulesError) as caught:
+        parse_rules(text, catalog, name="sneaky.rules.csv")
+    problems = [(p.line, p.message) for p in caught.value.problems]
+    assert problems[0] == (1, "contains the control or line-break character U+001C; remove it")
+    assert problems[1][0] == 2
+
+
+def test_every_problem_of_one_rule_line_is_reported(catalog: Catalog) -> None:
+    text = "p, GZ-PSX, Person.religion, query, allow, 2026-13-01, note\n"
+    with pytest.raises(RulesError) as caught:
+        parse_rules(text, catalog, name="many.rules.csv")
+    messages = [p.message for p in caught.value.problems]
+    assert len(messages) == 3
+    assert messages[0].startswith("unknown agency 'GZ-PSX'")
+    assert messages[1].startswith("Person.religion is not shareable")
+    assert messages[2].startswith("until is * or a date")
+
+
+def test_a_rules_file_name_that_would_break_the_source_tag_is_refused(catalog: Catalog) -> None:
+    with pytest.raises(RulesError, match="use only letters, digits"):
+        parse_rules("p, GZ-PSB, Person.name, query, deny, *, x\n", catalog, name="a,b).csv")
+
+
+def test_a_policy_compiled_from_another_catalogue_version_is_refused(
+    catalog: Catalog, rules: tuple[AuthorRule, ...]
+) -> None:
+    compiled = compile_policy(replace(catalog, version="2025.01"), rules)
+    with pytest.raises(PolicyError, match=r"compiled from catalogue version 2025\.01.*again"):
+        Policy.load(catalog, compiled, day=DAY)
+
+
+def test_files_that_casbin_cannot_load_give_a_sentence_not_a_crash() -> None:
+    with pytest.raises(PolicyError, match="cannot be loaded by Casbin"):
+        build_enforcer(CompiledPolicy("[request_definition]\nr = sub\n", "p, a\n"))

@@ -105,6 +105,11 @@ def test_agencies_with_equal_grants_share_a_signature(policy: Policy) -> None:
     assert len(signatures) < len(policy.catalog.agencies)
 
 
+def test_grants_refuse_a_method_that_is_not_query_or_verify(policy: Policy) -> None:
+    with pytest.raises(ValueError, match="query or verify, not 'read'"):
+        policy.grants_for("GZ-PSB").can("read", "Person.name")
+
+
 def test_an_unknown_agency_is_refused_with_the_list_of_agencies(policy: Policy) -> None:
     with pytest.raises(UnknownAgencyError, match=r"'GZ-NOPE' is not an agency.*GZ-PSB"):
         policy.grants_for("GZ-NOPE")
