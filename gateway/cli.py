@@ -259,9 +259,10 @@ def compile_command(catalog_path: Path, rules_path: Path | None, out_dir: Path) 
 
 
 def _policy_for(
-    catalog_path: Path, rules_path: Path | None, policy_dir: Path | None, day: date
+    catalog_path: Path, rules_path: Path | None, policy_dir: Path | None, when: datetime | None
 ) -> Policy:
     # One-off questions compute only the grants they ask about (precompute=False).
+    day = when.date() if when else date.today()
     catalog, rules = _load_inputs(catalog_path, rules_path)
     if policy_dir is not None:
         return Policy.load(catalog, read_compiled(policy_dir), day=day, precompute=False)
@@ -301,9 +302,7 @@ def explain_command(
 ) -> None:
     """Explain one decision. Exit 0 when allowed, 1 when denied, 2 on bad input."""
     try:
-        policy = _policy_for(
-            catalog_path, rules_path, policy_dir, day.date() if day else date.today()
-        )
+        policy = _policy_for(catalog_path, rules_path, policy_dir, day)
         result = explain(policy, agency, ref, method)
     except (PolicyError, ValueError) as error:
         _fail(str(error))
@@ -336,9 +335,7 @@ def grants_command(
 ) -> None:
     """List what an agency may read and verify, and which records it sees."""
     try:
-        policy = _policy_for(
-            catalog_path, rules_path, policy_dir, day.date() if day else date.today()
-        )
+        policy = _policy_for(catalog_path, rules_path, policy_dir, day)
         grants = policy.grants_for(agency)
     except PolicyError as error:
         _fail(str(error))
