@@ -1,0 +1,261 @@
+"""The ASGI application: GraphQL over HTTP, GraphiQL, health, and policy reload.
+
+A request: the bearer token names the agency (gateway.identity); its grants and schema come
+from the policy in force (`Served`, swapped whole on reload, so a request in flight keeps the
+policy it started with); the operation is validated against that schema and executed; every
+response carries an `X-Request-Id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gateway.errors import AuthenticationError
+from gateway.execution import OperationError, run_operation
+from gateway.graphiql import GRAPHIQL_HTML
+from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
+from gateway.schemas import SchemaCache
+from policies.catalog import load_catalog
+from policies.grants import Policy
+from policies.rules import load_rules
+from resolvers.context import RequestContext
+from sources.engines import make_engine
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from starlette.requests import Request
+
+    from gateway.settings import Settings
+    from policies.grants import Grants
+
+__all__ = ["Gateway", "Served", "create_app"]
+
+log = logging.getLogger("govgate.gateway")
+_STATIC = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """One policy in force: the grants and the schemas built from them."""
+
+    policy: Policy
+    schemas: SchemaCache
+
+    @classmethod
+    def load(cls, settings: Settings) -> Served:
+        """Load the catalogue and rules, compile, precompute grants and schemas.
+
+        Raises PolicyError (with every problem) when the catalogue or rules are broken.
+        """
+        catalog = load_catalog(settings.catalog)
+        rules = load_rules(settings.rules, catalog) if settings.rules else ()
+        policy = Policy.build(catalog, rules)
+        return cls(policy, SchemaCache(list(policy.grants.values())))
+
+
+class Gateway:
+    """The gateway's state across requests: settings, sources, identity, the served policy."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.served = Served.load(settings)
+        self.engines: dict[str, AsyncEngine] = {
+            name: make_engine(url) for name, url in settings.sources.items()
+        }
+        self.authenticator = Authenticator(
+            IdentityConfig(
+                issuer=settings.issuer,
+                audience=settings.audience,
+                algorithms=settings.algorithms,
+                public_keys=settings.public_keys,
+                jwks_url=settings.jwks_url,
+            ),
+            is_known_agency=lambda code: code in self.served.policy.grants,
+        )
+        self._reload_lock = asyncio.Lock()
+
+    async def reload(self) -> tuple[str, str]:
+        """Load the catalogue and rules again and swap the new policy in; (old, new) version.
+
+        Raises PolicyError and keeps the old policy when the files have problems (Art. 19:
+        in-catalogue access opens at once, but never on a broken catalogue).
+        """
+        async with self._reload_lock:
+            old = self.served.policy.version
+            # Compiling and precomputing grants takes about a second: not on the event loop.
+            served = await asyncio.to_thread(Served.load, self.settings)
+            self.served = served
+            log.info("policy reloaded: %s -> %s", old, served.policy.version)
+            return old, served.policy.version
+
+    async def close(self) -> None:
+        """Dispose of the source engines."""
+        for engine in self.engines.values():
+            await engine.dispose()
+
+    def context(self, served: Served, grants: Grants, request_id: str) -> RequestContext:
+        """A fresh request context (its own DataLoaders) for one operation."""
+        return RequestContext(
+            grants=grants,
+            catalog=served.policy.catalog,
+            policy_version=served.policy.version,
+            engines=self.engines,
+            max_page_size=self.settings.limits.max_page_size,
+            request_id=request_id,
+        )
+
+
+def _request_id(request: Request) -> str:
+    supplied = request.headers.get("x-request-id", "")
+    if supplied and len(supplied) <= 64 and supplied.replace("-", "").isalnum():
+        return supplied
+    return uuid.uuid4().hex[:16]
+
+
+def _error_response(status: int, message: str, code: str, request_id: str) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, headers={"X-Request-Id": request_id})
+
+
+def _lifespan(gateway: Gateway) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await gateway.close()
+
+    return lifespan
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The ASGI app for `settings` (raises PolicyError if the catalogue or rules are broken)."""
+    gateway = Gateway(settings)
+    limits = settings.limits
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse({"status": "ok", "policyVersion": gateway.served.policy.version})
+
+    async def graphiql(request: Request) -> Response:
+        if "text/html" not in request.headers.get("accept", ""):
+            return _error_response(
+                405, "Send GraphQL operations with POST (JSON body); GET serves GraphiQL to "
+                "browsers.", "METHOD_NOT_ALLOWED", _request_id(request),
+            )  # fmt: skip
+        return HTMLResponse(GRAPHIQL_HTML)
+
+    async def authenticate(request: Request) -> str:
+        return await gateway.authenticator.authenticate(request.headers.get("authorization"))
+
+    async def read_json(request: Request, request_id: str) -> object | Response:
+        body = await request.body()
+        if len(body) > limits.max_body_bytes:
+            return _error_response(
+                413, f"The request body is larger than {limits.max_body_bytes} bytes; send "
+                "smaller queries.", "QUERY_TOO_COMPLEX", request_id,
+            )  # fmt: skip
+        try:
+            payload: object = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error_response(
+                400, "The request body is not JSON; send {\"query\": \"...\"} with "
+                "Content-Type: application/json.", "BAD_REQUEST", request_id,
+            )  # fmt: skip
+        return payload
+
+    async def graphql_post(request: Request) -> Response:
+        request_id = _request_id(request)
+        try:
+            agency = await authenticate(request)
+        except AuthenticationError as error:
+            response = unauthenticated_response(error)
+            response.headers["X-Request-Id"] = request_id
+            return response
+        payload = await read_json(request, request_id)
+        if isinstance(payload, Response):
+            return payload
+        served = gateway.served  # this request keeps this policy, whatever reloads meanwhile
+        grants = served.policy.grants_for(agency)
+        schema = served.schemas.schema_for(grants)
+        batch = isinstance(payload, list)
+        operations = payload if isinstance(payload, list) else [payload]
+        if batch and not 1 <= len(operations) <= limits.max_batch:
+            return _error_response(
+                200, f"A batch holds 1 to {limits.max_batch} operations, not {len(operations)}; "
+                "send fewer at once.", "QUERY_TOO_COMPLEX", request_id,
+            )  # fmt: skip
+        results: list[dict[str, Any]] = []
+        for operation in operations:
+            try:
+                results.append(
+                    await run_operation(
+                        operation,
+                        schema=schema,
+                        context=gateway.context(served, grants, request_id),
+                        limits=limits,
+                    )
+                )
+            except OperationError as error:
+                results.append({"errors": [{"message": str(error),
+                                            "extensions": {"code": error.code}}]})  # fmt: skip
+        body = results if batch else results[0]
+        return JSONResponse(body, headers={"X-Request-Id": request_id})
+
+    async def reload_policy(request: Request) -> Response:
+        request_id = _request_id(request)
+        try:
+            agency = await authenticate(request)
+        except AuthenticationError as error:
+            return unauthenticated_response(error)
+        if not gateway.served.policy.grants_for(agency).administrator:
+            return _error_response(
+                403, "Only the platform administrator "
+                f"({gateway.served.policy.catalog.administrator}) may reload the policy (Art. 5).",
+                "FORBIDDEN", request_id,
+            )  # fmt: skip
+        from policies.errors import PolicyError  # noqa: PLC0415
+
+        try:
+            old, new = await gateway.reload()
+        except PolicyError as error:
+            problems = getattr(error, "problems", [])
+            return JSONResponse(
+                {
+                    "errors": [{"message": str(error), "extensions": {"code": "POLICY_INVALID"}}],
+                    "problems": [str(p) for p in problems],
+                    "policyVersion": gateway.served.policy.version,
+                },
+                status_code=422,
+                headers={"X-Request-Id": request_id},
+            )
+        return JSONResponse(
+            {"previousVersion": old, "policyVersion": new, "changed": old != new},
+            headers={"X-Request-Id": request_id},
+        )
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", health, methods=["GET"]),
+            Route("/graphql", graphiql, methods=["GET"]),
+            Route("/graphql", graphql_post, methods=["POST"]),
+            Route("/admin/policy/reload", reload_policy, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=_STATIC), name="static"),
+        ],
+        lifespan=_lifespan(gateway),
+    )
+    app.state.gateway = gateway
+    return app

@@ -1,0 +1,112 @@
+"""Run one GraphQL operation for one agency, and shape its errors for the client.
+
+Order matters: parse (bounded tokens), validate against the agency's own schema (forbidden
+names, depth, aliases), and only then execute. Errors the client can act on keep their message
+and get an `extensions.code`; anything unexpected is masked and logged with the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
+
+from gateway.validation import rules_for
+from resolvers.errors import ResolverError
+from sources.identifiers import InvalidIdentifierError
+
+if TYPE_CHECKING:
+    from gateway.schemas import AgencySchema
+    from gateway.settings import Limits
+    from resolvers.context import RequestContext
+
+__all__ = ["OperationError", "run_operation"]
+
+log = logging.getLogger("govgate.gateway")
+
+
+class OperationError(Exception):
+    """A request body that is not a GraphQL operation; `code` goes to the client."""
+
+    def __init__(self, message: str, code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _error(message: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code, **extra}}
+
+
+def _shape(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    """A GraphQL error as the client sees it."""
+    original = error.original_error
+    out: dict[str, Any] = dict(error.formatted)
+    if original is None:
+        out.setdefault("extensions", {}).setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+        return out
+    if isinstance(original, InvalidIdentifierError):
+        out["message"] = str(original)
+        out["extensions"] = {"code": "INVALID_IDENTIFIER", "check": original.check}
+    elif isinstance(original, ResolverError):
+        out["message"] = str(original)
+        out["extensions"] = {"code": original.code}
+    else:
+        log.error(
+            "unexpected error in request %s at %s",
+            request_id,
+            error.path,
+            exc_info=(type(original), original, original.__traceback__),
+        )
+        out["message"] = (
+            f"Internal error; it was logged with request id {request_id}. Try again, and give "
+            "that id to the platform administrator if it persists."
+        )
+        out["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
+    out["extensions"]["requestId"] = request_id
+    return out
+
+
+async def run_operation(
+    body: object, *, schema: AgencySchema, context: RequestContext, limits: Limits
+) -> dict[str, Any]:
+    """Execute one operation object (`query`, `variables`, `operationName`) and return the
+    GraphQL response as a dict. Raises OperationError for a body that is not an operation."""
+    if not isinstance(body, dict):
+        raise OperationError("Each operation is a JSON object with a 'query' string.")
+    query = body.get("query")
+    variables = body.get("variables")
+    operation_name = body.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise OperationError("The operation has no 'query' string; send the GraphQL text in it.")
+    if variables is not None and not isinstance(variables, dict):
+        raise OperationError("'variables' must be a JSON object (or left out).")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise OperationError("'operationName' must be a string (or left out).")
+    try:
+        document = parse(query, max_tokens=limits.max_tokens)
+    except GraphQLSyntaxError as error:
+        if "tokens" in error.message:
+            return {"errors": [_error(
+                f"The query has more than {limits.max_tokens} tokens; split it into smaller "
+                "queries.", "QUERY_TOO_COMPLEX")]}  # fmt: skip
+        shaped: dict[str, Any] = dict(error.formatted)
+        shaped["extensions"] = {"code": "GRAPHQL_PARSE_FAILED"}
+        return {"errors": [shaped]}
+    rules = rules_for(
+        context.grants.agency.code, max_depth=limits.max_depth, max_aliases=limits.max_aliases
+    )
+    problems = validate(schema._schema, document, rules)
+    if problems:
+        return {"errors": [_shape(p, context.request_id) for p in problems]}
+    result = await execute(  # type: ignore[misc]  # async resolvers make it awaitable
+        schema._schema,
+        document,
+        context_value=context,
+        variable_values=variables,
+        operation_name=operation_name,
+    )
+    response: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        response["errors"] = [_shape(e, context.request_id) for e in result.errors]
+    return response

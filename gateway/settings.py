@@ -1,0 +1,134 @@
+"""Gateway settings: where the sources and the catalogue are, how tokens are checked, limits.
+
+`govgate demo` builds them from a data folder; `govgate serve --config FILE` reads a TOML file
+(documented in docs/deploy-config.md). Settings are frozen and validated at construction.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import GatewayError
+from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key
+from policies.catalog import SHIPPED_CATALOG
+from policies.rules import default_rules_path
+from sources.engines import default_urls, parse_source_urls
+
+__all__ = ["ConfigError", "Limits", "Settings", "load_settings"]
+
+
+class ConfigError(GatewayError):
+    """The configuration file cannot be used; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Bounds on what one request may ask (QUERY_TOO_COMPLEX past them)."""
+
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 2_000
+    max_page_size: int = 100
+    max_batch: int = 10
+    max_body_bytes: int = 100_000
+
+    def __post_init__(self) -> None:
+        for name in ("max_depth", "max_aliases", "max_tokens", "max_page_size", "max_batch"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"limits.{name} must be at least 1.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything `govgate serve` needs."""
+
+    sources: dict[str, str]
+    catalog: Path = SHIPPED_CATALOG
+    rules: Path | None = None
+    issuer: str = DEV_ISSUER
+    audience: str = DEV_AUDIENCE
+    algorithms: tuple[str, ...] = ("EdDSA",)
+    public_keys: dict[str, str] = field(default_factory=dict)
+    jwks_url: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @classmethod
+    def demo(cls, data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> Settings:
+        """The demo deployment: SQLite sources and the dev signing key in `data_dir`."""
+        key = dev_signing_key(data_dir)
+        rules = default_rules_path(SHIPPED_CATALOG)
+        return cls(
+            sources=default_urls(data_dir),
+            rules=rules if rules.exists() else None,
+            public_keys={key.kid: key.public_pem()},
+            host=host,
+            port=port,
+        )
+
+
+def _get(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    value = table.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise ConfigError(f"{where}.{key} must be a {kind.__name__}, not {value!r}.")
+    return value
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read a TOML deployment file; raises ConfigError naming what is wrong."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file; pass the deployment's TOML file.") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path} cannot be read as TOML: {error}") from None
+    base = path.parent
+    sources = _get(document, "sources", dict, "") or {}
+    try:
+        urls = parse_source_urls(f"{k}={v}" for k, v in sources.items())
+    except GatewayError:
+        raise
+    except Exception as error:  # SourceConfigError: keep its sentence
+        raise ConfigError(f"{path}: [sources] {error}") from None
+    missing = {"persons", "entities", "land", "licenses"} - set(urls)
+    if missing:
+        raise ConfigError(
+            f"{path}: [sources] lacks {', '.join(sorted(missing))}; give every source a URL."
+        )
+    policy = _get(document, "policy", dict, "") or {}
+    catalog = base / (_get(policy, "catalog", str, "policy") or str(SHIPPED_CATALOG))
+    rules_text = _get(policy, "rules", str, "policy")
+    identity = _get(document, "identity", dict, "") or {}
+    keys: dict[str, str] = {}
+    for kid, key_path in (_get(identity, "public_keys", dict, "identity") or {}).items():
+        try:
+            keys[kid] = (base / key_path).read_text("utf-8")
+        except OSError as error:
+            raise ConfigError(
+                f"{path}: identity.public_keys.{kid}: cannot read {key_path} ({error.strerror})."
+            ) from None
+    limits = _get(document, "limits", dict, "") or {}
+    server = _get(document, "server", dict, "") or {}
+    try:
+        return Settings(
+            sources=urls,
+            catalog=catalog,
+            rules=base / rules_text if rules_text else None,
+            issuer=_get(identity, "issuer", str, "identity") or DEV_ISSUER,
+            audience=_get(identity, "audience", str, "identity") or DEV_AUDIENCE,
+            algorithms=tuple(_get(identity, "algorithms", list, "identity") or ("EdDSA",)),
+            public_keys=keys,
+            jwks_url=_get(identity, "jwks_url", str, "identity"),
+            limits=Limits(**limits),
+            host=_get(server, "host", str, "server") or "127.0.0.1",
+            port=_get(server, "port", int, "server") or 8000,
+        )
+    except TypeError as error:
+        raise ConfigError(
+            f"{path}: unknown setting ({error}); see docs/deploy-config.md."
+        ) from None

@@ -1,0 +1,103 @@
+"""SQL for one source: only the columns asked for and granted, only the rows in scope.
+
+Resolvers never decide permissions: they read the caller's precomputed `Grants` (computed by
+`policies`) and turn them into a column list and a WHERE clause (Art. 21 row scope).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import false, select
+from strawberry.dataloader import DataLoader
+
+from sources.inventory import SOURCES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from sqlalchemy import ColumnElement, RowMapping, Select, Table
+
+    from policies.grants import Grants, RowScope
+    from resolvers.context import RequestContext
+    from sources.types import SourceSpec
+
+__all__ = ["columns_for", "fetch", "loader", "scope_clauses"]
+
+_MAX_BATCH = 500
+
+
+def columns_for(
+    source: SourceSpec, names: Iterable[str], grants: Grants, extra: Iterable[str] = ()
+) -> list[str]:
+    """Table columns for the selected field `names` that `grants` allows, plus `extra` columns.
+
+    The key column is always included (links and cursors need it); it is only returned to the
+    client when its field is selected and granted.
+    """
+    wanted = set(names)
+    columns = [source.field(source.key).columns[0], *extra]
+    for spec in source.fields:
+        if spec.name in wanted and grants.can("query", f"{source.entity}.{spec.name}"):
+            columns.extend(spec.columns)
+    return list(dict.fromkeys(columns))  # de-duplicated, order kept
+
+
+def scope_clauses(table: Table, scope: RowScope) -> list[ColumnElement[bool]]:
+    """The WHERE terms that keep a query inside the caller's region (Art. 21)."""
+    if scope.kind == "city":
+        return []
+    if scope.kind == "division":
+        return [table.c.division_code == scope.division]
+    return [false()]
+
+
+def scoped_select(ctx: RequestContext, source_name: str, columns: Sequence[str]) -> Select[Any]:
+    """SELECT `columns` FROM the source's table, already restricted to the caller's scope."""
+    source = SOURCES[source_name]
+    table = source.table
+    scope = ctx.grants.scopes[source.entity]
+    return select(*(table.c[c] for c in columns)).where(*scope_clauses(table, scope))
+
+
+async def fetch(ctx: RequestContext, source_name: str, statement: Select[Any]) -> list[RowMapping]:
+    """Run one statement against one source."""
+    async with ctx.engines[source_name].connect() as connection:
+        result = await connection.execute(statement)
+        return list(result.mappings())
+
+
+def loader(
+    ctx: RequestContext,
+    source_name: str,
+    by: str,
+    columns: Sequence[str],
+    *,
+    kind: tuple[str, str] | None = None,
+) -> DataLoader[str, list[RowMapping]]:
+    """The request's DataLoader for rows of `source_name` whose column `by` equals a key.
+
+    One loader per (source, join column, columns, kind filter) and request: every record of a
+    page that asks for the same link shares it, so a page costs one query per link, not one per
+    record. `kind` = (column, value) narrows polymorphic links (holder kind person/entity).
+    """
+    wanted = tuple(dict.fromkeys((by, *columns)))
+    key = ("rows", source_name, by, wanted, kind)
+    found = ctx.loaders.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+
+    async def batch(keys: list[str]) -> list[list[RowMapping]]:
+        table = SOURCES[source_name].table
+        statement = scoped_select(ctx, source_name, wanted).where(table.c[by].in_(set(keys)))
+        if kind is not None:
+            statement = statement.where(table.c[kind[0]] == kind[1])
+        groups: dict[str, list[RowMapping]] = defaultdict(list)
+        for row in await fetch(ctx, source_name, statement.order_by(*table.primary_key)):
+            groups[row[by]].append(row)
+        return [groups.get(k, []) for k in keys]
+
+    made: DataLoader[str, list[RowMapping]] = DataLoader(batch, max_batch_size=_MAX_BATCH)
+    ctx.loaders[key] = made
+    return made

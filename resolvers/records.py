@@ -1,0 +1,301 @@
+"""GraphQL record types, generated from the field inventory, and the links between sources.
+
+Scalar fields come from `sources.inventory` (one source of truth); each carries
+`metadata["ref"] = "Type.field"` so the gateway can drop the ones an agency is not granted.
+Link fields carry `metadata["needs"]` (the fields whose values the link reveals: following
+Person.licenses tells you License.holderId) and `metadata["target"]` (the type it returns, which
+must itself be visible).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+# Strawberry resolves resolver annotations at schema build time, from this module's globals:
+# these two must exist at run time, not only for type checkers.
+from collections.abc import Mapping  # noqa: TC003
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types.field import StrawberryField
+
+from resolvers.context import RequestContext
+from resolvers.fetch import columns_for, loader
+from resolvers.selection import selected_names
+from sources.inventory import BY_ENTITY, SOURCES
+
+if TYPE_CHECKING:
+    from sqlalchemy import RowMapping
+
+__all__ = [
+    "LINK_COLUMNS",
+    "RECORD_TYPES",
+    "Agency",
+    "LandParcel",
+    "LegalEntity",
+    "License",
+    "Person",
+    "Seal",
+    "agency_of",
+    "make_record",
+    "snake",
+]
+
+Info = strawberry.Info[RequestContext, None]
+
+
+def snake(name: str) -> str:
+    """`idNumber` -> `id_number`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@strawberry.type(description="The issuer's electronic seal over a licence record (Art. 23).")
+class Seal:
+    algorithm: str
+    key_id: str
+    signature: str
+
+
+@strawberry.type(description="An agency of the sharing catalogue.")
+class Agency:
+    code: str
+    name: str
+    level: str
+    division: str
+    kind: str
+    duties: list[str]
+
+
+_PYTHON_TYPES: dict[str, Any] = {
+    "string": str | None,
+    "date": str | None,
+    "datetime": str | None,
+    "integer": float | None,  # GraphQL Int is 32-bit; registered capital can exceed it
+    "float": float | None,
+    "boolean": bool | None,
+    "json": JSON | None,
+}
+
+# The columns a link field needs from its own record, beyond the record's key.
+LINK_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "Person": {},
+    "LegalEntity": {"representative": ("legal_representative",)},
+    "LandParcel": {
+        "rightHolderPerson": ("right_holder_id", "right_holder_kind"),
+        "rightHolderEntity": ("right_holder_id", "right_holder_kind"),
+    },
+    "License": {
+        "holderPerson": ("holder_id", "holder_kind"),
+        "holderEntity": ("holder_id", "holder_kind"),
+        "issuer": ("issuer_code",),
+    },
+}
+
+
+def _value(kind: str, value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")  # stored as UTC
+    if isinstance(value, date):
+        return value.isoformat()
+    if kind == "json" and isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def make_record(cls: Any, row: RowMapping) -> Any:
+    """An instance of record type `cls` from a row: the fetched fields set, the rest null."""
+    entity = cls.__govgate_entity__
+    values: dict[str, object] = {"row": row}
+    for spec in BY_ENTITY[entity].fields:
+        if spec.columns[0] not in row:
+            continue
+        if spec.name == "seal":
+            values["seal"] = Seal(
+                algorithm=row["seal_algorithm"],
+                key_id=row["seal_key_id"],
+                signature=row["seal_signature"],
+            )
+        else:
+            values[snake(spec.name)] = _value(spec.kind, row[spec.columns[0]])
+    return cls(**values)
+
+
+def _record_type(entity: str, links: type, description: str) -> Any:
+    """A strawberry type for `entity` with every inventory field, plus the `links` resolvers."""
+    annotations: dict[str, Any] = {"row": strawberry.Private["Mapping[str, Any]"]}
+    namespace: dict[str, Any] = {"__module__": __name__, "__govgate_entity__": entity}
+    for spec in BY_ENTITY[entity].fields:
+        name = snake(spec.name)
+        annotations[name] = Seal | None if spec.name == "seal" else _PYTHON_TYPES[spec.kind]
+        namespace[name] = strawberry.field(
+            default=None,
+            name=spec.name,
+            description=spec.description,
+            metadata={"ref": f"{entity}.{spec.name}"},
+        )
+    # Strawberry collects fields declared on the class itself, so the links join the namespace.
+    namespace.update({k: v for k, v in vars(links).items() if isinstance(v, StrawberryField)})
+    namespace["__annotations__"] = annotations
+    return strawberry.type(type(entity, (), namespace), description=description)
+
+
+def _link(*needs: str, target: str, description: str) -> Any:
+    return strawberry.field(description=description, metadata={"needs": needs, "target": target})
+
+
+async def _rows(
+    info: Info, source_name: str, by: str, key: object, *, kind: tuple[str, str] | None = None
+) -> list[RowMapping]:
+    """Rows of `source_name` linked to `key`, with the columns the selection below needs."""
+    if key is None:
+        return []
+    ctx = info.context
+    source = SOURCES[source_name]
+    names = selected_names(info.selected_fields, info.field_name)
+    extra = [c for name in names for c in LINK_COLUMNS[source.entity].get(name, ())]
+    columns = columns_for(source, names, ctx.grants, extra)
+    return await loader(ctx, source_name, by, columns, kind=kind).load(str(key))
+
+
+async def _many(info: Info, cls: Any, source_name: str, by: str, key: object, kind: str) -> Any:
+    column = "holder_kind" if source_name == "licenses" else "right_holder_kind"
+    rows = await _rows(info, source_name, by, key, kind=(column, kind) if kind else None)
+    return [make_record(cls, row) for row in rows]
+
+
+async def _one(info: Info, cls: Any, source_name: str, key: object) -> Any:
+    source = SOURCES[source_name]
+    rows = await _rows(info, source_name, source.field(source.key).columns[0], key)
+    return make_record(cls, rows[0]) if rows else None
+
+
+def agency_of(ctx: RequestContext, code: str | None) -> Agency | None:
+    """The catalogue agency with `code`, as a GraphQL object (None if unknown)."""
+    for agency in ctx.catalog.agencies:
+        if agency.code == code:
+            return Agency(
+                code=agency.code,
+                name=agency.name,
+                level=agency.level,
+                division=agency.division,
+                kind=agency.kind,
+                duties=list(agency.duties),
+            )
+    return None
+
+
+class _PersonLinks:
+    row: Mapping[str, Any]
+
+    @_link("License.holderId", target="License", description="Licences this person holds.")
+    async def licenses(self, info: Info) -> list[License]:
+        return await _many(info, License, "licenses", "holder_id", self.row["id_number"], "person")
+
+    @_link("LandParcel.rightHolderId", target="LandParcel", description="Land rights held.")
+    async def land_rights(self, info: Info) -> list[LandParcel]:
+        return await _many(
+            info, LandParcel, "land", "right_holder_id", self.row["id_number"], "person"
+        )
+
+    @_link(
+        "LegalEntity.legalRepresentative",
+        target="LegalEntity",
+        description="Legal entities this person represents.",
+    )
+    async def represented_entities(self, info: Info) -> list[LegalEntity]:
+        return await _many(
+            info, LegalEntity, "entities", "legal_representative", self.row["id_number"], ""
+        )
+
+
+class _EntityLinks:
+    row: Mapping[str, Any]
+
+    @_link(
+        "LegalEntity.legalRepresentative", target="Person", description="The legal representative."
+    )
+    async def representative(self, info: Info) -> Person | None:
+        return await _one(info, Person, "persons", self.row.get("legal_representative"))
+
+    @_link("License.holderId", target="License", description="Licences this entity holds.")
+    async def licenses(self, info: Info) -> list[License]:
+        return await _many(
+            info, License, "licenses", "holder_id", self.row["credit_code"], "entity"
+        )
+
+    @_link("LandParcel.rightHolderId", target="LandParcel", description="Land rights held.")
+    async def land_rights(self, info: Info) -> list[LandParcel]:
+        return await _many(
+            info, LandParcel, "land", "right_holder_id", self.row["credit_code"], "entity"
+        )
+
+
+def _holder_key(row: Mapping[str, Any], prefix: str, kind: str) -> object:
+    return row.get(f"{prefix}_id") if row.get(f"{prefix}_kind") == kind else None
+
+
+class _ParcelLinks:
+    row: Mapping[str, Any]
+
+    @_link("LandParcel.rightHolderId", target="Person", description="The right holder, a person.")
+    async def right_holder_person(self, info: Info) -> Person | None:
+        key = _holder_key(self.row, "right_holder", "person")
+        return await _one(info, Person, "persons", key)
+
+    @_link(
+        "LandParcel.rightHolderId", target="LegalEntity", description="The right holder, an entity."
+    )
+    async def right_holder_entity(self, info: Info) -> LegalEntity | None:
+        key = _holder_key(self.row, "right_holder", "entity")
+        return await _one(info, LegalEntity, "entities", key)
+
+
+class _LicenseLinks:
+    row: Mapping[str, Any]
+
+    @_link("License.holderId", target="Person", description="The holder, when a person.")
+    async def holder_person(self, info: Info) -> Person | None:
+        key = _holder_key(self.row, "holder", "person")
+        return await _one(info, Person, "persons", key)
+
+    @_link("License.holderId", target="LegalEntity", description="The holder, when an entity.")
+    async def holder_entity(self, info: Info) -> LegalEntity | None:
+        key = _holder_key(self.row, "holder", "entity")
+        return await _one(info, LegalEntity, "entities", key)
+
+    @strawberry.field(
+        description="The issuing agency.", metadata={"needs": ("License.issuerCode",)}
+    )
+    def issuer(self, info: Info) -> Agency | None:
+        return agency_of(info.context, self.row.get("issuer_code"))
+
+
+if TYPE_CHECKING:
+    # Type checkers see plain classes; at run time these are the generated strawberry types.
+    class Person: ...
+
+    class LegalEntity: ...
+
+    class LandParcel: ...
+
+    class License: ...
+
+else:
+    Person = _record_type("Person", _PersonLinks, "A natural person (base data, Art. 11).")
+    LegalEntity = _record_type("LegalEntity", _EntityLinks, "A legal person or market entity.")
+    LandParcel = _record_type(
+        "LandParcel", _ParcelLinks, "A land parcel with its real-estate right (Art. 11)."
+    )
+    License = _record_type("License", _LicenseLinks, "A licence, with its issuer's seal (Art. 23).")
+
+RECORD_TYPES: dict[str, Any] = {
+    "Person": Person,
+    "LegalEntity": LegalEntity,
+    "LandParcel": LandParcel,
+    "License": License,
+}

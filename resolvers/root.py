@@ -1,0 +1,386 @@
+"""The root query: look-ups by identifier, paginated lists, the caller itself, verification.
+
+Look-ups validate the identifier first (INVALID_IDENTIFIER, never a silent null) and then go
+through the request's DataLoaders, so aliased look-ups of one type cost one query. Lists use
+keyset pagination on the record's key: a cursor is the last key seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+
+from resolvers.errors import InvalidArgumentError, TooComplexError
+from resolvers.fetch import columns_for, fetch, loader, scoped_select
+from resolvers.records import (
+    LINK_COLUMNS,
+    RECORD_TYPES,
+    Agency,
+    Info,
+    LandParcel,
+    LegalEntity,
+    License,
+    Person,
+    agency_of,
+    make_record,
+)
+from resolvers.selection import selected_names
+from sources.identifiers import CreditCode, DivisionCode, IdNumber, LicenseNumber, ParcelCode
+from sources.inventory import SOURCES
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
+__all__ = ["PageInfo", "Query"]
+
+_SOURCE_OF: dict[str, str] = {source.entity: name for name, source in SOURCES.items()}
+_DEFAULT_PAGE = 20
+
+
+@strawberry.type(description="Where a page ends and whether another follows.")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+def _connection(entity: str, node: Any) -> tuple[Any, Any]:
+    edge = strawberry.type(
+        type(f"{entity}Edge", (), {"__annotations__": {"cursor": str, "node": node}}),
+        description=f"One {entity} of a page.",
+    )
+    connection = strawberry.type(
+        type(
+            f"{entity}Connection",
+            (),
+            {"__annotations__": {"edges": list[edge], "page_info": PageInfo}},  # type: ignore[valid-type]
+        ),
+        description=f"A page of {entity} records.",
+    )
+    return edge, connection
+
+
+PersonEdge, PersonConnection = _connection("Person", Person)
+LegalEntityEdge, LegalEntityConnection = _connection("LegalEntity", LegalEntity)
+LandParcelEdge, LandParcelConnection = _connection("LandParcel", LandParcel)
+LicenseEdge, LicenseConnection = _connection("License", License)
+_CONNECTIONS = {
+    "Person": (PersonEdge, PersonConnection),
+    "LegalEntity": (LegalEntityEdge, LegalEntityConnection),
+    "LandParcel": (LandParcelEdge, LandParcelConnection),
+    "License": (LicenseEdge, LicenseConnection),
+}
+
+
+def _cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(f"v1:{key}".encode()).decode("ascii")
+
+
+def _after(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        text = ""
+    if not text.startswith("v1:"):
+        raise InvalidArgumentError(
+            "The 'after' cursor is not one this gateway issued; pass the endCursor of the "
+            "previous page unchanged."
+        )
+    return text.removeprefix("v1:")
+
+
+async def _lookup(info: Info, entity: str, key: str) -> Any:
+    source_name = _SOURCE_OF[entity]
+    source = SOURCES[source_name]
+    names = selected_names(info.selected_fields, info.field_name)
+    extra = [c for name in names for c in LINK_COLUMNS[entity].get(name, ())]
+    columns = columns_for(source, names, info.context.grants, extra)
+    key_column = source.field(source.key).columns[0]
+    rows = await loader(info.context, source_name, key_column, columns).load(key)
+    return make_record(RECORD_TYPES[entity], rows[0]) if rows else None
+
+
+async def _page(
+    info: Info, entity: str, first: int, after: str | None, where: list[ColumnElement[bool]]
+) -> Any:
+    ctx = info.context
+    if first < 1 or first > ctx.max_page_size:
+        raise TooComplexError(
+            f"'first' must be between 1 and {ctx.max_page_size} (the page-size cap); "
+            "ask for smaller pages and follow endCursor."
+        )
+    source_name = _SOURCE_OF[entity]
+    source = SOURCES[source_name]
+    names = selected_names(info.selected_fields, info.field_name, "edges", "node")
+    extra = [c for name in names for c in LINK_COLUMNS[entity].get(name, ())]
+    columns = columns_for(source, names, ctx.grants, extra)
+    key = source.table.c[source.field(source.key).columns[0]]
+    statement = scoped_select(ctx, source_name, columns).where(*where)
+    start = _after(after)
+    if start is not None:
+        statement = statement.where(key > start)
+    rows = await fetch(ctx, source_name, statement.order_by(key).limit(first + 1))
+    edge_type, connection_type = _CONNECTIONS[entity]
+    cls = RECORD_TYPES[entity]
+    edges = [edge_type(cursor=_cursor(row[key.name]), node=make_record(cls, row)) for row in rows]
+    more = len(edges) > first
+    edges = edges[:first]
+    page = PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None)
+    return connection_type(edges=edges, page_info=page)
+
+
+def _equals(entity: str, column: str, value: object) -> list[ColumnElement[bool]]:
+    if value is None:
+        return []
+    return [SOURCES[_SOURCE_OF[entity]].table.c[column] == value]
+
+
+def _division(value: str | None) -> str | None:
+    return None if value is None else DivisionCode.parse(value).value
+
+
+def _name_prefix(entity: str, value: str | None) -> list[ColumnElement[bool]]:
+    if value is None:
+        return []
+    if not value.strip():
+        raise InvalidArgumentError("The name filter is empty; give at least one character.")
+    escaped = value.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    column = SOURCES[_SOURCE_OF[entity]].table.c["name"]
+    return [column.like(f"{escaped}%", escape="\\")]
+
+
+@strawberry.type(description="Which records of a type the caller sees (Art. 21).")
+class TypeScope:
+    type: str
+    scope: str
+    division: str | None
+
+
+@strawberry.type(description="The calling agency and what the sharing catalogue grants it.")
+class Me:
+    agency: Agency
+    readable: list[str]
+    verifiable: list[str]
+    scopes: list[TypeScope]
+    administrator: bool
+    policy_version: str
+
+
+@strawberry.type(description="The answer to a verification: does the claim match the record?")
+class Verification:
+    match: bool
+    checked: list[str]
+
+
+def _needs(*refs: str) -> dict[str, Any]:
+    return {"needs": refs}
+
+
+def _list(target: str, filters: dict[str, str]) -> dict[str, Any]:
+    return {"needs": (f"{target}.{SOURCES[_SOURCE_OF[target]].key}",), "target": target,
+            "filters": filters}  # fmt: skip
+
+
+@strawberry.type
+class Query:
+    """Every root field; the gateway drops the ones an agency's grants do not cover."""
+
+    @strawberry.field(
+        description="A natural person by resident ID number.",
+        metadata={**_needs("Person.idNumber"), "target": "Person"},
+    )
+    async def person(self, info: Info, id_number: str) -> Person | None:
+        return await _lookup(info, "Person", IdNumber.parse(id_number).value)
+
+    @strawberry.field(
+        description="A legal entity by unified social credit code.",
+        metadata={**_needs("LegalEntity.creditCode"), "target": "LegalEntity"},
+    )
+    async def legal_entity(self, info: Info, credit_code: str) -> LegalEntity | None:
+        return await _lookup(info, "LegalEntity", CreditCode.parse(credit_code).value)
+
+    @strawberry.field(
+        description="A land parcel by cadastral parcel code.",
+        metadata={**_needs("LandParcel.parcelCode"), "target": "LandParcel"},
+    )
+    async def land_parcel(self, info: Info, parcel_code: str) -> LandParcel | None:
+        return await _lookup(info, "LandParcel", ParcelCode.parse(parcel_code).value)
+
+    @strawberry.field(
+        description="A licence by its electronic licence number.",
+        metadata={**_needs("License.licenseNumber"), "target": "License"},
+    )
+    async def license(self, info: Info, license_number: str) -> License | None:
+        return await _lookup(info, "License", LicenseNumber.parse(license_number).value)
+
+    @strawberry.field(
+        description="Persons, a page at a time, ordered by ID number.",
+        metadata=_list(
+            "Person",
+            {"name": "Person.name", "division_code": "Person.divisionCode",
+             "status": "Person.status"},
+        ),
+    )  # fmt: skip
+    async def persons(
+        self,
+        info: Info,
+        first: int = _DEFAULT_PAGE,
+        after: str | None = None,
+        name: str | None = None,
+        division_code: str | None = None,
+        status: str | None = None,
+    ) -> PersonConnection:  # type: ignore[valid-type]
+        where = [
+            *_name_prefix("Person", name),
+            *_equals("Person", "division_code", _division(division_code)),
+            *_equals("Person", "status", status),
+        ]
+        return await _page(info, "Person", first, after, where)
+
+    @strawberry.field(
+        description="Legal entities, a page at a time, ordered by credit code.",
+        metadata=_list(
+            "LegalEntity",
+            {"name": "LegalEntity.name", "division_code": "LegalEntity.divisionCode",
+             "status": "LegalEntity.status", "kind": "LegalEntity.kind"},
+        ),
+    )  # fmt: skip
+    async def legal_entities(
+        self,
+        info: Info,
+        first: int = _DEFAULT_PAGE,
+        after: str | None = None,
+        name: str | None = None,
+        division_code: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+    ) -> LegalEntityConnection:  # type: ignore[valid-type]
+        where = [
+            *_name_prefix("LegalEntity", name),
+            *_equals("LegalEntity", "division_code", _division(division_code)),
+            *_equals("LegalEntity", "status", status),
+            *_equals("LegalEntity", "kind", kind),
+        ]
+        return await _page(info, "LegalEntity", first, after, where)
+
+    @strawberry.field(
+        description="Land parcels, a page at a time, ordered by parcel code.",
+        metadata=_list(
+            "LandParcel",
+            {"division_code": "LandParcel.divisionCode", "land_use": "LandParcel.landUse"},
+        ),
+    )
+    async def land_parcels(
+        self,
+        info: Info,
+        first: int = _DEFAULT_PAGE,
+        after: str | None = None,
+        division_code: str | None = None,
+        land_use: str | None = None,
+    ) -> LandParcelConnection:  # type: ignore[valid-type]
+        where = [
+            *_equals("LandParcel", "division_code", _division(division_code)),
+            *_equals("LandParcel", "land_use", land_use),
+        ]
+        return await _page(info, "LandParcel", first, after, where)
+
+    @strawberry.field(
+        description="Licences, a page at a time, ordered by licence number.",
+        metadata=_list(
+            "License",
+            {"kind": "License.kind", "status": "License.status",
+             "division_code": "License.divisionCode"},
+        ),
+    )  # fmt: skip
+    async def licenses(
+        self,
+        info: Info,
+        first: int = _DEFAULT_PAGE,
+        after: str | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        division_code: str | None = None,
+    ) -> LicenseConnection:  # type: ignore[valid-type]
+        where = [
+            *_equals("License", "kind", kind),
+            *_equals("License", "status", status),
+            *_equals("License", "division_code", _division(division_code)),
+        ]
+        return await _page(info, "License", first, after, where)
+
+    @strawberry.field(description="The calling agency, its duties, region and grants.")
+    def me(self, info: Info) -> Me:
+        ctx = info.context
+        grants = ctx.grants
+        agency = agency_of(ctx, grants.agency.code)
+        if agency is None:  # the gateway only admits catalogue agencies
+            raise InvalidArgumentError("The calling agency is not in the catalogue.")
+        return Me(
+            agency=agency,
+            readable=sorted(grants.readable),
+            verifiable=sorted(grants.verifiable),
+            scopes=[
+                TypeScope(type=entity, scope=scope.kind, division=scope.division)
+                for entity, scope in grants.scopes.items()
+            ],
+            administrator=grants.administrator,
+            policy_version=ctx.policy_version,
+        )
+
+    @strawberry.field(
+        description=(
+            "Verify a claim about a person (Art. 24): true when every given value matches the "
+            "record. Reveals nothing else: an unknown ID number is simply no match."
+        ),
+        metadata={
+            "verify": ("Person.idNumber",),
+            "verify_filters": {
+                "name": "Person.name",
+                "birth_date": "Person.birthDate",
+                "phone": "Person.phone",
+                "status": "Person.status",
+                "marital_status": "Person.maritalStatus",
+            },
+        },
+    )
+    async def verify_person(
+        self,
+        info: Info,
+        id_number: str,
+        name: str | None = None,
+        birth_date: str | None = None,
+        phone: str | None = None,
+        status: str | None = None,
+        marital_status: str | None = None,
+    ) -> Verification:
+        key = IdNumber.parse(id_number).value
+        claims = {
+            "name": name,
+            "birth_date": birth_date,
+            "phone": phone,
+            "status": status,
+            "marital_status": marital_status,
+        }
+        given = {column: value for column, value in claims.items() if value is not None}
+        if not given:
+            raise InvalidArgumentError(
+                "Give at least one value to verify besides idNumber, e.g. name."
+            )
+        ctx = info.context
+        table = SOURCES["persons"].table
+        statement = scoped_select(ctx, "persons", ["id_number", *given]).where(
+            table.c.id_number == key
+        )
+        rows = await fetch(ctx, "persons", statement)
+        match = bool(rows) and all(
+            str(_plain(rows[0][column])) == value for column, value in given.items()
+        )
+        return Verification(match=match, checked=sorted(given))
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if hasattr(value, "isoformat") else value
