@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from gateway.errors import GatewayError
 from policies.catalog import SHIPPED_CATALOG, load_catalog
 from policies.compiler import compile_policy, write_policy
 from policies.enforcer import read_compiled
@@ -23,6 +24,7 @@ from sources.inventory import SOURCES
 from sources.synthetic.seed import DEFAULT_AS_OF, SeedPlan, seed
 
 if TYPE_CHECKING:
+    from gateway.settings import Settings
     from policies.catalog import Catalog
     from policies.rules import AuthorRule
 
@@ -140,6 +142,11 @@ def _run_seed(plan: SeedPlan, urls: dict[str, str], *, replace: bool, workers: i
 # -- demo -------------------------------------------------------------------------------------
 
 
+#: Agencies whose tokens `govgate demo` prints: the catalogue's acceptance cases.
+DEMO_AGENCIES = ("GZ-PSB", "GZ-AMR", "GZ-PNR", "TH-CA", "PY-TAX", "GZ-WATER", "GZ-DATA")
+DEMO_TOKEN_TTL = 12 * 3600
+
+
 @main.command("demo")
 @click.option(
     "--data",
@@ -147,9 +154,16 @@ def _run_seed(plan: SeedPlan, urls: dict[str, str], *, replace: bool, workers: i
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_DATA,
     show_default=True,
+    help="Folder for the demo databases, policy and development key.",
 )
-def demo_command(data_dir: Path) -> None:
-    """Seed demo data if missing and compile the shipped catalogue into DATA/policy."""
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Prepare the data and policy, print tokens, exit.")
+def demo_command(data_dir: Path, host: str, port: int, no_serve: bool) -> None:
+    """Seed demo data if missing, compile the catalogue, print tokens, serve GraphiQL."""
+    from gateway.keys import dev_signing_key, issue_token  # noqa: PLC0415
+    from gateway.settings import Settings  # noqa: PLC0415
+
     urls = default_urls(data_dir)
     missing = {s: u for s, u in urls.items() if not (p := sqlite_path(u)) or not p.exists()}
     try:
@@ -161,15 +175,56 @@ def demo_command(data_dir: Path) -> None:
             click.echo(f"Demo data already in {data_dir}/ (delete the folder to start afresh).")
         catalog, rules = _load_inputs(SHIPPED_CATALOG, None)
         written = write_policy(compile_policy(catalog, rules), data_dir / "policy")
-    except (SourceError, PolicyError) as error:
+        key = dev_signing_key(data_dir)
+    except (SourceError, PolicyError, GatewayError) as error:
         _fail(str(error))
     except OSError as error:
         _fail(f"cannot write into {data_dir} ({error.strerror}); pick another --data.")
     click.echo(f"Compiled {SHIPPED_CATALOG.name} -> {', '.join(str(p) for p in written)}")
-    click.echo(
-        "Try: govgate policy explain --agency TH-CA --field Person.maritalStatus\n"
-        "The GraphQL gateway that serves this data arrives with the next milestone."
-    )
+    click.echo(f"\nTokens for the demo agencies (valid {DEMO_TOKEN_TTL // 3600} h; "
+               f"more with `govgate token --agency CODE --data {data_dir}`):")  # fmt: skip
+    for code in DEMO_AGENCIES:
+        agency = catalog.agency(code)
+        token = issue_token(key, agency=code, ttl_seconds=DEMO_TOKEN_TTL)
+        click.echo(f"\n  {code}  {agency.name}\n  {token}")
+    address = f"http://{host}:{port}/graphql"
+    click.echo(f"\nGraphiQL: {address}  (paste a token above into the bar at the top)")
+    if no_serve:
+        return
+    _serve(Settings.demo(data_dir, host=host, port=port))
+
+
+def _serve(settings: Settings, workers: int = 1) -> None:
+    import uvicorn  # noqa: PLC0415 (only serving needs it)
+
+    from gateway.app import create_app  # noqa: PLC0415
+
+    try:
+        app = create_app(settings)
+    except (PolicyError, GatewayError, SourceError) as error:
+        _fail(str(error))
+    if workers != 1:
+        _fail("--workers above 1 arrives with the multi-worker milestone; use one worker.")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+@main.command("serve")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The deployment's TOML file (see docs/deploy-config.md).",
+)
+def serve_command(config_path: Path) -> None:
+    """Serve a deployment: sources by URL, catalogue and rules, keys and limits from --config."""
+    from gateway.settings import load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings(config_path)
+    except GatewayError as error:
+        _fail(str(error))
+    _serve(settings)
 
 
 # -- policy -----------------------------------------------------------------------------------
@@ -365,3 +420,88 @@ def grants_command(
         click.echo(f"  {entity} [{scope}]")
         click.echo(f"    query:  {', '.join(info['query']) or '-'}")
         click.echo(f"    verify: {', '.join(info['verify']) or '-'}")
+
+
+@policy_group.command("reload")
+@click.option(
+    "--url", default="http://127.0.0.1:8000", show_default=True, help="The running gateway."
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+    help="Demo folder whose development key signs the administrator's token.",
+)
+@click.option(
+    "--token",
+    "token",
+    default=None,
+    envvar="GOVGATE_ADMIN_TOKEN",
+    help="The platform administrator's token (instead of the development key).",
+)
+def reload_command(url: str, data_dir: Path, token: str | None) -> None:
+    """Make a running gateway load the catalogue and author rules again, without a restart.
+
+    A catalogue or rules file with problems is refused with every problem listed, and the
+    policy in force stays (Art. 19). Exit 0 when the new policy is in force, 1 when refused.
+    """
+    import httpx  # noqa: PLC0415
+
+    from gateway.keys import dev_signing_key, issue_token  # noqa: PLC0415
+
+    try:
+        if token is None:
+            administrator = load_catalog(SHIPPED_CATALOG).administrator
+            token = issue_token(dev_signing_key(data_dir), agency=administrator, ttl_seconds=300)
+        response = httpx.post(f"{url.rstrip('/')}/admin/policy/reload",
+                              headers={"Authorization": f"Bearer {token}"}, timeout=60)  # fmt: skip
+    except (PolicyError, GatewayError) as error:
+        _fail(str(error))
+    except httpx.HTTPError as error:
+        _fail(f"cannot reach the gateway at {url} ({error}); is it running?")
+    body = response.json()
+    if response.status_code == 200:
+        change = "new policy" if body["changed"] else "unchanged"
+        click.echo(f"policy {body['previousVersion']} -> {body['policyVersion']} ({change})")
+        return
+    message = body["errors"][0]["message"] if body.get("errors") else response.text
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+# -- token ------------------------------------------------------------------------------------
+
+
+@main.command("token")
+@click.option("--agency", required=True, help="Agency code from the catalogue, e.g. TH-CA.")
+@click.option(
+    "--ttl",
+    "ttl_seconds",
+    type=click.IntRange(60, 31_536_000),
+    default=3600,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the token stays valid.",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+    help="Folder whose keys/dev-signing-key.pem signs the token (created if missing).",
+)
+@_catalog_option
+def token_command(agency: str, ttl_seconds: int, data_dir: Path, catalog_path: Path) -> None:
+    """Print a token for --agency, signed with the development key that demo serves with."""
+    from gateway.errors import SigningKeyError  # noqa: PLC0415 (only `token` signs)
+    from gateway.keys import dev_signing_key, issue_token  # noqa: PLC0415 (only `token` signs)
+
+    try:
+        load_catalog(catalog_path).agency(agency)
+        key = dev_signing_key(data_dir)
+    except (PolicyError, SigningKeyError) as error:
+        _fail(str(error))
+    click.echo(issue_token(key, agency=agency, ttl_seconds=ttl_seconds))

@@ -8,6 +8,7 @@ and get an `extensions.code`; anything unexpected is masked and logged with the 
 from __future__ import annotations
 
 import logging
+from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
@@ -99,13 +100,15 @@ async def run_operation(
     problems = validate(schema._schema, document, rules)
     if problems:
         return {"errors": [_shape(p, context.request_id) for p in problems]}
-    result = await execute(  # type: ignore[misc]  # async resolvers make it awaitable
+    outcome = execute(
         schema._schema,
         document,
         context_value=context,
         variable_values=variables,
         operation_name=operation_name,
     )
+    # Awaitable when any resolver is async; plain when only `me` or introspection ran.
+    result = await outcome if isawaitable(outcome) else outcome
     response: dict[str, Any] = {"data": result.data}
     if result.errors:
         response["errors"] = [_shape(e, context.request_id) for e in result.errors]

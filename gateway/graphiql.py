@@ -13,6 +13,7 @@ GRAPHIQL_HTML = """<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>govgate GraphiQL</title>
+  <link rel="icon" href="data:,">
   <link rel="stylesheet" href="/static/graphiql/graphiql.min.css">
   <style>
     html, body { height: 100%; margin: 0; font-family: system-ui, sans-serif; }
@@ -50,6 +51,10 @@ GRAPHIQL_HTML = """<!doctype html>
     let generation = 0;
 
     function fetcherFor(token) {
+      if (!token) {  // nothing to ask the server yet: say what to do instead of a 401
+        return async () => ({ errors: [{ message:
+          "Not connected: paste your agency's token in the bar above and press Connect." }] });
+      }
       return async (body) => {
         const response = await fetch("/graphql", {
           method: "POST",
@@ -61,18 +66,27 @@ GRAPHIQL_HTML = """<!doctype html>
       };
     }
 
-    async function connect() {
-      const token = document.getElementById("token").value.trim();
-      sessionStorage.setItem("govgate-token", token);
-      const who = document.getElementById("who");
-      const answer = await fetcherFor(token)({ query: "{ me { agency { code name } } }" });
-      who.textContent = answer.data ? "connected as " + answer.data.me.agency.code
-                                    : (answer.errors || [{message: "not connected"}])[0].message;
+    function render(token) {
       generation += 1;  // a new key makes GraphiQL fetch the new agency's schema
       root.render(React.createElement(GraphiQL, {
         key: generation, fetcher: fetcherFor(token), defaultQuery,
         defaultEditorToolsVisibility: false,
       }));
+    }
+
+    async function connect() {
+      const token = document.getElementById("token").value.trim();
+      const who = document.getElementById("who");
+      sessionStorage.setItem("govgate-token", token);
+      render(token);
+      if (!token) {
+        who.textContent = "not connected: paste a token";
+        return;
+      }  // the old GraphiQL, with the old token, is gone before anything is said
+      who.textContent = "connecting...";
+      const answer = await fetcherFor(token)({ query: "{ me { agency { code name } } }" });
+      who.textContent = answer.data ? "connected as " + answer.data.me.agency.code
+                                    : (answer.errors || [{message: "not connected"}])[0].message;
     }
 
     document.getElementById("connect").addEventListener("click", connect);

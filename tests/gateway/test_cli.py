@@ -155,13 +155,14 @@ def test_seed_rejects_a_malformed_source_url(tmp_path: Path) -> None:
 
 
 def test_demo_seeds_once_and_compiles_the_shipped_catalogue(tmp_path: Path) -> None:
-    first = govgate("demo", "--data", str(tmp_path / "demo"))
+    first = govgate("demo", "--data", str(tmp_path / "demo"), "--no-serve")
     assert first.returncode == 0, first.stderr
     assert "Seeding demo data" in first.stdout
     assert (tmp_path / "demo" / "policy" / "policy.csv").exists()
-    second = govgate("demo", "--data", str(tmp_path / "demo"))
+    second = govgate("demo", "--data", str(tmp_path / "demo"), "--no-serve")
     assert second.returncode == 0, second.stderr
     assert "Demo data already in" in second.stdout
+    assert "TH-CA  广州市天河区民政局" in second.stdout
 
 
 def test_compile_into_a_path_that_is_a_file_says_so(tmp_path: Path) -> None:

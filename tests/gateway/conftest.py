@@ -1,0 +1,106 @@
+"""A real gateway on a real port, over the seeded SQLite data, and tokens for it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import event
+
+from gateway.app import create_app
+from gateway.keys import dev_signing_key, issue_token
+from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from starlette.applications import Starlette
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LiveServer:
+    """uvicorn serving an app in a background thread; `url` is its base address."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        #: SQL statements executed, by source, since the last `statements.clear()`.
+        self.statements: Counter[str] = Counter()
+        for name, engine in app.state.gateway.engines.items():
+            event.listen(engine.sync_engine, "before_cursor_execute", self._counter(name))
+
+    def _counter(self, name: str) -> Callable[..., None]:
+        def count(*_: Any) -> None:
+            self.statements[name] += 1
+
+        return count
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test gateway did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def live(seeded: Path) -> Iterator[LiveServer]:
+    """The demo deployment over the seeded data, on a free port."""
+    with LiveServer(create_app(Settings.demo(seeded))) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def token_for(seeded: Path) -> Callable[[str], str]:
+    """A token signed with the seeded folder's development key, for any agency code."""
+    key = dev_signing_key(seeded)
+    return lambda agency: issue_token(key, agency=agency)
+
+
+@pytest.fixture(scope="session")
+def client(live: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        yield http
+
+
+Ask = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def ask(client: httpx.Client, token_for: Callable[[str], str]) -> Ask:
+    """`ask(agency, query, **variables)`: POST the query as that agency; the JSON answer."""
+
+    def post(agency: str, query: str, **variables: object) -> dict[str, Any]:
+        response = client.post(
+            "/graphql",
+            json={"query": query, "variables": variables or None},
+            headers={"Authorization": f"Bearer {token_for(agency)}"},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return post
