@@ -153,6 +153,28 @@ def _name_prefix(entity: str, value: str | None) -> list[ColumnElement[bool]]:
     return [column.like(f"{escaped}%", escape="\\")]
 
 
+@strawberry.input(description="A WGS 84 rectangle: parcels whose outline reaches into it.")
+class BoundingBox:
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+
+def _within(box: BoundingBox | None) -> list[ColumnElement[bool]]:
+    if box is None:
+        return []
+    if not (-180 <= box.min_lon < box.max_lon <= 180 and -90 <= box.min_lat < box.max_lat <= 90):
+        raise InvalidArgumentError(
+            "The bounding box needs minLon < maxLon within -180..180 and minLat < maxLat within "
+            "-90..90 (WGS 84 degrees), e.g. Tianhe: 113.30, 23.10, 113.44, 23.25."
+        )
+    c = SOURCES["land"].table.c
+    # Rectangles intersect when each starts before the other ends, on both axes.
+    return [c.min_lon <= box.max_lon, c.max_lon >= box.min_lon,
+            c.min_lat <= box.max_lat, c.max_lat >= box.min_lat]  # fmt: skip
+
+
 @strawberry.type(description="Which records of a type the caller sees (Art. 21).")
 class TypeScope:
     type: str
@@ -271,9 +293,11 @@ class Query:
         description="Land parcels, a page at a time, ordered by parcel code.",
         metadata=_list(
             "LandParcel",
-            {"division_code": "LandParcel.divisionCode", "land_use": "LandParcel.landUse"},
+            # A bounding-box search reveals where parcels are: it needs the geometry grant.
+            {"division_code": "LandParcel.divisionCode", "land_use": "LandParcel.landUse",
+             "bbox": "LandParcel.geometry"},
         ),
-    )
+    )  # fmt: skip
     async def land_parcels(
         self,
         info: Info,
@@ -281,10 +305,12 @@ class Query:
         after: str | None = None,
         division_code: str | None = None,
         land_use: str | None = None,
+        bbox: BoundingBox | None = None,
     ) -> LandParcelConnection:  # type: ignore[valid-type]
         where = [
             *_equals("LandParcel", "division_code", _division(division_code)),
             *_equals("LandParcel", "land_use", land_use),
+            *_within(bbox),
         ]
         return await _page(info, "LandParcel", first, after, where)
 

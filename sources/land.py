@@ -24,7 +24,14 @@ land_parcels = Table(
     Column("certificate_number", String(40), nullable=False, unique=True),
     Column("registered_on", Date, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # The geometry's bounding box, for bounding-box searches in SQL. Derived from `geometry`,
+    # so it is not a field of its own: reading it is reading the geometry.
+    Column("min_lon", Float, nullable=False),
+    Column("min_lat", Float, nullable=False),
+    Column("max_lon", Float, nullable=False),
+    Column("max_lat", Float, nullable=False),
     Index("ix_land_parcels_division_code", "division_code"),
+    Index("ix_land_parcels_bbox", "min_lon", "max_lon"),
     Index("ix_land_parcels_right_holder_id", "right_holder_id"),
 )
 

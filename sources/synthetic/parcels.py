@@ -62,28 +62,34 @@ class ParcelFactory:
             holder = self.persons.id_number(rng.randrange(self.persons.count))
         registered = date(1998, 1, 1) + timedelta(days=rng.randrange(9_800))
         right = "集体土地所有权" if collective else RIGHT_TYPES[holder_kind]
+        ring = _ring(rng, division)
         return {
             "parcel_code": code.value,
             "division_code": division,
             "land_use": land_use,
             "area": round(rng.lognormvariate(6.5, 1.1), 2),
-            "geometry": _polygon(rng, division),
+            "geometry": json.dumps(
+                {"type": "Polygon", "coordinates": [ring]}, separators=(",", ":")
+            ),
             "right_holder_kind": holder_kind,
             "right_holder_id": holder,
             "right_type": right,
             "certificate_number": f"粤({registered.year})广州市不动产权第{index + 1:07d}号",
             "registered_on": registered,
             "updated_at": self.as_of - timedelta(seconds=rng.randrange(90 * 86400)),
+            "min_lon": min(x for x, _ in ring),
+            "min_lat": min(y for _, y in ring),
+            "max_lon": max(x for x, _ in ring),
+            "max_lat": max(y for _, y in ring),
         }
 
 
-def _polygon(rng: random.Random, division: str) -> str:
-    """A small quadrilateral inside the district's bounding box, as GeoJSON."""
+def _ring(rng: random.Random, division: str) -> list[list[float]]:
+    """A small quadrilateral inside the district's bounding box: a closed GeoJSON ring."""
     lon_min, lat_min, lon_max, lat_max = GUANGZHOU_DISTRICTS[division].bbox
     size = 0.0015
     lon = round(rng.uniform(lon_min, lon_max - size), 6)
     lat = round(rng.uniform(lat_min, lat_max - size), 6)
     dx, dy = round(rng.uniform(0.0003, size), 6), round(rng.uniform(0.0003, size), 6)
     ring = [[lon, lat], [lon + dx, lat], [lon + dx, lat + dy], [lon, lat + dy], [lon, lat]]
-    ring = [[round(x, 6), round(y, 6)] for x, y in ring]
-    return json.dumps({"type": "Polygon", "coordinates": [ring]}, separators=(",", ":"))
+    return [[round(x, 6), round(y, 6)] for x, y in ring]

@@ -362,3 +362,35 @@ def test_only_selected_and_granted_columns_are_read(
     assert "marital_status" not in selected
     assert "religion" not in selected
     assert "division_code = " in sql  # the row scope is in the SQL (Art. 21)
+
+
+def test_a_bounding_box_finds_the_parcels_that_reach_into_it(ask: Ask, seeded: Path) -> None:
+    box = {"minLon": 113.30, "minLat": 23.10, "maxLon": 113.37, "maxLat": 23.17}
+    query = "query($b: BoundingBox!) { landParcels(first: 100, bbox: $b) {" \
+            " edges { node { parcelCode geometry } } } }"  # fmt: skip
+    nodes = [e["node"] for e in ask("GZ-PNR", query, b=box)["data"]["landParcels"]["edges"]]
+    assert nodes
+    for node in nodes:
+        ring = node["geometry"]["coordinates"][0]
+        assert min(x for x, _ in ring) <= box["maxLon"]
+        assert max(x for x, _ in ring) >= box["minLon"]
+        assert min(y for _, y in ring) <= box["maxLat"]
+        assert max(y for _, y in ring) >= box["minLat"]
+    with closing(sqlite3.connect(seeded / "land.db")) as db:
+        expected = db.execute(
+            "SELECT count(*) FROM land_parcels WHERE min_lon <= ? AND max_lon >= ?"
+            " AND min_lat <= ? AND max_lat >= ?",
+            (box["maxLon"], box["minLon"], box["maxLat"], box["minLat"]),
+        ).fetchone()[0]
+    assert len(nodes) == min(expected, 100)
+
+
+def test_a_bounding_box_needs_the_geometry_grant_and_a_sane_box(ask: Ask) -> None:
+    box = {"minLon": 113.3, "minLat": 23.1, "maxLon": 113.4, "maxLat": 23.2}
+    query = "query($b: BoundingBox!) { landParcels(bbox: $b) { edges { cursor } } }"
+    refused = ask("GZ-AMR", query, b=box)
+    # The argument and the input type both lie outside GZ-AMR's schema: one error each.
+    assert codes(refused) == ["FORBIDDEN_FIELD", "FORBIDDEN_FIELD"]
+    assert {e["message"].split("'")[1] for e in refused["errors"]} == {"bbox", "BoundingBox"}
+    flipped = {**box, "minLon": 113.5}
+    assert codes(ask("GZ-PNR", query, b=flipped)) == ["BAD_USER_INPUT"]
