@@ -16,6 +16,7 @@ from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key
 from policies.catalog import SHIPPED_CATALOG
 from policies.rules import default_rules_path
 from sources.engines import default_urls, parse_source_urls
+from sources.errors import SourceConfigError
 
 __all__ = ["ConfigError", "Limits", "Settings", "load_settings"]
 
@@ -71,11 +72,24 @@ class Settings:
         )
 
 
+_KIND_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
+
+
 def _get(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
     value = table.get(key)
     if value is not None and not isinstance(value, kind):
-        raise ConfigError(f"{where}.{key} must be a {kind.__name__}, not {value!r}.")
+        place = f"{where}.{key}" if where else f"[{key}]"
+        raise ConfigError(f"{place} must be {_KIND_NAMES[kind]}, not {value!r}.")
     return value
+
+
+def _relative_sqlite(url: object, base: Path) -> str:
+    """A relative SQLite path in the file is relative to the file, not to the working folder."""
+    text = str(url)
+    prefix = "sqlite+aiosqlite:///"
+    if text.startswith(prefix) and not text.startswith(prefix + "/"):
+        return prefix + str((base / text.removeprefix(prefix)).resolve())
+    return text
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -90,10 +104,8 @@ def load_settings(path: str | Path) -> Settings:
     base = path.parent
     sources = _get(document, "sources", dict, "") or {}
     try:
-        urls = parse_source_urls(f"{k}={v}" for k, v in sources.items())
-    except GatewayError:
-        raise
-    except Exception as error:  # SourceConfigError: keep its sentence
+        urls = parse_source_urls(f"{k}={_relative_sqlite(v, base)}" for k, v in sources.items())
+    except SourceConfigError as error:
         raise ConfigError(f"{path}: [sources] {error}") from None
     missing = {"persons", "entities", "land", "licenses"} - set(urls)
     if missing:
@@ -101,7 +113,7 @@ def load_settings(path: str | Path) -> Settings:
             f"{path}: [sources] lacks {', '.join(sorted(missing))}; give every source a URL."
         )
     policy = _get(document, "policy", dict, "") or {}
-    catalog = base / (_get(policy, "catalog", str, "policy") or str(SHIPPED_CATALOG))
+    catalog = (base / (_get(policy, "catalog", str, "policy") or str(SHIPPED_CATALOG))).resolve()
     rules_text = _get(policy, "rules", str, "policy")
     identity = _get(document, "identity", dict, "") or {}
     keys: dict[str, str] = {}
@@ -118,7 +130,7 @@ def load_settings(path: str | Path) -> Settings:
         return Settings(
             sources=urls,
             catalog=catalog,
-            rules=base / rules_text if rules_text else None,
+            rules=(base / rules_text).resolve() if rules_text else None,
             issuer=_get(identity, "issuer", str, "identity") or DEV_ISSUER,
             audience=_get(identity, "audience", str, "identity") or DEV_AUDIENCE,
             algorithms=tuple(_get(identity, "algorithms", list, "identity") or ("EdDSA",)),

@@ -1,0 +1,92 @@
+"""Deployment files for `govgate serve --config`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.keys import dev_signing_key, issue_token
+from gateway.settings import ConfigError, Limits, load_settings
+from tests.gateway.conftest import free_port
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "govgate.example.toml"
+
+
+def deployment(tmp_path: Path, seeded: Path, extra: str = "") -> Path:
+    key = dev_signing_key(seeded)
+    (tmp_path / "signing.pem").write_text(key.public_pem(), "utf-8")
+    text = EXAMPLE.read_text("utf-8").replace("../data/", f"{seeded}/")
+    text = text.replace("../catalog/", f"{EXAMPLE.parents[1]}/catalog/")
+    text = text.replace('# kid = "path/to/public-key.pem"', f'{key.kid} = "signing.pem"')
+    path = tmp_path / "govgate.toml"
+    path.write_text(text + extra, "utf-8")
+    return path
+
+
+def test_the_example_file_loads_with_paths_relative_to_itself() -> None:
+    settings = load_settings(EXAMPLE)
+    assert settings.sources["persons"].endswith(str(EXAMPLE.parents[1] / "data" / "persons.db"))
+    assert settings.catalog == EXAMPLE.parents[1] / "catalog" / "guangzhou.yaml"
+    assert settings.limits == Limits()
+    assert settings.algorithms == ("EdDSA",)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("[limits]\n", "[limits]\nmax_depht = 3\n"), "unknown setting"),
+        (("port = 8000", 'port = "eight"'), "server.port must be an integer"),
+        (('persons = "sqlite', 'people = "sqlite'), "'people' is not a source"),
+        (("max_page_size = 100", "max_page_size = 0"), "limits.max_page_size must be at least 1"),
+        (("[server]", "[server"), "cannot be read as TOML"),
+    ],
+)
+def test_a_broken_deployment_file_says_what_to_change(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text(EXAMPLE.read_text("utf-8").replace(*change, 1), "utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path)
+
+
+def test_govgate_serve_runs_a_deployment_from_its_file(tmp_path: Path, seeded: Path) -> None:
+    port = free_port()
+    config = deployment(tmp_path, seeded)
+    config.write_text(config.read_text("utf-8").replace("port = 8000", f"port = {port}"), "utf-8")
+    govgate = shutil.which("govgate") or str(Path(sys.executable).with_name("govgate"))
+    process = subprocess.Popen([govgate, "serve", "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        token = issue_token(dev_signing_key(seeded), agency="GZ-PNR")
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": "{ landParcels(first: 3) { edges { node { parcelCode } } } }"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        assert len(answer["data"]["landParcels"]["edges"]) == 3
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def test_govgate_serve_refuses_a_missing_file_with_a_sentence(tmp_path: Path) -> None:
+    govgate = shutil.which("govgate") or str(Path(sys.executable).with_name("govgate"))
+    result = subprocess.run([govgate, "serve", "--config", str(tmp_path / "nope.toml")],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert "no such file" in result.stderr
+    assert "Traceback" not in result.stderr
