@@ -126,7 +126,7 @@ def _check_line(line: str, catalog: Catalog) -> tuple[str, str, str, str, str, s
         for problem in (
             _check_subject(subject, catalog),
             _check_object(obj, action),
-            _check_effect(effect, obj, catalog),
+            _check_effect(effect, obj, action, catalog),
             _check_until(until),
             None if note else "every rule needs a note saying why (who approved it, which ticket)",
         )
@@ -165,9 +165,16 @@ def _check_object(obj: str, action: str) -> str | None:
     return None
 
 
-def _check_effect(effect: str, obj: str, catalog: Catalog) -> str | None:
+def _check_effect(effect: str, obj: str, action: str, catalog: Catalog) -> str | None:
     if effect not in ("allow", "deny"):
         return f"the effect is allow or deny, not {effect!r}"
+    if effect == "deny" and action == "query":
+        # Verifying guesses one value at a time reads a field with few values (a status, a
+        # marital status): a deny that leaves verification open does not stop the reading.
+        return (
+            "a deny on query alone leaves verify open, and verifying guesses reads the value; "
+            "write * to deny both (or verify to deny only verification)"
+        )
     if effect == "allow" and obj.endswith(".*"):
         return "grant fields one by one: allowing Type.* would include fields that are not shared"
     if effect == "allow":

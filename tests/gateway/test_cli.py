@@ -78,7 +78,7 @@ def test_explain_exits_one_when_denied_and_prints_json_on_request() -> None:
     assert result.returncode == 1
     data = json.loads(result.stdout)
     assert data["allowed"] is False
-    assert data["source"] == "rules:guangzhou.rules.csv:8"
+    assert data["source"] == "rules:guangzhou.rules.csv:9"
     assert "complaint 2026-031" in data["entry"]
     assert set(data) >= {"rule", "entry", "article", "reason", "policy_version"}
 

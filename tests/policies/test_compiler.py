@@ -88,6 +88,7 @@ def test_deny_overrides_allow_for_the_author_rule_on_one_agency_and_field(
     # The catalogue grants maritalStatus to the housing-provident-fund duty; the author rule
     # denies GZ-HPF alone.
     assert not policy.decide("GZ-HPF", "Person.maritalStatus", "query")
+    assert not policy.decide("GZ-HPF", "Person.maritalStatus", "verify")
     assert policy.decide("GZ-HPF", "Person.gender", "query")
     assert policy.decide("GZ-PSB", "Person.maritalStatus", "query")
 
@@ -106,19 +107,19 @@ def test_author_rules_are_checked_against_the_catalogue_and_every_problem_is_lis
     text = "\n".join(
         [
             "# comment lines are skipped",
-            "p, GZ-PSX, Person.name, query, deny, *, typo in agency",
-            "p, GZ-PSB, Person.shoeSize, query, deny, *, no such field",
+            "p, GZ-PSX, Person.name, *, deny, *, typo in agency",
+            "p, GZ-PSB, Person.shoeSize, *, deny, *, no such field",
             "p, GZ-PSB, Person.religion, query, allow, *, not shareable",
             "p, GZ-PSB, Person.classifiedPost, query, allow, *, secret",
             "g, GZ-WATER, duty:civil-affairs",
-            "p, GZ-PSB, Person.name, query, deny, 2026-13-01, bad date",
-            "p, GZ-PSB, Person.name, query, deny, *, a note, with a comma",
-            "p, duty:no-such-duty, Person.name, query, deny, *, unknown duty",
+            "p, GZ-PSB, Person.name, *, deny, 2026-13-01, bad date",
+            "p, GZ-PSB, Person.name, *, deny, *, a note, with a comma",
+            "p, duty:no-such-duty, Person.name, *, deny, *, unknown duty",
             "p, GZ-PSB, Person.*, query, allow, *, wildcard grant",
             "p, GZ-PSB, Person, query, allow, *, a type needs a scope action",
             "p, GZ-PSB, Person.name, read, allow, *, unknown action",
             "p, GZ-PSB, Person.name, query, permit, *, unknown effect",
-            "p, GZ-PSB, Person.name, query, deny, *,",
+            "p, GZ-PSB, Person.name, *, deny, *,",
         ]
     )
     with pytest.raises(RulesError) as caught:
@@ -166,7 +167,7 @@ def test_comments_stay_one_line_whatever_a_name_holds(catalog: Catalog) -> None:
 
 
 def test_author_rules_tolerate_a_bom_and_count_lines_as_an_editor_does(catalog: Catalog) -> None:
-    text = "\ufeff# rules\r\n\r\np, GZ-PSB, Person.name, query, deny, *, ticket 1\r\n"
+    text = "\ufeff# rules\r\n\r\np, GZ-PSB, Person.name, *, deny, *, ticket 1\r\n"
     (rule,) = parse_rules(text, catalog, name="ok.rules.csv")
     assert rule.line == 3
 
@@ -178,6 +179,16 @@ def test_a_rule_cannot_hide_inside_a_comment_behind_a_line_separator(catalog: Ca
     problems = [(p.line, p.message) for p in caught.value.problems]
     assert problems[0] == (1, "contains the control or line-break character U+001C; remove it")
     assert problems[1][0] == 2
+
+
+def test_a_deny_on_query_alone_is_refused_because_verify_would_still_read(
+    catalog: Catalog,
+) -> None:
+    with pytest.raises(RulesError, match="a deny on query alone leaves verify open"):
+        parse_rules("p, GZ-HPF, Person.maritalStatus, query, deny, *, x\n", catalog, name="r.csv")
+    (rule,) = parse_rules("p, GZ-HPF, Person.maritalStatus, verify, deny, *, x\n", catalog,
+                          name="r.csv")  # fmt: skip
+    assert rule.action == "verify"
 
 
 def test_every_problem_of_one_rule_line_is_reported(catalog: Catalog) -> None:
@@ -193,7 +204,7 @@ def test_every_problem_of_one_rule_line_is_reported(catalog: Catalog) -> None:
 
 def test_a_rules_file_name_that_would_break_the_source_tag_is_refused(catalog: Catalog) -> None:
     with pytest.raises(RulesError, match="use only letters, digits"):
-        parse_rules("p, GZ-PSB, Person.name, query, deny, *, x\n", catalog, name="a,b).csv")
+        parse_rules("p, GZ-PSB, Person.name, *, deny, *, x\n", catalog, name="a,b).csv")
 
 
 def test_a_policy_compiled_from_another_catalogue_version_is_refused(
