@@ -14,6 +14,7 @@ import logging
 import uuid
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,23 +57,33 @@ class Served:
     schemas: SchemaCache
 
     @classmethod
-    def load(cls, settings: Settings) -> Served:
-        """Load the catalogue and rules, compile, precompute grants and schemas.
+    def load(cls, settings: Settings, day: date) -> Served:
+        """Load the catalogue and rules, compile, precompute grants and schemas as of `day`.
 
         Raises PolicyError (with every problem) when the catalogue or rules are broken.
         """
         catalog = load_catalog(settings.catalog)
         rules = load_rules(settings.rules, catalog) if settings.rules else ()
-        policy = Policy.build(catalog, rules)
+        return cls._serve(Policy.build(catalog, rules, day=day))
+
+    def for_day(self, day: date) -> Served:
+        """The same compiled policy, decided as of another day (temporary rules end)."""
+        policy = self.policy
+        return self._serve(Policy.load(policy.catalog, policy.compiled, day=day))
+
+    @classmethod
+    def _serve(cls, policy: Policy) -> Served:
         return cls(policy, SchemaCache(list(policy.grants.values())))
 
 
 class Gateway:
     """The gateway's state across requests: settings, sources, identity, the served policy."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], date] = date.today) -> None:
         self.settings = settings
-        self.served = Served.load(settings)
+        #: Today's date; the served policy is decided as of it (temporary rules end at midnight).
+        self.clock = clock
+        self.served = Served.load(settings, clock())
         self.engines: dict[str, AsyncEngine] = {
             name: make_engine(url) for name, url in settings.sources.items()
         }
@@ -88,6 +99,21 @@ class Gateway:
         )
         self._reload_lock = asyncio.Lock()
 
+    async def current(self) -> Served:
+        """The policy in force today: on the first request of a new day, decide again.
+
+        Author rules can end on a date (`until`), so grants computed yesterday may be wrong
+        today. The compiled files are not re-read: that is what an explicit reload is for.
+        """
+        served, today = self.served, self.clock()
+        if served.policy.day == today:
+            return served
+        async with self._reload_lock:
+            if self.served.policy.day != today:
+                self.served = await asyncio.to_thread(self.served.for_day, today)
+                log.info("policy decided anew for %s", today.isoformat())
+        return self.served
+
     async def reload(self) -> tuple[str, str]:
         """Load the catalogue and rules again and swap the new policy in; (old, new) version.
 
@@ -97,7 +123,7 @@ class Gateway:
         async with self._reload_lock:
             old = self.served.policy.version
             # Compiling and precomputing grants takes about a second: not on the event loop.
-            served = await asyncio.to_thread(Served.load, self.settings)
+            served = await asyncio.to_thread(Served.load, self.settings, self.clock())
             self.served = served
             log.info("policy reloaded: %s -> %s", old, served.policy.version)
             return old, served.policy.version
@@ -142,9 +168,12 @@ def _lifespan(gateway: Gateway) -> Callable[[Starlette], AbstractAsyncContextMan
     return lifespan
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The ASGI app for `settings` (raises PolicyError if the catalogue or rules are broken)."""
-    gateway = Gateway(settings)
+def create_app(settings: Settings, *, clock: Callable[[], date] = date.today) -> Starlette:
+    """The ASGI app for `settings` (raises PolicyError if the catalogue or rules are broken).
+
+    `clock` gives today's date (tests pin it).
+    """
+    gateway = Gateway(settings, clock=clock)
     limits = settings.limits
 
     async def health(_request: Request) -> Response:
@@ -188,7 +217,7 @@ def create_app(settings: Settings) -> Starlette:
         payload = await read_json(request, request_id)
         if isinstance(payload, Response):
             return payload
-        served = gateway.served  # this request keeps this policy, whatever reloads meanwhile
+        served = await gateway.current()  # this request keeps it, whatever reloads meanwhile
         grants = served.policy.grants_for(agency)
         schema = served.schemas.schema_for(grants)
         batch = isinstance(payload, list)
