@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -145,11 +146,14 @@ class Gateway:
         )
 
 
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
 def _request_id(request: Request) -> str:
+    """A fresh id, prefixed with the client's own (if plain) so both can find the request."""
+    ours = uuid.uuid4().hex[:16]
     supplied = request.headers.get("x-request-id", "")
-    if supplied and len(supplied) <= 64 and supplied.replace("-", "").isalnum():
-        return supplied
-    return uuid.uuid4().hex[:16]
+    return f"{supplied}.{ours}" if _CLIENT_REQUEST_ID.fullmatch(supplied) else ours
 
 
 def _error_response(status: int, message: str, code: str, request_id: str) -> JSONResponse:
@@ -191,15 +195,21 @@ def create_app(settings: Settings, *, clock: Callable[[], date] = date.today) ->
         return await gateway.authenticator.authenticate(request.headers.get("authorization"))
 
     async def read_json(request: Request, request_id: str) -> object | Response:
-        body = await request.body()
-        if len(body) > limits.max_body_bytes:
-            return _error_response(
-                413, f"The request body is larger than {limits.max_body_bytes} bytes; send "
-                "smaller queries.", "QUERY_TOO_COMPLEX", request_id,
-            )  # fmt: skip
+        too_large = _error_response(
+            413, f"The request body is larger than {limits.max_body_bytes} bytes; send "
+            "smaller queries.", "QUERY_TOO_COMPLEX", request_id,
+        )  # fmt: skip
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limits.max_body_bytes:
+            return too_large
+        body = bytearray()
+        async for chunk in request.stream():  # never hold more than the limit in memory
+            body += chunk
+            if len(body) > limits.max_body_bytes:
+                return too_large
         try:
             payload: object = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd numbers or nesting
             return _error_response(
                 400, "The request body is not JSON; send {\"query\": \"...\"} with "
                 "Content-Type: application/json.", "BAD_REQUEST", request_id,
@@ -249,7 +259,9 @@ def create_app(settings: Settings, *, clock: Callable[[], date] = date.today) ->
         try:
             agency = await authenticate(request)
         except AuthenticationError as error:
-            return unauthenticated_response(error)
+            response = unauthenticated_response(error)
+            response.headers["X-Request-Id"] = request_id
+            return response
         if not gateway.served.policy.grants_for(agency).administrator:
             return _error_response(
                 403, "Only the platform administrator "

@@ -46,7 +46,10 @@ def _shape(error: GraphQLError, request_id: str) -> dict[str, Any]:
     if original is None:
         out.setdefault("extensions", {}).setdefault("code", "GRAPHQL_VALIDATION_FAILED")
         return out
-    if isinstance(original, InvalidIdentifierError):
+    if isinstance(original, GraphQLError):  # e.g. a variable of the wrong type
+        out["message"] = original.message
+        out["extensions"] = {"code": "BAD_USER_INPUT"}
+    elif isinstance(original, InvalidIdentifierError):
         out["message"] = str(original)
         out["extensions"] = {"code": "INVALID_IDENTIFIER", "check": original.check}
     elif isinstance(original, ResolverError):
@@ -95,7 +98,10 @@ async def run_operation(
         shaped["extensions"] = {"code": "GRAPHQL_PARSE_FAILED"}
         return {"errors": [shaped]}
     rules = rules_for(
-        context.grants.agency.code, max_depth=limits.max_depth, max_aliases=limits.max_aliases
+        context.grants.agency.code,
+        max_depth=limits.max_depth,
+        max_aliases=limits.max_aliases,
+        max_verifications=limits.max_verifications,
     )
     problems = validate(schema._schema, document, rules)
     if problems:

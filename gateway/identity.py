@@ -295,7 +295,7 @@ class Authenticator:
     def _verified_claims(self, token: str, key: _Key, algorithm: str) -> dict[str, Any]:
         config = self.config
         try:
-            return jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key.public_key,
                 algorithms=[algorithm],
@@ -348,6 +348,16 @@ class Authenticator:
                 "The token's claims are malformed (exp, nbf and iat must be numbers; iss, sub "
                 "and jti strings); ask your token issuer for a new token.",
             )
+        # RFC 7519 NumericDate: pyjwt also takes numeric strings; a strict issuer never sends them.
+        for name in ("exp", "nbf", "iat"):
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                _refuse(
+                    "malformed_token",
+                    f"The token's {name} claim is not a number of seconds; ask your token "
+                    "issuer for a new token.",
+                )
+        return claims
 
     async def _key_for(self, kid: object) -> _Key:
         """The key for a token's kid, fetching the JWKS when it is missing or too old."""

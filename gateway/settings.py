@@ -35,9 +35,12 @@ class Limits:
     max_page_size: int = 100
     max_batch: int = 10
     max_body_bytes: int = 100_000
+    max_verifications: int = 5
 
     def __post_init__(self) -> None:
-        for name in ("max_depth", "max_aliases", "max_tokens", "max_page_size", "max_batch"):
+        names = ("max_depth", "max_aliases", "max_tokens", "max_page_size", "max_batch",
+                 "max_verifications", "max_body_bytes")  # fmt: skip
+        for name in names:
             if getattr(self, name) < 1:
                 raise ConfigError(f"limits.{name} must be at least 1.")
 

@@ -54,7 +54,9 @@ def _too_complex(message: str, node: Any) -> GraphQLError:
 INTROSPECTION_DEPTH = 20
 
 
-def rules_for(agency: str, *, max_depth: int, max_aliases: int) -> list[type[ValidationRule]]:
+def rules_for(
+    agency: str, *, max_depth: int, max_aliases: int, max_verifications: int
+) -> list[type[ValidationRule]]:
     """The validation rules for a request by `agency`.
 
     `max_depth` bounds the nesting of data fields; introspection (fields named `__...` and all
@@ -124,7 +126,16 @@ def rules_for(agency: str, *, max_depth: int, max_aliases: int) -> list[type[Val
                                 )
                             )
                             break
-            aliases = _count_aliases(node)
+            aliases, verifications = _count(node)
+            if verifications > max_verifications:
+                self.report_error(
+                    _too_complex(
+                        f"The query verifies {verifications} claims; the limit is "
+                        f"{max_verifications}. Verification checks a citizen's claim (Art. 24); "
+                        "it is not a way to read records in bulk.",
+                        node,
+                    )
+                )
             if aliases > max_aliases:
                 self.report_error(
                     _too_complex(
@@ -178,14 +189,20 @@ def _depth(
     return data, introspection
 
 
-def _count_aliases(document: DocumentNode) -> int:
-    count = 0
+def _count(document: DocumentNode) -> tuple[int, int]:
+    """(aliases, verification fields) written in the document.
+
+    Each verification field written once runs at most once (repeats of one response key are
+    merged), so counting what is written bounds what runs.
+    """
+    aliases = verifications = 0
     stack: list[Any] = list(document.definitions)
     while stack:
         node = stack.pop()
-        if isinstance(node, FieldNode) and node.alias is not None:
-            count += 1
+        if isinstance(node, FieldNode):
+            aliases += node.alias is not None
+            verifications += node.name.value.startswith("verify")
         selection_set = getattr(node, "selection_set", None)
         if selection_set is not None:
             stack.extend(selection_set.selections)
-    return count
+    return aliases, verifications

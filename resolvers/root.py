@@ -349,9 +349,11 @@ class Query:
             agency=agency,
             readable=sorted(grants.readable),
             verifiable=sorted(grants.verifiable),
+            # Only the types in the agency's schema: the others it should not even hear of.
             scopes=[
                 TypeScope(type=entity, scope=scope.kind, division=scope.division)
                 for entity, scope in grants.scopes.items()
+                if grants.fields(entity, "query") or grants.fields(entity, "verify")
             ],
             administrator=grants.administrator,
             policy_version=ctx.policy_version,

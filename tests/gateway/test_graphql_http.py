@@ -394,3 +394,26 @@ def test_a_bounding_box_needs_the_geometry_grant_and_a_sane_box(ask: Ask) -> Non
     assert {e["message"].split("'")[1] for e in refused["errors"]} == {"bbox", "BoundingBox"}
     flipped = {**box, "minLon": 113.5}
     assert codes(ask("GZ-PNR", query, b=flipped)) == ["BAD_USER_INPUT"]
+
+
+def test_verification_is_capped_per_operation_so_guessing_cannot_read_in_bulk(
+    ask: Ask, seeded: Path
+) -> None:
+    person = one(seeded, "persons", "SELECT id_number FROM persons LIMIT 1")
+    guesses = " ".join(
+        f'g{i}: verifyPerson(idNumber: "{person}", name: "guess {i}") {{ match }}' for i in range(6)
+    )
+    answer = ask("GZ-WATER", f"{{ {guesses} }}")
+    assert codes(answer) == ["QUERY_TOO_COMPLEX"]
+    assert "verifies 6 claims; the limit is 5" in answer["errors"][0]["message"]
+
+
+def test_me_mentions_only_the_types_in_the_agencys_schema(ask: Ask) -> None:
+    scopes = ask("GZ-WATER", "{ me { scopes { type } } }")["data"]["me"]["scopes"]
+    assert scopes == [{"type": "Person"}]
+
+
+def test_a_variable_of_the_wrong_type_is_bad_input_not_an_internal_error(ask: Ask) -> None:
+    answer = ask("GZ-PSB", "query($n: Int!) { persons(first: $n) { edges { cursor } } }", n="x")
+    assert codes(answer) == ["BAD_USER_INPUT"]
+    assert answer["errors"][0]["message"] == "Int cannot represent non-integer value: 'x'"
