@@ -30,6 +30,7 @@ from gateway.graphiql import GRAPHIQL_HTML
 from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
 from gateway.schemas import SchemaCache
 from policies.catalog import load_catalog
+from policies.errors import PolicyError
 from policies.grants import Policy
 from policies.rules import load_rules
 from resolvers.context import RequestContext
@@ -268,8 +269,6 @@ def create_app(settings: Settings, *, clock: Callable[[], date] = date.today) ->
                 f"({gateway.served.policy.catalog.administrator}) may reload the policy (Art. 5).",
                 "FORBIDDEN", request_id,
             )  # fmt: skip
-        from policies.errors import PolicyError  # noqa: PLC0415
-
         try:
             old, new = await gateway.reload()
         except PolicyError as error:

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("sources", "policies", "resolvers", "gateway")
 
 
-@pytest.mark.parametrize("package", ["sources", "policies"])
+@pytest.mark.parametrize("package", ["sources", "policies", "resolvers"])
 def test_every_name_a_package_exports_exists(package: str) -> None:
     module = importlib.import_module(package)
     exported = module.__all__
@@ -37,6 +37,7 @@ def imports_of(path: Path) -> set[str]:
     [
         ("sources", {"policies", "resolvers", "gateway", "strawberry", "casbin", "starlette"}),
         ("policies", {"resolvers", "gateway", "strawberry", "starlette"}),
+        ("resolvers", {"gateway", "starlette", "casbin"}),
     ],
 )
 def test_layers_only_import_downwards(package: str, forbidden: set[str]) -> None:
