@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Gateway throughput benchmark: seeds the base databases, serves the GraphQL gateway on
+# 127.0.0.1 and drives it with wrk; measures the SQL floor and access control in the same run.
+#
+#   bench/gateway.sh [PERSONS]      (default 100000; 1000000 also works)
+#
+# Environment: GW_DURATION (seconds per measured run, default 15), GW_WARMUP (default 3),
+# GW_REPEAT (runs per point, default 2), GW_CONNECTIONS (default 16), GW_DOC (the Markdown
+# file whose generated block is rewritten, default docs/benchmarks.md; "-" for none).
+#
+# What it does:
+#   1. installs wrk (Debian package) if missing, and py-spy into bench/out/tools (for the
+#      profile; skipped if PyPI is unreachable);
+#   2. seeds bench/out/gw-data with `govgate seed --persons PERSONS` unless it already holds
+#      that many persons, then `govgate demo --no-serve` there (signing key and policy);
+#   3. runs bench/gw_run.py: per scenario, the floor (bench/gw_floor.py: the same SQL through
+#      the same driver, no GraphQL), the gateway as GZ-PSB (all person fields but two) and as
+#      TH-CA (one district, fewer fields), the gateway with authorization stubbed and with
+#      the token check also stubbed, and one GC experiment; checks every answer, counts SQL
+#      statements per request, profiles two scenarios with py-spy;
+#   4. writes bench/out/gateway.json and bench/out/gateway.md, and rewrites the generated
+#      block of "## Gateway throughput" in docs/benchmarks.md.
+# Every server it starts listens on 127.0.0.1 only and is stopped on exit or interrupt.
+# The machine should be otherwise idle: wrk and the gateway share its cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+persons="${1:-100000}"
+case "$persons" in ''|*[!0-9]*) echo "PERSONS must be a number, not '$persons'" >&2; exit 2;; esac
+out=bench/out
+data="$out/gw-data"
+mkdir -p "$out"
+
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "Installing wrk (Debian package) ..."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
+  else
+    echo "wrk is missing: sudo apt-get install wrk, then run this again." >&2
+    exit 1
+  fi
+fi
+[ -x .venv/bin/govgate ] || { python3 -m venv .venv && .venv/bin/pip install -q -e .; }
+if [ ! -x "$out/tools/bin/py-spy" ]; then
+  .venv/bin/pip install -q --target "$out/tools" py-spy >/dev/null 2>&1 \
+    || echo "py-spy could not be installed: the run goes on without the profile."
+fi
+
+have=0
+if [ -f "$data/persons.db" ] && [ -f "$data/licenses.db" ] && [ -f "$data/land.db" ] \
+   && [ -f "$data/entities.db" ]; then
+  have=$(.venv/bin/python -c 'import sqlite3, sys
+try:
+    print(sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+          .execute("SELECT count(*) FROM persons").fetchone()[0])
+except sqlite3.Error:
+    print(0)' "$data/persons.db")
+fi
+if [ "$have" != "$persons" ]; then
+  echo "Seeding $persons persons into $data/ ..."
+  .venv/bin/govgate seed --data "$data" --persons "$persons" --replace
+else
+  echo "Reusing $data/ ($persons persons; delete it to seed afresh)."
+fi
+.venv/bin/govgate demo --data "$data" --no-serve >"$out/gw-demo.txt"
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
+  echo "Note: load average $load; other work on the machine lowers and blurs the figures."
+fi
+
+runner=""
+cleanup() {
+  if [ -n "$runner" ] && kill -0 "$runner" 2>/dev/null; then
+    kill -TERM "$runner" 2>/dev/null || true  # gw_run.py stops its servers on SIGTERM
+    wait "$runner" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+.venv/bin/python bench/gw_run.py --data "$data" --out "$out" \
+  --duration "${GW_DURATION:-15}" --warmup "${GW_WARMUP:-3}" --repeat "${GW_REPEAT:-2}" \
+  --connections "${GW_CONNECTIONS:-16}" --doc "${GW_DOC:-docs/benchmarks.md}" \
+  --command "bench/gateway.sh${1:+ $1}" &
+runner=$!
+status=0
+wait "$runner" || status=$?
+runner=""
+exit "$status"

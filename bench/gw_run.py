@@ -1,0 +1,755 @@
+"""Drive the gateway benchmark: servers, wrk runs, checks, profile, results and the report.
+
+    .venv/bin/python bench/gw_run.py --data bench/out/gw-data [--duration 15] [--repeat 2]
+
+Normally started by bench/gateway.sh, which seeds the data and installs wrk first. Every server
+it starts (bench/gw_serve.py on 127.0.0.1, a free port) is stopped on exit, on error and on
+SIGINT/SIGTERM. It writes bench/out/gateway.json and rewrites its own generated block of the
+"## Gateway throughput" section at the end of docs/benchmarks.md (appending the section when it
+is missing; nothing else in the file is touched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, ClassVar
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PYTHON = sys.executable
+GOVGATE = str(Path(PYTHON).with_name("govgate"))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+BEGIN = "<!-- bench/gateway.sh: generated, do not edit by hand (begin) -->"
+END = "<!-- bench/gateway.sh: generated (end) -->"
+SECTION = "## Gateway throughput"
+
+SCENARIOS = {
+    "s1": "One person by ID, 8 fields (persons source)",
+    "s2": "One person with licences, land rights and represented entities (all four sources)",
+    "s3": "A page of 100 persons, each with its licences (persons + licences)",
+}
+
+sys.path.insert(0, str(BENCH))
+from gw_scenarios import write_bodies  # noqa: E402
+
+# -- servers ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    """bench/gw_serve.py in its own session; stopped by `stop()` (idempotent)."""
+
+    running: ClassVar[list[Server]] = []
+
+    def __init__(self, data: Path, app: str, variant: str, log: Path) -> None:
+        self.app, self.variant = app, variant
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        command = [PYTHON, str(BENCH / "gw_serve.py"), "--data", str(data),
+                   "--port", str(self.port), "--app", app, "--variant", variant]  # fmt: skip
+        self.proc = subprocess.Popen(
+            command, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        Server.running.append(self)
+        deadline = time.monotonic() + 120
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{app}/{variant} server exited; see {log}")
+            with contextlib.suppress(OSError):
+                self.get("/bench/stats")
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{app}/{variant} server did not start in 120 s; see {log}")
+            time.sleep(0.2)
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=30) as answer:  # noqa: S310
+            return json.loads(answer.read())
+
+    def post(self, path: str, body: bytes = b"{}", token: str | None = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(self.url + path, body, headers, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            return json.loads(answer.read())
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process (all its threads) so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()  # uvicorn shuts down on SIGTERM
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if self in Server.running:
+            Server.running.remove(self)
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for server in list(cls.running):
+            server.stop()
+
+
+# -- wrk ---------------------------------------------------------------------------------
+
+
+def wrk(server: Server, bodies: Path, token: str | None, seconds: int, args: Any) -> dict[str, Any]:
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s",
+               "--timeout", "10s", "-s", str(BENCH / "gw_wrk.lua"), server.url, "--",
+               str(bodies), token or ""]  # fmt: skip
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = server.cpu_seconds()
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
+    wall = time.perf_counter() - started
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = server.cpu_seconds() - server_cpu
+    line = next((x for x in done.stdout.splitlines() if x.startswith("GWBENCH ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
+    result: dict[str, Any] = json.loads(line.removeprefix("GWBENCH "))
+    wrk_cpu = (after_children.ru_utime - before_children.ru_utime) + (
+        after_children.ru_stime - before_children.ru_stime
+    )
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["wrk_cpu_pct"] = 100 * wrk_cpu / wall
+    result["server_cpu_pct"] = 100 * server_cpu / wall
+    result["bytes_per_request"] = result["bytes"] / max(result["requests"], 1)
+    bad = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts",
+                                  "non_2xx", "not_200", "graphql_errors"))  # fmt: skip
+    result["failed"] = bad
+    return result
+
+
+def measure(server: Server, bodies: Path, token: str | None, args: Any) -> dict[str, Any]:
+    """Warm up, then one measured wrk run with the server's SQL and GC counters around it."""
+    if args.warmup > 0:
+        wrk(server, bodies, token, args.warmup, args)
+    server.post("/bench/reset")
+    result = wrk(server, bodies, token, args.duration, args)
+    stats = server.get("/bench/stats")
+    result["statements"] = stats["total"]
+    result["statements_per_request"] = stats["total"] / max(result["requests"], 1)
+    result["gc_seconds"] = sum(g["seconds"] for g in stats["gc"].values())
+    result["gc_pct"] = 100 * result["gc_seconds"] / (result["duration_us"] / 1e6)
+    result["gc"] = stats["gc"]
+    return result
+
+
+# -- checks ------------------------------------------------------------------------------
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def check(server: Server, bodies: Path, token: str | None, n: int = 20) -> dict[str, Any]:
+    """Send the first `n` bodies one at a time: no errors, data present; SQL per request."""
+    lines = bodies.read_text("utf-8").splitlines()[:n]
+    server.post("/bench/reset")
+    empty = 0
+    for line in lines:
+        answer = server.post("/graphql", line.encode(), token)
+        if "errors" in answer:
+            raise RuntimeError(f"{bodies.name} on {server.app}/{server.variant}: {answer}")
+        data = answer["data"]
+        root = next(iter(data.values()))
+        if not root or (isinstance(root, dict) and "edges" in root and not root["edges"]):
+            empty += 1
+    stats = server.get("/bench/stats")
+    return {
+        "requests": len(lines),
+        "empty_answers": empty,
+        "statements_per_request": stats["total"] / len(lines),
+        "statements_by_source": {k: v / len(lines) for k, v in stats["statements"].items()},
+        "sql": sorted({_normal(t) for t in stats["texts"]}),
+    }
+
+
+def check_variant(server: Server, data: Path, tokens: dict[str, str]) -> dict[str, Any]:
+    """Prove the variant is what it says: the stubs answer what the product refuses."""
+    db = sqlite3.connect(f"file:{data / 'persons.db'}?mode=ro", uri=True)
+    some_id = db.execute("SELECT id_number FROM persons LIMIT 1").fetchone()[0]
+    db.close()
+    # religion is granted to no agency: only a stubbed authorization answers it.
+    query = json.dumps({"query": f'{{ person(idNumber: "{some_id}") {{ religion }} }}'}).encode()
+    answer = server.post("/graphql", query, tokens["GZ-PSB"])
+    authorization_on = "errors" in answer
+    try:
+        server.post("/graphql", query, "not-a-token")
+        tokens_checked = False
+    except urllib.error.HTTPError as error:
+        tokens_checked = error.code == 401
+    expected = {"product": (True, True), "gctuned": (True, True), "noauthz": (False, True),
+                "noauth": (False, False)}[server.variant]  # fmt: skip
+    if (authorization_on, tokens_checked) != expected:
+        raise RuntimeError(
+            f"variant {server.variant}: authorization {authorization_on}, token check "
+            f"{tokens_checked}; expected {expected}. The product changed: update gw_serve.py."
+        )
+    return {"authorization": authorization_on, "token_check": tokens_checked}
+
+
+# -- profile -----------------------------------------------------------------------------
+
+PROFILE_GROUPS = {
+    # name: substrings of frames; a sample counts when any frame of its stack matches.
+    "token verification (authentication)": ("Authenticator.authenticate",),
+    "GraphQL parse": ("parse (graphql/language/parser.py",),
+    "GraphQL validation": ("validate (graphql/validation/validate.py",),
+    "  of which the agency rule and rules_for": ("gateway/validation.py",),
+    "GraphQL execution and resolvers": (
+        "execute (graphql/execution/execute.py",
+        "Executor.",
+        "strawberry/dataloader.py",
+    ),
+    "  of which SQLAlchemy + aiosqlite (event loop side)": ("sqlalchemy/", "aiosqlite/"),
+    "grants: columns_for, scoped_select, grants_for, schema_for": (
+        "columns_for (resolvers/fetch.py",
+        "scoped_select (resolvers/fetch.py",
+        "grants_for (policies/grants.py",
+        "schema_for (gateway/schemas.py",
+    ),
+    "JSON response (JSONResponse.render)": ("JSONResponse.render",),
+}
+
+
+def profile(
+    server: Server, bodies: Path, token: str, args: Any, out: Path
+) -> dict[str, Any] | None:
+    spy = BENCH / "out" / "tools" / "bin" / "py-spy"
+    if not spy.exists():
+        return None
+    seconds = 10
+    load = subprocess.Popen(
+        ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds + 4}s", "-s",
+         str(BENCH / "gw_wrk.lua"), server.url, "--", str(bodies), token],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(2)
+        done = subprocess.run(
+            [str(spy), "record", "--pid", str(server.proc.pid), "--duration", str(seconds),
+             "--rate", "200", "--format", "raw", "--nonblocking", "-o", str(out)],
+            capture_output=True, text=True, timeout=seconds + 60, check=False,
+        )  # fmt: skip
+    finally:
+        load.wait(timeout=seconds + 30)
+    if done.returncode != 0 or not out.exists():
+        print(f"  py-spy failed ({done.returncode}): {done.stderr.strip()[-300:]}")
+        return None
+    return summarize_profile(out)
+
+
+def summarize_profile(path: Path) -> dict[str, Any]:
+    loop_samples = 0
+    thread_samples = 0
+    groups: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    for line in path.read_text("utf-8", "replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        if not any("run_forever" in f for f in frames):
+            thread_samples += n  # aiosqlite's worker threads (SQLite itself), mostly
+            continue
+        loop_samples += n
+        own[frames[-1]] += n
+        for name, needles in PROFILE_GROUPS.items():
+            if any(needle in f for f in frames for needle in needles):
+                groups[name] += n
+    share = {k: round(100 * groups[k] / max(loop_samples, 1), 1) for k in PROFILE_GROUPS}
+    return {
+        "event_loop_samples": loop_samples,
+        "other_thread_samples": thread_samples,
+        "share_of_event_loop_pct": share,
+        "top_own_frames_pct": [
+            (frame, round(100 * n / max(loop_samples, 1), 1)) for frame, n in own.most_common(12)
+        ],
+    }
+
+
+# -- machine and data --------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text()
+    kib = int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1))  # type: ignore[union-attr]
+    cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    packages = ("strawberry-graphql", "graphql-core", "SQLAlchemy", "aiosqlite", "uvicorn",
+                "starlette", "h11", "PyJWT")  # fmt: skip
+    versions = {}
+    for name in packages:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu.group(1).strip() if cpu else platform.processor(),
+        "memory_gib": round(kib / 1024 / 1024),
+        "kernel": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "wrk": (wrk_version.stdout + wrk_version.stderr).split("[")[0].strip(),
+        "packages": versions,
+    }
+
+
+def data_summary(data: Path) -> dict[str, Any]:
+    tables = {"persons": "persons", "entities": "legal_entities", "land": "land_parcels",
+              "licenses": "licenses"}  # fmt: skip
+    counts = {}
+    for source, table in tables.items():
+        db = sqlite3.connect(f"file:{data / (source + '.db')}?mode=ro", uri=True)
+        counts[source] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+        db.close()
+    size = sum(p.stat().st_size for p in data.glob("*.db"))
+    return {"records": counts, "megabytes": round(size / 1e6)}
+
+
+def git_commit() -> str | None:
+    """The commit, with "+ uncommitted changes" when product files differ from it."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
+        dirty = [x for x in status.stdout.splitlines() if x[3:].endswith(".py")]
+        return done.stdout.strip() + (" + uncommitted changes" if dirty else "")
+    return None
+
+
+def token(data: Path, agency: str) -> str:
+    done = subprocess.run(
+        [GOVGATE, "token", "--agency", agency, "--data", str(data), "--ttl", "14400"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+# -- the plan ----------------------------------------------------------------------------
+
+# (label, server, bodies, agency): each point is measured `--repeat` times, round-robin within
+# its server's session.
+PLAN: dict[tuple[str, str], list[tuple[str, str, str, str | None]]] = {
+    ("floor", "product"): [
+        ("s1", "floor", "s1-city", None),
+        ("s2", "floor", "s2-city", None),
+        ("s3", "floor", "s3-city", None),
+    ],
+    ("gateway", "product"): [
+        ("s1", "GZ-PSB", "s1-city", "GZ-PSB"),
+        ("s2", "GZ-PSB", "s2-city", "GZ-PSB"),
+        ("s3", "GZ-PSB", "s3-city", "GZ-PSB"),
+        ("s1", "GZ-PSB, Tianhe IDs", "s1-tianhe", "GZ-PSB"),
+        ("s1", "TH-CA, Tianhe IDs", "s1-tianhe", "TH-CA"),
+        ("s3", "GZ-PSB, Tianhe page", "s3-tianhe", "GZ-PSB"),
+        ("s3", "TH-CA, Tianhe page", "s3-tianhe", "TH-CA"),
+    ],
+    ("gateway", "noauthz"): [
+        ("s1", "GZ-PSB, authorization stubbed", "s1-city", "GZ-PSB"),
+        ("s2", "GZ-PSB, authorization stubbed", "s2-city", "GZ-PSB"),
+        ("s3", "GZ-PSB, authorization stubbed", "s3-city", "GZ-PSB"),
+    ],
+    ("gateway", "noauth"): [
+        ("s1", "GZ-PSB, token check and authorization stubbed", "s1-city", "GZ-PSB"),
+        ("s2", "GZ-PSB, token check and authorization stubbed", "s2-city", "GZ-PSB"),
+        ("s3", "GZ-PSB, token check and authorization stubbed", "s3-city", "GZ-PSB"),
+    ],
+    ("gateway", "gctuned"): [
+        ("s1", "GZ-PSB, experiment: gc.freeze() after start-up", "s1-city", "GZ-PSB"),
+        ("s2", "GZ-PSB, experiment: gc.freeze() after start-up", "s2-city", "GZ-PSB"),
+        ("s3", "GZ-PSB, experiment: gc.freeze() after start-up", "s3-city", "GZ-PSB"),
+    ],
+}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    data: Path = args.data.resolve()
+    out: Path = args.out.resolve()
+    bodies_dir = out / "gw-bodies"
+    counts = write_bodies(data, bodies_dir)
+    tokens = {agency: token(data, agency) for agency in ("GZ-PSB", "TH-CA")}
+    results: dict[str, Any] = {
+        "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"),
+        "command": args.command,
+        "commit": git_commit(),
+        "machine": machine(),
+        "data": {**data_summary(data),
+                 "dir": str(data.relative_to(ROOT) if data.is_relative_to(ROOT) else data)},
+        "load": {"tool": "wrk", "threads": args.threads, "connections": args.connections,
+                 "duration_s": args.duration, "warmup_s": args.warmup, "repeat": args.repeat,
+                 "server": "uvicorn, 1 worker, asyncio loop, h11, log level warning"},
+        "bodies": counts,
+        "points": [],
+        "checks": {},
+        "profiles": {},
+    }  # fmt: skip
+    for (app, variant), all_points in PLAN.items():
+        points = [p for p in all_points if not args.only or p[2] in args.only]
+        if not points:
+            continue
+        print(f"== {app} ({variant})", flush=True)
+        server = Server(data, app, variant, out / f"gw-{app}-{variant}.log")
+        try:
+            if app == "gateway":
+                results["checks"][f"{app}/{variant}/variant"] = check_variant(server, data, tokens)
+            for _scenario, _label, bodies, agency in points:
+                key = f"{app}/{variant}/{bodies}/{agency or '-'}"
+                checked = check(server, bodies_dir / f"{bodies}.txt", tokens.get(agency or ""))
+                results["checks"][key] = checked
+            runs: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(points))}
+            for rep in range(args.repeat):
+                for i, (scenario, label, bodies, agency) in enumerate(points):
+                    result = measure(server, bodies_dir / f"{bodies}.txt",
+                                     tokens.get(agency or ""), args)  # fmt: skip
+                    runs[i].append(result)
+                    print(f"  [{rep + 1}/{args.repeat}] {scenario} {label:48} "
+                          f"{result['rps']:8.1f} req/s  p50 {result['p50_us'] / 1000:6.1f} ms  "
+                          f"p99 {result['p99_us'] / 1000:6.1f} ms  SQL/req "
+                          f"{result['statements_per_request']:.2f}  wrk CPU "
+                          f"{result['wrk_cpu_pct']:.0f}%  server CPU "
+                          f"{result['server_cpu_pct']:.0f}%  GC {result['gc_pct']:.0f}%  "
+                          f"failed {result['failed']}", flush=True)  # fmt: skip
+            for i, (scenario, label, bodies, agency) in enumerate(points):
+                checked = results["checks"][f"{app}/{variant}/{bodies}/{agency or '-'}"]
+                results["points"].append({
+                    "sql_per_request": checked["statements_per_request"],
+                    "scenario": scenario, "label": label, "app": app, "variant": variant,
+                    "bodies": bodies, "agency": agency,
+                    "check": f"{app}/{variant}/{bodies}/{agency or '-'}",
+                    "runs": runs[i], **combine(runs[i]),
+                })  # fmt: skip
+            if app == "gateway" and variant == "product" and args.profile and not args.only:
+                for bodies in ("s1-city", "s3-city"):
+                    summary = profile(server, bodies_dir / f"{bodies}.txt", tokens["GZ-PSB"],
+                                      args, out / f"gw-profile-{bodies}.txt")  # fmt: skip
+                    if summary is not None:
+                        results["profiles"][bodies] = summary
+        finally:
+            server.stop()
+    if not args.only:
+        stages(results, data, bodies_dir)
+    results["sql_same_as_floor"] = {
+        s: results["checks"][f"gateway/product/{s}-city/GZ-PSB"]["sql"]
+        == results["checks"][f"floor/product/{s}-city/-"]["sql"]
+        for s in SCENARIOS
+        if f"gateway/product/{s}-city/GZ-PSB" in results["checks"]
+        and f"floor/product/{s}-city/-" in results["checks"]
+    }
+    results["summary"] = summarize(results)
+    return results
+
+
+def stages(results: dict[str, Any], data: Path, bodies_dir: Path) -> None:
+    print("== stages (in-process, one request at a time)", flush=True)
+    done = subprocess.run(
+        [PYTHON, str(BENCH / "gw_stages.py"), "--data", str(data), "--bodies", str(bodies_dir)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    if done.returncode == 0:
+        results["stages_us"] = json.loads(done.stdout.strip().splitlines()[-1])
+    else:
+        print(f"  gw_stages.py failed: {done.stderr.strip()[-500:]}")
+
+
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median run by throughput stands for the point; all runs stay in `runs`."""
+    ordered = sorted(runs, key=lambda r: r["rps"])
+    mid = ordered[(len(ordered) - 1) // 2] if len(ordered) % 2 else None
+    rps = statistics.median(r["rps"] for r in runs)
+    pick = mid or ordered[len(ordered) // 2 - 1]
+    return {
+        "rps": rps,
+        "rps_runs": [round(r["rps"], 1) for r in runs],
+        "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
+        "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
+        "statements_per_request": statistics.median(r["statements_per_request"] for r in runs),
+        "wrk_cpu_pct": max(r["wrk_cpu_pct"] for r in runs),
+        "server_cpu_pct": statistics.median(r["server_cpu_pct"] for r in runs),
+        "gc_pct": statistics.median(r["gc_pct"] for r in runs),
+        "bytes_per_request": pick["bytes_per_request"],
+        "failed": sum(r["failed"] for r in runs),
+    }
+
+
+def _point(results: dict[str, Any], variant: str, bodies: str, agency: str | None,
+           app: str = "gateway") -> dict[str, Any] | None:  # fmt: skip
+    for p in results["points"]:
+        if (p["app"], p["variant"], p["bodies"], p["agency"]) == (app, variant, bodies, agency):
+            found: dict[str, Any] = p
+            return found
+    return None
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    summary = {}
+    for s in SCENARIOS:
+        floor = _point(results, "product", f"{s}-city", None, app="floor")
+        gw = _point(results, "product", f"{s}-city", "GZ-PSB")
+        noauthz = _point(results, "noauthz", f"{s}-city", "GZ-PSB")
+        noauth = _point(results, "noauth", f"{s}-city", "GZ-PSB")
+        psb_th = _point(results, "product", f"{s}-tianhe", "GZ-PSB")
+        thca = _point(results, "product", f"{s}-tianhe", "TH-CA")
+        entry: dict[str, Any] = {}
+        if floor and gw:
+            entry["floor_over_gateway"] = floor["rps"] / gw["rps"]
+        if gw and noauthz:
+            entry["authorization_cost_pct"] = 100 * (1 - gw["rps"] / noauthz["rps"])
+        if gw and noauth:
+            entry["access_control_cost_pct"] = 100 * (1 - gw["rps"] / noauth["rps"])
+        if psb_th and thca:
+            entry["thca_over_psb"] = thca["rps"] / psb_th["rps"]
+        stage = results.get("stages_us", {}).get(f"{s}-city")
+        if stage and gw:
+            # The server's CPU per request under load, and the part authorization adds to it:
+            # the agency validation rule (over the standard rules) and the grant look-ups.
+            per_request_us = gw["server_cpu_pct"] / 100 / gw["rps"] * 1e6
+            authz_us = (stage["validate (agency rules)"] - stage["validate (standard rules)"]
+                        + stage["grants + schema"])  # fmt: skip
+            entry["cpu_per_request_us"] = per_request_us
+            entry["authorization_us"] = authz_us
+            entry["authorization_cpu_pct"] = 100 * authz_us / per_request_us
+            entry["token_cpu_pct"] = 100 * stage["token"] / per_request_us
+        summary[s] = entry
+    return summary
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m, d, load = results["machine"], results["data"], results["load"]
+    rec = d["records"]
+    pk = m["packages"]
+    lines = [
+        BEGIN,
+        "",
+        f"Measured {results['generated']} (commit {results['commit'] or 'unknown'}) with "
+        f"`{results['command']}`.",
+        "",
+        f"- Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, {m['kernel']}, "
+        f"Python {m['python']}, SQLite {m['sqlite']}; {m['wrk']}.",
+        f"- Stack: strawberry-graphql {pk.get('strawberry-graphql')}, graphql-core "
+        f"{pk.get('graphql-core')}, SQLAlchemy {pk.get('SQLAlchemy')}, aiosqlite "
+        f"{pk.get('aiosqlite')}, uvicorn {pk.get('uvicorn')} ({load['server']}), starlette "
+        f"{pk.get('starlette')}.",
+        f"- Data: {rec['persons']:,} persons, {rec['entities']:,} entities, {rec['land']:,} "
+        f"parcels, {rec['licenses']:,} licences ({d['megabytes']} MB of SQLite in "
+        f"`{d['dir']}/`).",
+        f"- Load: wrk, {load['threads']} thread, {load['connections']} connections, "
+        f"{load['warmup_s']} s warm-up then {load['duration_s']} s measured, each point "
+        f"{load['repeat']}x round-robin (the median run is shown). Bodies rotate over "
+        f"{results['bodies']['s1-city']:,} sampled IDs (s1), {results['bodies']['s2-city']:,} "
+        f"persons with all three links (s2), {results['bodies']['s3-city']:,} page starts (s3).",
+        "",
+    ]
+    for s, title in SCENARIOS.items():
+        lines += [f"**{s}: {title}**", "",
+                  "| server, agency | req/s | p50 ms | p99 ms | SQL/req | KB/resp | "
+                  "server CPU | GC | wrk CPU | floor ÷ this |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        floor = _point(results, "product", f"{s}-city", None, app="floor")
+        for p in results["points"]:
+            if p["scenario"] != s:
+                continue
+            ratio = f"{floor['rps'] / p['rps']:.2f}" if floor else "n/a"
+            name = "floor (same SQL, no GraphQL)" if p["app"] == "floor" else p["label"]
+            runs = "/".join(f"{r:.0f}" for r in p["rps_runs"])
+            fail = f" ({p['failed']} failed)" if p["failed"] else ""
+            lines.append(
+                f"| {name} | **{p['rps']:,.0f}** ({runs}){fail} | {_ms(p['p50_ms'])} | "
+                f"{_ms(p['p99_ms'])} | {p['sql_per_request']:.2f} | "
+                f"{p['bytes_per_request'] / 1024:.1f} | {p['server_cpu_pct']:.0f}% | "
+                f"{p['gc_pct']:.0f}% | {p['wrk_cpu_pct']:.0f}% | {ratio} |"
+            )
+        lines.append("")
+    lines += ["**Ratios** (throughput)", "",
+              "| scenario | floor ÷ gateway (aim ≤ 3) | authorization cost: 1 − gateway ÷ "
+              "authz stubbed (aim < 10%) | token check + authorization: 1 − gateway ÷ both "
+              "stubbed | TH-CA ÷ GZ-PSB, same Tianhe rows |",
+              "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for s, entry in results["summary"].items():
+
+        def fmt(key: str, pct: bool = False, e: dict[str, Any] = entry) -> str:
+            if key not in e:
+                return "n/a"
+            return f"{e[key]:.1f}%" if pct else f"{e[key]:.2f}"
+
+        thca = (
+            fmt("thca_over_psb")
+            if "thca_over_psb" in entry
+            else ("n/a (TH-CA may not follow land rights or represented entities)")
+        )
+        lines.append(
+            f"| {s} | {fmt('floor_over_gateway')} | {fmt('authorization_cost_pct', True)} | "
+            f"{fmt('access_control_cost_pct', True)} | {thca} |"
+        )
+    stages = results.get("stages_us")
+    if stages:
+        names = list(next(iter(stages.values())))
+        lines += ["", "**Event-loop CPU per request by stage**, µs (bench/gw_stages.py: "
+                  "in-process, one request at a time, collector paused), against the server's "
+                  "CPU per request under load (server CPU ÷ req/s, GZ-PSB):", "",
+                  "| stage | " + " | ".join(SCENARIOS) + " |",
+                  "|---|" + "---:|" * len(SCENARIOS)]  # fmt: skip
+        for stage in names:
+            row = [f"{stages.get(f'{s}-city', {}).get(stage, float('nan')):,.0f}"
+                   for s in SCENARIOS]  # fmt: skip
+            lines.append(f"| {stage} | " + " | ".join(row) + " |")
+        summ = results["summary"]
+        lines.append("| **server CPU per request under load** | " + " | ".join(
+            f"**{summ[s].get('cpu_per_request_us', float('nan')):,.0f}**" for s in SCENARIOS
+        ) + " |")  # fmt: skip
+        lines.append("| authorization (agency rule over standard rules + grants), % of that | "
+                     + " | ".join(f"{summ[s].get('authorization_cpu_pct', float('nan')):.1f}%"
+                                  for s in SCENARIOS) + " |")  # fmt: skip
+        lines.append(
+            "| token check, % of that | "
+            + " | ".join(f"{summ[s].get('token_cpu_pct', float('nan')):.1f}%" for s in SCENARIOS)
+            + " |"
+        )
+    same = results.get("sql_same_as_floor", {})
+    failed = sum(p["failed"] for p in results["points"])
+    lines += [
+        "",
+        "SQL/req: statements per request, counted by a `before_cursor_execute` listener on "
+        "every source engine over 20 requests sent one at a time before the runs (the count "
+        "during the runs agrees, give or take the requests in flight when wrk stops; both are "
+        "in gateway.json). The statement texts of the gateway and the floor are identical for "
+        + ", ".join(f"{s} {'yes' if ok else 'NO'}" for s, ok in same.items())
+        + ". GC: the share of the run the server spent in Python's garbage collector (gc "
+        "callbacks). "
+        + ("No request failed, returned a status other than 200 or carried a GraphQL error."
+           if not failed else
+           f"{failed} requests FAILED (see bench/out/gateway.json)."),
+    ]  # fmt: skip
+    for bodies, prof in results.get("profiles", {}).items():
+        lines += ["", f"Profile of the gateway under the {bodies[:2]} load (py-spy, 200 Hz, "
+                  f"{prof['event_loop_samples']:,} event-loop samples; a sample counts in every "
+                  "group one of its frames belongs to; py-spy does not see the garbage "
+                  "collector, whose pauses count in the frame that allocated when it ran):",
+                  "",
+                  "| share of the event loop's samples in | % |", "|---|---:|"]  # fmt: skip
+        for name, pct in prof["share_of_event_loop_pct"].items():
+            lines.append(f"| {name} | {pct} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def write_doc(doc: Path, block: str) -> None:
+    text = doc.read_text("utf-8")
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        text = head + block + tail
+    else:
+        intro = (
+            f"\n{SECTION}\n\n"
+            "```sh\nbench/gateway.sh            # 100,000 persons (default)\n"
+            "bench/gateway.sh 1000000    # 1,000,000 persons\n```\n\n"
+        )
+        text = text.rstrip("\n") + "\n" + intro + block + "\n"
+    doc.write_text(text, "utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=BENCH / "out")
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        default=set(),
+        help="Only the points with these body sets (e.g. s3-tianhe,s1-city); no profile, "
+        "no stages, and the Markdown is not written (a focused check).",
+    )
+    parser.add_argument(
+        "--doc",
+        type=Path,
+        default=ROOT / "docs" / "benchmarks.md",
+        help="Markdown file whose generated block is rewritten; '-' for none.",
+    )
+    parser.add_argument(
+        "--command", default="bench/gateway.sh", help="How the run was started, for the report."
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed; run bench/gateway.sh (apt-get install wrk).")
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        results = run(args)
+    finally:
+        Server.stop_all()
+    if args.only:
+        name = "gateway-only-" + "-".join(sorted(args.only)) + ".json"
+        out = args.out.resolve() / name
+        out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        print(f"\nwrote {out}")
+        return
+    out = args.out.resolve() / "gateway.json"
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    block = markdown(results)
+    (args.out.resolve() / "gateway.md").write_text(block + "\n", "utf-8")
+    if str(args.doc) != "-":
+        write_doc(args.doc, block)
+    print(f"\nwrote {out}" + ("" if str(args.doc) == "-" else f" and {args.doc}"))
+    for s, entry in results["summary"].items():
+        print(f"  {s}: " + ", ".join(f"{k} {v:.2f}" for k, v in entry.items()))
+
+
+if __name__ == "__main__":
+    main()

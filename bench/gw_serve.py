@@ -1,0 +1,232 @@
+"""Benchmark launcher: the govgate gateway (or the SQL floor) on 127.0.0.1, plus /bench/stats.
+
+    .venv/bin/python bench/gw_serve.py --data DIR --port PORT [--app gateway|floor]
+                                       [--variant product|noauthz|noauth|gctuned]
+
+Used by bench/gw_run.py (see bench/gateway.sh); nothing here is part of the product.
+
+`--app gateway` serves `gateway.app.create_app(Settings.demo(DIR))` exactly as `govgate demo`
+does (uvicorn, one worker, default event loop, log level warning). `--app floor` serves
+bench/gw_floor.py: the same SQL statements through the same SQLAlchemy async engine and
+aiosqlite driver, without GraphQL, tokens or grants.
+
+Both get two extra routes, appended after the product's own (so they never sit in front of
+/graphql): `GET /bench/stats` (SQL statements executed per source since the last reset, and
+the distinct statement texts) and `POST /bench/reset`. They count with a SQLAlchemy
+`before_cursor_execute` listener on every source engine.
+
+`--variant` (gateway only) changes the gateway in this process only, to measure what a part
+costs:
+
+* `product`: the gateway as shipped.
+* `noauthz`: the token is still verified, but authorization is stubbed: the caller gets a
+  grant set with every field readable and city-wide scope (its schema is the full schema),
+  validation uses graphql-core's standard rules instead of the agency rule (the depth and alias
+  limits stay), and the resolvers' column lists and row scopes skip the grant checks.
+* `noauth`: `noauthz` and, in addition, the token is not verified (any bearer token is GZ-PSB).
+* `gctuned`: the product, with `gc.freeze()` after start-up (an experiment for the report's
+  suggestions; a deployment setting, not a code change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import inspect
+import logging
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from graphql import specified_rules
+from sqlalchemy import event, select
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway import execution
+from gateway.validation import rules_for
+from policies.grants import Grants, RowScope
+from resolvers import fetch, records, root
+from sources.inventory import SOURCES, field_names
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+log = logging.getLogger("govgate.bench")
+
+BENCH_AGENCY = "GZ-PSB"
+
+
+class StatementStats:
+    """SQL statements executed per source, their distinct texts (bounded), and GC pauses."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.texts: dict[str, int] = {}
+        # Garbage-collector pauses by generation: [collections, seconds].
+        self.gc: dict[int, list[float]] = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            entry = self.gc[info["generation"]]
+            entry[0] += 1
+            entry[1] += time.perf_counter() - self._gc_started
+
+    def listen(self, engines: dict[str, Any]) -> None:
+        for name, engine in engines.items():
+            event.listen(engine.sync_engine, "before_cursor_execute", self._counter(name))
+
+    def _counter(self, name: str) -> Any:
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            # aiosqlite runs the cursor in its own thread: count under a lock.
+            with self.lock:
+                self.counts[name] += 1
+                if statement in self.texts:
+                    self.texts[statement] += 1
+                elif len(self.texts) < 200:
+                    self.texts[statement] = 1
+
+        return count
+
+    async def stats(self, _request: Request) -> Response:
+        with self.lock:
+            return JSONResponse(
+                {
+                    "statements": dict(self.counts),
+                    "total": sum(self.counts.values()),
+                    "texts": self.texts,
+                    "gc": {
+                        str(g): {"collections": int(c), "seconds": round(t, 4)}
+                        for g, (c, t) in self.gc.items()
+                    },
+                    "gc_objects": len(gc.get_objects()),
+                }
+            )
+
+    async def reset(self, _request: Request) -> Response:
+        with self.lock:
+            self.counts.clear()
+            self.texts.clear()
+            for entry in self.gc.values():
+                entry[:] = [0, 0.0]
+        return JSONResponse({"reset": True})
+
+
+def _stub_authorization(app: Any, *, verify_tokens: bool) -> None:
+    """Replace the request path's authorization (and optionally authentication) in-process."""
+    gw = app.state.gateway
+    base = gw.served.policy.grants_for(BENCH_AGENCY)
+    everything = frozenset(field_names())
+    open_grants = Grants(
+        agency=base.agency,
+        readable=everything,
+        verifiable=everything,
+        scopes=MappingProxyType({s.entity: RowScope("city") for s in SOURCES.values()}),
+        administrator=False,
+        day=base.day,
+    )
+    gw.served.schemas.schema_for(open_grants)  # built now, not on the first request
+    policy = gw.served.policy
+    object.__setattr__(policy, "grants_for", lambda _code: open_grants)
+
+    # Standard graphql-core validation (the three rules the agency rule replaces come back),
+    # keeping the product's depth and alias limits; computed once, not per request.
+    limits = gw.settings.limits
+    wanted = inspect.signature(rules_for).parameters
+    product_rules = rules_for(
+        BENCH_AGENCY, **{k: getattr(limits, k) for k in wanted if hasattr(limits, k)}
+    )
+    limits_rule = product_rules[-1]
+    if limits_rule.__name__ != "LimitsRule":
+        raise SystemExit(f"gateway.validation changed: last rule is {limits_rule.__name__}")
+    plain_rules = [*specified_rules, limits_rule]
+
+    def plain_rules_for(*_args: Any, **_kwargs: Any) -> list[Any]:
+        return plain_rules
+
+    def columns_for(source: Any, names: Any, _grants: Any, extra: Any = ()) -> list[str]:
+        wanted = set(names)
+        columns = [source.field(source.key).columns[0], *extra]
+        for spec in source.fields:
+            if spec.name in wanted:
+                columns.extend(spec.columns)
+        return list(dict.fromkeys(columns))
+
+    def scoped_select(_ctx: Any, source_name: str, columns: Any) -> Any:
+        table = SOURCES[source_name].table
+        return select(*(table.c[c] for c in columns))
+
+    patches = [(execution, "rules_for", plain_rules_for), (root, "columns_for", columns_for),
+               (records, "columns_for", columns_for), (root, "scoped_select", scoped_select),
+               (fetch, "scoped_select", scoped_select)]  # fmt: skip
+    for module, name, _ in patches:
+        if not hasattr(module, name):
+            raise SystemExit(f"{module.__name__}.{name} is gone: update bench/gw_serve.py")
+    for module, name, replacement in patches:
+        setattr(module, name, replacement)
+
+    if not verify_tokens:
+
+        async def authenticate(authorization: str | None) -> str:
+            if not authorization:
+                from gateway.errors import AuthenticationError  # noqa: PLC0415
+
+                raise AuthenticationError("missing_token", "no token")
+            return BENCH_AGENCY
+
+        gw.authenticator.authenticate = authenticate
+
+
+def build(args: argparse.Namespace) -> Any:
+    data = Path(args.data).resolve()
+    stats = StatementStats()
+    if args.app == "floor":
+        from gw_floor import create_floor  # noqa: PLC0415 (bench/ is on sys.path)
+
+        app, engines = create_floor(data)
+    else:
+        from gateway.app import create_app  # noqa: PLC0415
+        from gateway.settings import Settings  # noqa: PLC0415
+
+        app = create_app(Settings.demo(data, host="127.0.0.1", port=args.port))
+        if args.variant in ("noauthz", "noauth"):
+            _stub_authorization(app, verify_tokens=args.variant == "noauthz")
+        elif args.variant == "gctuned":
+            # A deployment knob, not a product change: move everything built at start-up
+            # (modules, schemas, policy, SQLAlchemy metadata) out of the collector's reach, so
+            # the full collections that requests trigger no longer walk it.
+            gc.collect()
+            gc.freeze()
+        engines = app.state.gateway.engines
+    stats.listen(engines)
+    app.router.routes.append(Route("/bench/stats", stats.stats, methods=["GET"]))
+    app.router.routes.append(Route("/bench/reset", stats.reset, methods=["POST"]))
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--app", choices=("gateway", "floor"), default="gateway")
+    parser.add_argument(
+        "--variant", choices=("product", "noauthz", "noauth", "gctuned"), default="product"
+    )
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).parent))
+    app = build(args)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
