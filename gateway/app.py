@@ -9,6 +9,7 @@ response carries an `X-Request-Id`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -86,6 +87,7 @@ class Gateway:
         #: Today's date; the served policy is decided as of it (temporary rules end at midnight).
         self.clock = clock
         self.served = Served.load(settings, clock())
+        _freeze()
         self.engines: dict[str, AsyncEngine] = {
             name: make_engine(url) for name, url in settings.sources.items()
         }
@@ -113,6 +115,7 @@ class Gateway:
         async with self._reload_lock:
             if self.served.policy.day != today:
                 self.served = await asyncio.to_thread(self.served.for_day, today)
+                _freeze()
                 log.info("policy decided anew for %s", today.isoformat())
         return self.served
 
@@ -127,6 +130,7 @@ class Gateway:
             # Compiling and precomputing grants takes about a second: not on the event loop.
             served = await asyncio.to_thread(Served.load, self.settings, self.clock())
             self.served = served
+            _freeze()
             log.info("policy reloaded: %s -> %s", old, served.policy.version)
             return old, served.policy.version
 
@@ -148,6 +152,16 @@ class Gateway:
 
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def _freeze() -> None:
+    """Move the long-lived objects (schemas, grants, policy) out of the collector's sight.
+
+    Without this each full collection walks the ~100k objects built at start-up; measured in
+    bench/gateway.sh: a third of the server's time, and most of its p99 latency.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _request_id(request: Request) -> str:

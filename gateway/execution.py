@@ -18,6 +18,8 @@ from resolvers.errors import ResolverError
 from sources.identifiers import InvalidIdentifierError
 
 if TYPE_CHECKING:
+    from graphql import DocumentNode
+
     from gateway.schemas import AgencySchema
     from gateway.settings import Limits
     from resolvers.context import RequestContext
@@ -87,6 +89,32 @@ async def run_operation(
         raise OperationError("'variables' must be a JSON object (or left out).")
     if operation_name is not None and not isinstance(operation_name, str):
         raise OperationError("'operationName' must be a string (or left out).")
+    document = schema.recall(query)
+    if document is None:
+        checked = _parse_and_validate(query, schema, context, limits)
+        if isinstance(checked, dict):
+            return checked
+        document = checked
+        schema.remember(query, document)
+    outcome = execute(
+        schema._schema,
+        document,
+        context_value=context,
+        variable_values=variables,
+        operation_name=operation_name,
+    )
+    # Awaitable when any resolver is async; plain when only `me` or introspection ran.
+    result = await outcome if isawaitable(outcome) else outcome
+    response: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        response["errors"] = [_shape(e, context.request_id) for e in result.errors]
+    return response
+
+
+def _parse_and_validate(
+    query: str, schema: AgencySchema, context: RequestContext, limits: Limits
+) -> DocumentNode | dict[str, Any]:
+    """The document, or the GraphQL error response refusing it."""
     try:
         document = parse(query, max_tokens=limits.max_tokens)
     except GraphQLSyntaxError as error:
@@ -106,16 +134,4 @@ async def run_operation(
     problems = validate(schema._schema, document, rules)
     if problems:
         return {"errors": [_shape(p, context.request_id) for p in problems]}
-    outcome = execute(
-        schema._schema,
-        document,
-        context_value=context,
-        variable_values=variables,
-        operation_name=operation_name,
-    )
-    # Awaitable when any resolver is async; plain when only `me` or introspection ran.
-    result = await outcome if isawaitable(outcome) else outcome
-    response: dict[str, Any] = {"data": result.data}
-    if result.errors:
-        response["errors"] = [_shape(e, context.request_id) for e in result.errors]
-    return response
+    return document

@@ -8,6 +8,7 @@ in it to list or to suggest.
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -17,6 +18,7 @@ from resolvers.root import Query
 from sources.inventory import BY_ENTITY
 
 if TYPE_CHECKING:
+    from graphql import DocumentNode
     from strawberry.types.base import StrawberryObjectDefinition
     from strawberry.types.field import StrawberryField
 
@@ -28,11 +30,31 @@ __all__ = ["AgencySchema", "SchemaCache"]
 class AgencySchema(strawberry.Schema):
     """The schema of one grant set; `get_fields` hides every field the grants do not cover."""
 
+    #: How many validated documents each schema keeps (queries are mostly a few fixed texts).
+    DOCUMENT_CACHE_SIZE = 512
+
     def __init__(self, grants: Grants) -> None:
+        #: Query text -> its parsed document, for documents that passed validation against this
+        #: schema (so nothing agency-specific, like an error message, is ever reused).
+        self.validated: OrderedDict[str, DocumentNode] = OrderedDict()
         self._readable = grants.readable
         self._verifiable = grants.verifiable
         self._visible_types = {entity for entity in BY_ENTITY if grants.fields(entity, "query")}
         super().__init__(query=Query, config=StrawberryConfig(auto_camel_case=True))
+
+    def remember(self, query: str, document: DocumentNode) -> None:
+        """Keep a document that passed validation, dropping the least recently used."""
+        self.validated[query] = document
+        self.validated.move_to_end(query)
+        if len(self.validated) > self.DOCUMENT_CACHE_SIZE:
+            self.validated.popitem(last=False)
+
+    def recall(self, query: str) -> DocumentNode | None:
+        """A document this schema validated before, or None."""
+        document = self.validated.get(query)
+        if document is not None:
+            self.validated.move_to_end(query)
+        return document
 
     def _shows(self, field: StrawberryField) -> bool:
         metadata: dict[str, Any] = dict(field.metadata or {})

@@ -30,7 +30,7 @@ legal_entities = Table(
     Column("status", String(12), nullable=False),
     Column("business_scope", Text, nullable=False),
     Column("updated_at", DateTime, nullable=False),
-    Index("ix_legal_entities_division_code", "division_code"),
+    Index("ix_legal_entities_division_code", "division_code", "credit_code"),
     Index("ix_legal_entities_legal_representative", "legal_representative"),
     Index("ix_legal_entities_name", "name"),
 )

@@ -30,7 +30,7 @@ land_parcels = Table(
     Column("min_lat", Float, nullable=False),
     Column("max_lon", Float, nullable=False),
     Column("max_lat", Float, nullable=False),
-    Index("ix_land_parcels_division_code", "division_code"),
+    Index("ix_land_parcels_division_code", "division_code", "parcel_code"),
     Index("ix_land_parcels_bbox", "min_lon", "max_lon"),
     Index("ix_land_parcels_right_holder_id", "right_holder_id"),
 )

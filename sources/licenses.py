@@ -31,7 +31,7 @@ licenses = Table(
     Column("seal_signature", String(100), nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("ix_licenses_holder_id", "holder_id"),
-    Index("ix_licenses_division_code", "division_code"),
+    Index("ix_licenses_division_code", "division_code", "license_number"),
 )
 
 issuer_keys = Table(

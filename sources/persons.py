@@ -27,7 +27,7 @@ persons = Table(
     Column("religion", String(20), nullable=False),
     Column("classified_post", Boolean, nullable=False),
     Column("updated_at", DateTime, nullable=False),
-    Index("ix_persons_division_code", "division_code"),
+    Index("ix_persons_division_code", "division_code", "id_number"),
     Index("ix_persons_name", "name"),
 )
 

@@ -417,3 +417,15 @@ def test_a_variable_of_the_wrong_type_is_bad_input_not_an_internal_error(ask: As
     answer = ask("GZ-PSB", "query($n: Int!) { persons(first: $n) { edges { cursor } } }", n="x")
     assert codes(answer) == ["BAD_USER_INPUT"]
     assert answer["errors"][0]["message"] == "Int cannot represent non-integer value: 'x'"
+
+
+def test_validated_documents_are_reused_but_refusals_never_are(ask: Ask, live: LiveServer) -> None:
+    gateway = live.app.state.gateway
+    schema = gateway.served.schemas.schema_for(gateway.served.policy.grants_for("GZ-AMR"))
+    good = "{ me { policyVersion } }"
+    bad = '{ person(idNumber: "11010519491231002X") { phone } }'
+    for _ in range(3):
+        ask("GZ-AMR", good)
+        assert codes(ask("GZ-AMR", bad)) == ["FORBIDDEN_FIELD"]
+    assert good in schema.validated
+    assert bad not in schema.validated

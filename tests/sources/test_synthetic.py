@@ -264,3 +264,10 @@ def test_postgresql_gets_exactly_the_rows_sqlite_gets(postgres_url: str, tmp_pat
         on_sqlite = asyncio.run(rows(default_urls(tmp_path)[source], source))
         assert len(on_postgres) == plan.count(source)
         assert on_postgres == on_sqlite, f"{source} differs between PostgreSQL and SQLite"
+
+
+def test_seeding_leaves_planner_statistics_for_every_table(seeded: Path) -> None:
+    for name, table in (("persons", "persons"), ("licenses", "licenses")):
+        with closing(sqlite3.connect(seeded / f"{name}.db")) as db:
+            tables = {row[0] for row in db.execute("SELECT tbl FROM sqlite_stat1")}
+        assert table in tables
