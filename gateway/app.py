@@ -206,8 +206,14 @@ def create_app(settings: Settings, *, clock: Callable[[], date] = date.today) ->
             )  # fmt: skip
         return HTMLResponse(GRAPHIQL_HTML)
 
-    async def authenticate(request: Request) -> str:
-        return await gateway.authenticator.authenticate(request.headers.get("authorization"))
+    async def identify(request: Request, request_id: str) -> str | Response:
+        """The calling agency's code, or the 401/503 answer refusing its token."""
+        try:
+            return await gateway.authenticator.authenticate(request.headers.get("authorization"))
+        except AuthenticationError as error:
+            response = unauthenticated_response(error)
+            response.headers["X-Request-Id"] = request_id
+            return response
 
     async def read_json(request: Request, request_id: str) -> object | Response:
         too_large = _error_response(
@@ -233,12 +239,9 @@ def create_app(settings: Settings, *, clock: Callable[[], date] = date.today) ->
 
     async def graphql_post(request: Request) -> Response:
         request_id = _request_id(request)
-        try:
-            agency = await authenticate(request)
-        except AuthenticationError as error:
-            response = unauthenticated_response(error)
-            response.headers["X-Request-Id"] = request_id
-            return response
+        agency = await identify(request, request_id)
+        if isinstance(agency, Response):
+            return agency
         payload = await read_json(request, request_id)
         if isinstance(payload, Response):
             return payload
@@ -271,12 +274,9 @@ def create_app(settings: Settings, *, clock: Callable[[], date] = date.today) ->
 
     async def reload_policy(request: Request) -> Response:
         request_id = _request_id(request)
-        try:
-            agency = await authenticate(request)
-        except AuthenticationError as error:
-            response = unauthenticated_response(error)
-            response.headers["X-Request-Id"] = request_id
-            return response
+        agency = await identify(request, request_id)
+        if isinstance(agency, Response):
+            return agency
         if not gateway.served.policy.grants_for(agency).administrator:
             return _error_response(
                 403, "Only the platform administrator "
