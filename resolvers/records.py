@@ -40,6 +40,7 @@ __all__ = [
     "Person",
     "Seal",
     "agency_of",
+    "link_columns",
     "make_record",
     "snake",
 ]
@@ -155,11 +156,27 @@ async def _rows(
     if key is None:
         return []
     ctx = info.context
-    source = SOURCES[source_name]
-    names = selected_names(info.selected_fields, info.field_name)
-    extra = [c for name in names for c in LINK_COLUMNS[source.entity].get(name, ())]
-    columns = columns_for(source, names, ctx.grants, extra)
-    return await loader(ctx, source_name, by, columns, kind=kind).load(str(key))
+    return await loader(ctx, source_name, by, link_columns(info, source_name), kind=kind).load(
+        str(key)
+    )
+
+
+def link_columns(info: Info, source_name: str) -> list[str]:
+    """The columns the selection below this field needs, worked out once per request and field.
+
+    Every record of a page resolves the same link with the same selection; building
+    strawberry's `selected_fields` for each of them was most of a page's cost (bench/).
+    """
+    ctx = info.context
+    key = ("columns", source_name, tuple(id(node) for node in info._raw_info.field_nodes))
+    found = ctx.loaders.get(key)
+    if found is None:
+        source = SOURCES[source_name]
+        names = selected_names(info.selected_fields, info.field_name)
+        extra = [c for name in names for c in LINK_COLUMNS[source.entity].get(name, ())]
+        found = columns_for(source, names, ctx.grants, extra)
+        ctx.loaders[key] = found
+    return found
 
 
 async def _many(info: Info, cls: Any, source_name: str, by: str, key: object, kind: str) -> Any:
