@@ -24,6 +24,8 @@ from sources.inventory import SOURCES
 from sources.synthetic.seed import DEFAULT_AS_OF, SeedPlan, seed
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gateway.settings import Settings
     from policies.catalog import Catalog
     from policies.rules import AuthorRule
@@ -45,18 +47,23 @@ def main() -> None:
     """govgate: share base data between agencies, by duty, as the sharing catalogue says."""
 
 
+def _data_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """`--data DIR`: the folder of the SQLite sources, compiled policy and development key."""
+    return click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_DATA,
+        show_default=True,
+        help=help_text,
+    )
+
+
 # -- seed -------------------------------------------------------------------------------------
 
 
 @main.command("seed")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-    help="Folder for the SQLite databases of sources without --source.",
-)
+@_data_option("Folder for the SQLite databases of sources without --source.")
 @click.option(
     "--source",
     "sources",
@@ -148,14 +155,7 @@ DEMO_TOKEN_TTL = 12 * 3600
 
 
 @main.command("demo")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-    help="Folder for the demo databases, policy and development key.",
-)
+@_data_option("Folder for the demo databases, policy and development key.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--no-serve", is_flag=True, help="Prepare the data and policy, print tokens, exit.")
@@ -426,14 +426,7 @@ def grants_command(
 @click.option(
     "--url", default="http://127.0.0.1:8000", show_default=True, help="The running gateway."
 )
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-    help="Demo folder whose development key signs the administrator's token.",
-)
+@_data_option("Demo folder whose development key signs the administrator's token.")
 @click.option(
     "--token",
     "token",
@@ -485,14 +478,7 @@ def reload_command(url: str, data_dir: Path, token: str | None) -> None:
     metavar="SECONDS",
     help="How long the token stays valid.",
 )
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-    help="Folder whose keys/dev-signing-key.pem signs the token (created if missing).",
-)
+@_data_option("Folder whose keys/dev-signing-key.pem signs the token (created if missing).")
 @_catalog_option
 def token_command(agency: str, ttl_seconds: int, data_dir: Path, catalog_path: Path) -> None:
     """Print a token for --agency, signed with the development key that demo serves with."""
