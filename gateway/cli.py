@@ -6,10 +6,11 @@ import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
+from gateway._cli import data_option, fail
 from gateway.errors import GatewayError
 from policies.catalog import SHIPPED_CATALOG, load_catalog
 from policies.compiler import compile_policy, write_policy
@@ -24,21 +25,13 @@ from sources.inventory import SOURCES
 from sources.synthetic.seed import DEFAULT_AS_OF, SeedPlan, seed
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from gateway.settings import Settings
     from policies.catalog import Catalog
     from policies.rules import AuthorRule
 
 __all__ = ["main"]
 
-DEFAULT_DATA = Path("data")
 DEMO_PERSONS = 20_000
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,23 +40,8 @@ def main() -> None:
     """govgate: share base data between agencies, by duty, as the sharing catalogue says."""
 
 
-def _data_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """`--data DIR`: the folder of the SQLite sources, compiled policy and development key."""
-    return click.option(
-        "--data",
-        "data_dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_DATA,
-        show_default=True,
-        help=help_text,
-    )
-
-
-# -- seed -------------------------------------------------------------------------------------
-
-
 @main.command("seed")
-@_data_option("Folder for the SQLite databases of sources without --source.")
+@data_option("Folder for the SQLite databases of sources without --source.")
 @click.option(
     "--source",
     "sources",
@@ -124,7 +102,7 @@ def seed_command(
         urls = parse_source_urls(sources) if sources else default_urls(data_dir)
         _run_seed(plan, urls, replace=replace, workers=workers)
     except SourceError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 def _run_seed(plan: SeedPlan, urls: dict[str, str], *, replace: bool, workers: int) -> None:
@@ -155,7 +133,7 @@ DEMO_TOKEN_TTL = 12 * 3600
 
 
 @main.command("demo")
-@_data_option("Folder for the demo databases, policy and development key.")
+@data_option("Folder for the demo databases, policy and development key.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--no-serve", is_flag=True, help="Prepare the data and policy, print tokens, exit.")
@@ -177,9 +155,9 @@ def demo_command(data_dir: Path, host: str, port: int, no_serve: bool) -> None:
         written = write_policy(compile_policy(catalog, rules), data_dir / "policy")
         key = dev_signing_key(data_dir)
     except (SourceError, PolicyError, GatewayError) as error:
-        _fail(str(error))
+        fail(str(error))
     except OSError as error:
-        _fail(f"cannot write into {data_dir} ({error.strerror}); pick another --data.")
+        fail(f"cannot write into {data_dir} ({error.strerror}); pick another --data.")
     click.echo(f"Compiled {SHIPPED_CATALOG.name} -> {', '.join(str(p) for p in written)}")
     click.echo(f"\nTokens for the demo agencies (valid {DEMO_TOKEN_TTL // 3600} h; "
                f"more with `govgate token --agency CODE --data {data_dir}`):")  # fmt: skip
@@ -202,9 +180,9 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     try:
         app = create_app(settings)
     except (PolicyError, GatewayError, SourceError) as error:
-        _fail(str(error))
+        fail(str(error))
     if workers != 1:
-        _fail("--workers above 1 arrives with the multi-worker milestone; use one worker.")
+        fail("--workers above 1 arrives with the multi-worker milestone; use one worker.")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 
@@ -223,7 +201,7 @@ def serve_command(config_path: Path) -> None:
     try:
         settings = load_settings(config_path)
     except GatewayError as error:
-        _fail(str(error))
+        fail(str(error))
     _serve(settings)
 
 
@@ -307,7 +285,7 @@ def compile_command(catalog_path: Path, rules_path: Path | None, out_dir: Path) 
     try:
         written = write_policy(compiled, out_dir)
     except OSError as error:
-        _fail(f"cannot write the policy into {out_dir} ({error.strerror}); pick another --out.")
+        fail(f"cannot write the policy into {out_dir} ({error.strerror}); pick another --out.")
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"policy version {compiled.version}")
@@ -360,7 +338,7 @@ def explain_command(
         policy = _policy_for(catalog_path, rules_path, policy_dir, day)
         result = explain(policy, agency, ref, method)
     except (PolicyError, ValueError) as error:
-        _fail(str(error))
+        fail(str(error))
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -393,7 +371,7 @@ def grants_command(
         policy = _policy_for(catalog_path, rules_path, policy_dir, day)
         grants = policy.grants_for(agency)
     except PolicyError as error:
-        _fail(str(error))
+        fail(str(error))
     data = {
         "agency": agency,
         "day": grants.day.isoformat(),
@@ -426,7 +404,7 @@ def grants_command(
 @click.option(
     "--url", default="http://127.0.0.1:8000", show_default=True, help="The running gateway."
 )
-@_data_option("Demo folder whose development key signs the administrator's token.")
+@data_option("Demo folder whose development key signs the administrator's token.")
 @click.option(
     "--token",
     "token",
@@ -451,9 +429,9 @@ def reload_command(url: str, data_dir: Path, token: str | None) -> None:
         response = httpx.post(f"{url.rstrip('/')}/admin/policy/reload",
                               headers={"Authorization": f"Bearer {token}"}, timeout=60)  # fmt: skip
     except (PolicyError, GatewayError) as error:
-        _fail(str(error))
+        fail(str(error))
     except httpx.HTTPError as error:
-        _fail(f"cannot reach the gateway at {url} ({error}); is it running?")
+        fail(f"cannot reach the gateway at {url} ({error}); is it running?")
     body = response.json()
     if response.status_code == 200:
         change = "new policy" if body["changed"] else "unchanged"
@@ -478,7 +456,7 @@ def reload_command(url: str, data_dir: Path, token: str | None) -> None:
     metavar="SECONDS",
     help="How long the token stays valid.",
 )
-@_data_option("Folder whose keys/dev-signing-key.pem signs the token (created if missing).")
+@data_option("Folder whose keys/dev-signing-key.pem signs the token (created if missing).")
 @_catalog_option
 def token_command(agency: str, ttl_seconds: int, data_dir: Path, catalog_path: Path) -> None:
     """Print a token for --agency, signed with the development key that demo serves with."""
@@ -489,5 +467,5 @@ def token_command(agency: str, ttl_seconds: int, data_dir: Path, catalog_path: P
         load_catalog(catalog_path).agency(agency)
         key = dev_signing_key(data_dir)
     except (PolicyError, SigningKeyError) as error:
-        _fail(str(error))
+        fail(str(error))
     click.echo(issue_token(key, agency=agency, ttl_seconds=ttl_seconds))

@@ -60,6 +60,11 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     host: str = "127.0.0.1"
     port: int = 8000
+    #: The audit store (Art. 28, 34): SQLite by default, PostgreSQL in a deployment.
+    audit_url: str = "sqlite+aiosqlite:///data/audit.db"
+    #: Folder of the gateway's own signing keys (vouchers, audit checkpoints); see
+    #: gateway.signing. Created with a first key when missing.
+    signing_keys: Path = Path("data/keys/gateway")
 
     @classmethod
     def demo(cls, data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> Settings:
@@ -72,6 +77,8 @@ class Settings:
             public_keys={key.kid: key.public_pem()},
             host=host,
             port=port,
+            audit_url=f"sqlite+aiosqlite:///{data_dir / 'audit.db'}",
+            signing_keys=data_dir / "keys" / "gateway",
         )
 
 
@@ -128,6 +135,8 @@ def load_settings(path: str | Path) -> Settings:
                 f"{path}: identity.public_keys.{kid}: cannot read {key_path} ({error.strerror})."
             ) from None
     limits = _get(document, "limits", dict, "") or {}
+    audit = _get(document, "audit", dict, "") or {}
+    signing = _get(document, "signing", dict, "") or {}
     server = _get(document, "server", dict, "") or {}
     try:
         return Settings(
@@ -142,6 +151,10 @@ def load_settings(path: str | Path) -> Settings:
             limits=Limits(**limits),
             host=_get(server, "host", str, "server") or "127.0.0.1",
             port=_get(server, "port", int, "server") or 8000,
+            audit_url=_relative_sqlite(
+                _get(audit, "url", str, "audit") or "sqlite+aiosqlite:///audit.db", base
+            ),
+            signing_keys=(base / (_get(signing, "keys", str, "signing") or "keys")).resolve(),
         )
     except TypeError as error:
         raise ConfigError(

@@ -28,3 +28,11 @@ class RequestContext:
     request_id: str
     #: DataLoaders of this request, by what they load (see resolvers.loaders).
     loaders: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: Every record put into the response, as (entity, key), for the audit log (Art. 34).
+    returned: list[tuple[str, str]] = field(default_factory=list)
+    #: What the audit log must flag about this request, e.g. `seal-invalid:License:KEY`.
+    flags: list[str] = field(default_factory=list)
+
+    def saw(self, entity: str, key: object) -> None:
+        """Note that the record `key` of `entity` goes into the response."""
+        self.returned.append((entity, str(key)))

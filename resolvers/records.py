@@ -108,9 +108,14 @@ def _value(kind: str, value: object) -> object:
     return value
 
 
-def make_record(cls: Any, row: RowMapping) -> Any:
-    """An instance of record type `cls` from a row: the fetched fields set, the rest null."""
+def make_record(cls: Any, row: RowMapping, ctx: RequestContext) -> Any:
+    """An instance of record type `cls` from a row: the fetched fields set, the rest null.
+
+    The record is noted in `ctx` as returned (the audit log names it).
+    """
     entity = cls.__govgate_entity__
+    source = BY_ENTITY[entity]
+    ctx.saw(entity, row[source.field(source.key).columns[0]])
     values: dict[str, object] = {"row": row}
     for spec in BY_ENTITY[entity].fields:
         if spec.columns[0] not in row:
@@ -182,13 +187,13 @@ def link_columns(info: Info, source_name: str) -> list[str]:
 async def _many(info: Info, cls: Any, source_name: str, by: str, key: object, kind: str) -> Any:
     column = "holder_kind" if source_name == "licenses" else "right_holder_kind"
     rows = await _rows(info, source_name, by, key, kind=(column, kind) if kind else None)
-    return [make_record(cls, row) for row in rows]
+    return [make_record(cls, row, info.context) for row in rows]
 
 
 async def _one(info: Info, cls: Any, source_name: str, key: object) -> Any:
     source = SOURCES[source_name]
     rows = await _rows(info, source_name, source.field(source.key).columns[0], key)
-    return make_record(cls, rows[0]) if rows else None
+    return make_record(cls, rows[0], info.context) if rows else None
 
 
 def agency_of(ctx: RequestContext, code: str | None) -> Agency | None:

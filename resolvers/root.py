@@ -101,7 +101,7 @@ async def _lookup(info: Info, entity: str, key: str) -> Any:
     columns = columns_for(source, names, info.context.grants, extra)
     key_column = source.field(source.key).columns[0]
     rows = await loader(info.context, source_name, key_column, columns).load(key)
-    return make_record(RECORD_TYPES[entity], rows[0]) if rows else None
+    return make_record(RECORD_TYPES[entity], rows[0], info.context) if rows else None
 
 
 async def _page(
@@ -126,7 +126,10 @@ async def _page(
     rows = await fetch(ctx, source_name, statement.order_by(key).limit(first + 1))
     edge_type, connection_type = _CONNECTIONS[entity]
     cls = RECORD_TYPES[entity]
-    edges = [edge_type(cursor=_cursor(row[key.name]), node=make_record(cls, row)) for row in rows]
+    edges = [
+        edge_type(cursor=_cursor(row[key.name]), node=make_record(cls, row, info.context))
+        for row in rows
+    ]
     more = len(edges) > first
     edges = edges[:first]
     page = PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None)
@@ -399,6 +402,7 @@ class Query:
                 "Give at least one value to verify besides idNumber, e.g. name."
             )
         ctx = info.context
+        ctx.flags.append(f"verify:Person:{key}")  # the audit log names what was checked
         table = SOURCES["persons"].table
         statement = scoped_select(ctx, "persons", ["id_number", *given]).where(
             table.c.id_number == key
