@@ -16,7 +16,7 @@ import re
 import uuid
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +25,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gateway.audit import AuditStore, AuditUnavailableError, AuditWriter
 from gateway.errors import AuthenticationError
 from gateway.execution import OperationError, run_operation
 from gateway.graphiql import GRAPHIQL_HTML
 from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
 from gateway.schemas import SchemaCache
+from gateway.trail import Trail
 from policies.catalog import load_catalog
 from policies.errors import PolicyError
 from policies.grants import Policy
@@ -50,6 +52,10 @@ __all__ = ["Gateway", "Served", "create_app"]
 
 log = logging.getLogger("govgate.gateway")
 _STATIC = Path(__file__).parent / "static"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +88,12 @@ class Served:
 class Gateway:
     """The gateway's state across requests: settings, sources, identity, the served policy."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], date] = date.today) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> None:
         self.settings = settings
-        #: Today's date; the served policy is decided as of it (temporary rules end at midnight).
+        #: The time (aware). Audit records and vouchers carry it; the served policy is decided
+        #: as of its local date (temporary rules end at midnight).
         self.clock = clock
-        self.served = Served.load(settings, clock())
+        self.served = Served.load(settings, self.today())
         _freeze()
         self.engines: dict[str, AsyncEngine] = {
             name: make_engine(url) for name, url in settings.sources.items()
@@ -102,6 +109,32 @@ class Gateway:
             is_known_agency=lambda code: code in self.served.policy.grants,
         )
         self._reload_lock = asyncio.Lock()
+        self.audit_store = AuditStore(settings.audit_url)
+        self.audit = AuditWriter(self.audit_store)
+
+    def today(self) -> date:
+        """The local date by the gateway's clock."""
+        return self.clock().astimezone().date()
+
+    def timestamp(self) -> str:
+        """Now, as audit records and vouchers write it: ISO 8601 UTC, microseconds, `Z`."""
+        return self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    async def start(self) -> None:
+        """Open the audit store (creating it if new) and start its writer."""
+        await self.audit_store.create()
+        self.audit.start()
+
+    async def record(self, trail: Trail, response: Response) -> Response:
+        """Write the request's audit record, then release `response` (Art. 28, 34).
+
+        If the record cannot be written the response is withheld: 503, AUDIT_UNAVAILABLE.
+        """
+        try:
+            await self.audit.record(trail.entry())
+        except AuditUnavailableError as error:
+            return _error_response(503, str(error), "AUDIT_UNAVAILABLE", trail.request_id)
+        return response
 
     async def current(self) -> Served:
         """The policy in force today: on the first request of a new day, decide again.
@@ -109,7 +142,7 @@ class Gateway:
         Author rules can end on a date (`until`), so grants computed yesterday may be wrong
         today. The compiled files are not re-read: that is what an explicit reload is for.
         """
-        served, today = self.served, self.clock()
+        served, today = self.served, self.today()
         if served.policy.day == today:
             return served
         async with self._reload_lock:
@@ -128,14 +161,16 @@ class Gateway:
         async with self._reload_lock:
             old = self.served.policy.version
             # Compiling and precomputing grants takes about a second: not on the event loop.
-            served = await asyncio.to_thread(Served.load, self.settings, self.clock())
+            served = await asyncio.to_thread(Served.load, self.settings, self.today())
             self.served = served
             _freeze()
             log.info("policy reloaded: %s -> %s", old, served.policy.version)
             return old, served.policy.version
 
     async def close(self) -> None:
-        """Dispose of the source engines."""
+        """Write the audit records still pending, then dispose of every engine."""
+        await self.audit.close()
+        await self.audit_store.close()
         for engine in self.engines.values():
             await engine.dispose()
 
@@ -179,6 +214,7 @@ def _error_response(status: int, message: str, code: str, request_id: str) -> JS
 def _lifespan(gateway: Gateway) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
         try:
             yield
         finally:
@@ -187,10 +223,10 @@ def _lifespan(gateway: Gateway) -> Callable[[Starlette], AbstractAsyncContextMan
     return lifespan
 
 
-def create_app(settings: Settings, *, clock: Callable[[], date] = date.today) -> Starlette:
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> Starlette:
     """The ASGI app for `settings` (raises PolicyError if the catalogue or rules are broken).
 
-    `clock` gives today's date (tests pin it).
+    `clock` gives the current time, time-zone aware (tests pin it).
     """
     gateway = Gateway(settings, clock=clock)
     limits = settings.limits
@@ -200,92 +236,111 @@ def create_app(settings: Settings, *, clock: Callable[[], date] = date.today) ->
 
     async def graphiql(request: Request) -> Response:
         if "text/html" not in request.headers.get("accept", ""):
-            return _error_response(
-                405, "Send GraphQL operations with POST (JSON body); GET serves GraphiQL to "
-                "browsers.", "METHOD_NOT_ALLOWED", _request_id(request),
-            )  # fmt: skip
-        return HTMLResponse(GRAPHIQL_HTML)
+            trail = start_trail(request)  # a refused API call: audited like any other
+            return await gateway.record(trail, refuse(
+                trail, 405, "Send GraphQL operations with POST (JSON body); GET serves GraphiQL "
+                "to browsers.", "METHOD_NOT_ALLOWED",
+            ))  # fmt: skip
+        return HTMLResponse(GRAPHIQL_HTML)  # the page itself reads no data: not audited
 
-    async def identify(request: Request, request_id: str) -> str | Response:
+    async def identify(request: Request, trail: Trail) -> str | Response:
         """The calling agency's code, or the 401/503 answer refusing its token."""
         try:
-            return await gateway.authenticator.authenticate(request.headers.get("authorization"))
+            agency = await gateway.authenticator.authenticate(request.headers.get("authorization"))
         except AuthenticationError as error:
+            trail.unauthenticated_because(f"{error.reason}: {error.message}")
             response = unauthenticated_response(error)
-            response.headers["X-Request-Id"] = request_id
+            response.headers["X-Request-Id"] = trail.request_id
             return response
+        trail.agency = agency
+        return agency
 
-    async def read_json(request: Request, request_id: str) -> object | Response:
-        too_large = _error_response(
-            413, f"The request body is larger than {limits.max_body_bytes} bytes; send "
-            "smaller queries.", "QUERY_TOO_COMPLEX", request_id,
-        )  # fmt: skip
+    async def read_json(request: Request, trail: Trail) -> object | Response:
+        too_large = f"The request body is larger than {limits.max_body_bytes} bytes; send " \
+            "smaller queries."  # fmt: skip
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limits.max_body_bytes:
-            return too_large
+            return refuse(trail, 413, too_large, "QUERY_TOO_COMPLEX")
         body = bytearray()
         async for chunk in request.stream():  # never hold more than the limit in memory
             body += chunk
             if len(body) > limits.max_body_bytes:
-                return too_large
+                return refuse(trail, 413, too_large, "QUERY_TOO_COMPLEX")
         try:
             payload: object = json.loads(body)
         except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd numbers or nesting
-            return _error_response(
-                400, "The request body is not JSON; send {\"query\": \"...\"} with "
-                "Content-Type: application/json.", "BAD_REQUEST", request_id,
+            return refuse(
+                trail, 400, "The request body is not JSON; send {\"query\": \"...\"} with "
+                "Content-Type: application/json.", "BAD_REQUEST",
             )  # fmt: skip
         return payload
 
+    def refuse(trail: Trail, status: int, message: str, code: str) -> Response:
+        trail.refuse(code, message)
+        return _error_response(status, message, code, trail.request_id)
+
+    def start_trail(request: Request) -> Trail:
+        return Trail(request.url.path, _request_id(request), gateway.timestamp())
+
     async def graphql_post(request: Request) -> Response:
-        request_id = _request_id(request)
-        agency = await identify(request, request_id)
+        trail = start_trail(request)
+        return await gateway.record(trail, await answer_graphql(request, trail))
+
+    async def answer_graphql(request: Request, trail: Trail) -> Response:
+        agency = await identify(request, trail)
         if isinstance(agency, Response):
             return agency
-        payload = await read_json(request, request_id)
+        payload = await read_json(request, trail)
         if isinstance(payload, Response):
             return payload
         served = await gateway.current()  # this request keeps it, whatever reloads meanwhile
+        trail.policy_version = served.policy.version
         grants = served.policy.grants_for(agency)
         schema = served.schemas.schema_for(grants)
         batch = isinstance(payload, list)
         operations = payload if isinstance(payload, list) else [payload]
         if batch and not 1 <= len(operations) <= limits.max_batch:
-            return _error_response(
-                200, f"A batch holds 1 to {limits.max_batch} operations, not {len(operations)}; "
-                "send fewer at once.", "QUERY_TOO_COMPLEX", request_id,
-            )  # fmt: skip
+            message = f"A batch holds 1 to {limits.max_batch} operations, not " \
+                f"{len(operations)}; send fewer at once."  # fmt: skip
+            return refuse(trail, 200, message, "QUERY_TOO_COMPLEX")
         results: list[dict[str, Any]] = []
         for operation in operations:
+            trail.operation(operation)
+            context = gateway.context(served, grants, trail.request_id)
             try:
-                results.append(
-                    await run_operation(
-                        operation,
-                        schema=schema,
-                        context=gateway.context(served, grants, request_id),
-                        limits=limits,
-                    )
+                result, read = await run_operation(
+                    operation, schema=schema, context=context, limits=limits
                 )
             except OperationError as error:
-                results.append({"errors": [{"message": str(error),
-                                            "extensions": {"code": error.code}}]})  # fmt: skip
+                shaped = {"message": str(error), "extensions": {"code": error.code}}
+                result, read = {"errors": [shaped]}, set()
+            trail.result(result)
+            trail.fields |= read
+            trail.records += [f"{entity}:{key}" for entity, key in context.returned]
+            trail.flags += context.flags
+            results.append(result)
         body = results if batch else results[0]
-        return JSONResponse(body, headers={"X-Request-Id": request_id})
+        return JSONResponse(body, headers={"X-Request-Id": trail.request_id})
 
     async def reload_policy(request: Request) -> Response:
-        request_id = _request_id(request)
-        agency = await identify(request, request_id)
+        trail = start_trail(request)
+        return await gateway.record(trail, await answer_reload(request, trail))
+
+    async def answer_reload(request: Request, trail: Trail) -> Response:
+        agency = await identify(request, trail)
         if isinstance(agency, Response):
             return agency
+        trail.policy_version = gateway.served.policy.version
         if not gateway.served.policy.grants_for(agency).administrator:
-            return _error_response(
-                403, "Only the platform administrator "
+            return refuse(
+                trail, 403, "Only the platform administrator "
                 f"({gateway.served.policy.catalog.administrator}) may reload the policy (Art. 5).",
-                "FORBIDDEN", request_id,
+                "FORBIDDEN",
             )  # fmt: skip
         try:
             old, new = await gateway.reload()
         except PolicyError as error:
+            trail.refuse("POLICY_INVALID", str(error))
             problems = getattr(error, "problems", [])
             return JSONResponse(
                 {
@@ -294,11 +349,13 @@ def create_app(settings: Settings, *, clock: Callable[[], date] = date.today) ->
                     "policyVersion": gateway.served.policy.version,
                 },
                 status_code=422,
-                headers={"X-Request-Id": request_id},
+                headers={"X-Request-Id": trail.request_id},
             )
+        trail.flags.append(f"policy-reloaded:{old}->{new}")
+        trail.policy_version = new
         return JSONResponse(
             {"previousVersion": old, "policyVersion": new, "changed": old != new},
-            headers={"X-Request-Id": request_id},
+            headers={"X-Request-Id": trail.request_id},
         )
 
     app = Starlette(

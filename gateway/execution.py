@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
 
+from gateway.audit import fields_read
 from gateway.validation import rules_for
 from resolvers.errors import ResolverError
 from sources.identifiers import InvalidIdentifierError
@@ -75,9 +76,11 @@ def _shape(error: GraphQLError, request_id: str) -> dict[str, Any]:
 
 async def run_operation(
     body: object, *, schema: AgencySchema, context: RequestContext, limits: Limits
-) -> dict[str, Any]:
-    """Execute one operation object (`query`, `variables`, `operationName`) and return the
-    GraphQL response as a dict. Raises OperationError for a body that is not an operation."""
+) -> tuple[dict[str, Any], set[str]]:
+    """Execute one operation object (`query`, `variables`, `operationName`): the GraphQL
+    response as a dict, and the `Type.field`s it read (none when it did not run).
+
+    Raises OperationError for a body that is not an operation."""
     if not isinstance(body, dict):
         raise OperationError("Each operation is a JSON object with a 'query' string.")
     query = body.get("query")
@@ -93,7 +96,7 @@ async def run_operation(
     if document is None:
         checked = _parse_and_validate(query, schema, context, limits)
         if isinstance(checked, dict):
-            return checked
+            return checked, set()
         document = checked
         schema.remember(query, document)
     outcome = execute(
@@ -108,7 +111,9 @@ async def run_operation(
     response: dict[str, Any] = {"data": result.data}
     if result.errors:
         response["errors"] = [_shape(e, context.request_id) for e in result.errors]
-    return response
+    if result.data is None:  # refused at the start (variables, operation name): nothing read
+        return response, set()
+    return response, fields_read(schema._schema, document, operation_name)
 
 
 def _parse_and_validate(

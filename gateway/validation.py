@@ -41,8 +41,9 @@ __all__ = ["rules_for"]
 _REPLACED = (FieldsOnCorrectTypeRule, KnownArgumentNamesRule, KnownTypeNamesRule)
 
 
-def _forbidden(message: str, node: Any) -> GraphQLError:
-    return GraphQLError(message, node, extensions={"code": "FORBIDDEN_FIELD"})
+def _forbidden(message: str, node: Any, name: str) -> GraphQLError:
+    """FORBIDDEN_FIELD; `extensions.name` repeats the refused name (the audit log counts them)."""
+    return GraphQLError(message, node, extensions={"code": "FORBIDDEN_FIELD", "name": name})
 
 
 def _too_complex(message: str, node: Any) -> GraphQLError:
@@ -68,19 +69,23 @@ def rules_for(
 
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
-            self.reported: set[tuple[str, str]] = set()
+            self.reported: set[str] = set()
+            #: The field whose arguments are being visited (they come before its selection).
+            self.field_name = ""
 
-        def refuse(self, key: tuple[str, str], message: str, node: Any) -> None:
-            if key not in self.reported:
-                self.reported.add(key)
-                self.report_error(_forbidden(message, node))
+        def refuse(self, name: str, message: str, node: Any) -> None:
+            """Refuse `name` (`Type.field`, `Type.field(argument:)` or a type) once."""
+            if name not in self.reported:
+                self.reported.add(name)
+                self.report_error(_forbidden(message, node, name))
 
         def enter_field(self, node: FieldNode, *_: object) -> None:
+            self.field_name = node.name.value
             parent = self.context.get_parent_type()
             if parent is not None and self.context.get_field_def() is None:
                 name = node.name.value
                 self.refuse(
-                    (parent.name, name),
+                    f"{parent.name}.{name}",
                     f"Field '{name}' on type '{parent.name}' is not shared with agency {agency}; "
                     "query `me` to see what it may read.",
                     node,
@@ -92,7 +97,7 @@ def rules_for(
             if field is not None and parent is not None and self.context.get_argument() is None:
                 name = node.name.value
                 self.refuse(
-                    (f"{parent.name}.arg", name),
+                    f"{parent.name}.{self.field_name}({name}:)",
                     f"Argument '{name}' is not available to agency {agency} here; filters exist "
                     "only for fields it may read.",
                     node,
@@ -101,9 +106,7 @@ def rules_for(
         def enter_named_type(self, node: NamedTypeNode, *_: object) -> None:
             name = node.name.value
             if self.context.schema.get_type(name) is None:
-                self.refuse(
-                    ("type", name), f"Type '{name}' is not shared with agency {agency}.", node
-                )
+                self.refuse(name, f"Type '{name}' is not shared with agency {agency}.", node)
 
     class LimitsRule(ValidationRule):
         """Depth of field nesting and the number of aliases, over the whole document."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -25,7 +26,12 @@ if TYPE_CHECKING:
 
 #: The day tests decide on: the shipped temporary author rule (until 2026-12-31) is in force.
 DAY = date(2026, 11, 26)
-SMALL = SeedPlan.proportional(2_000, seed=11)
+#: The gateway's pinned clock in tests: 08:00 UTC on DAY.
+NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+#: Synthetic data as of midnight on DAY, so every dataset is fresh at NOW (Art. 17).
+SMALL = dataclasses.replace(
+    SeedPlan.proportional(2_000, seed=11), as_of=datetime(2026, 11, 26, tzinfo=UTC)
+)
 
 
 def under_ci() -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from gateway.app import create_app
 from gateway.keys import dev_signing_key, issue_token
 from gateway.settings import Settings
-from tests.conftest import DAY
+from tests.conftest import NOW
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -70,7 +70,7 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def live(seeded: Path) -> Iterator[LiveServer]:
     """The demo deployment over the seeded data, on a free port."""
-    with LiveServer(create_app(Settings.demo(seeded), clock=lambda: DAY)) as server:
+    with LiveServer(create_app(Settings.demo(seeded), clock=lambda: NOW)) as server:
         yield server
 
 

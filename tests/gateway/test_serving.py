@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from gateway.app import create_app
 from gateway.keys import dev_signing_key, issue_token
 from gateway.settings import Settings
 from policies.catalog import SHIPPED_CATALOG
-from tests.conftest import DAY
+from tests.conftest import NOW
 from tests.gateway.conftest import LiveServer, free_port
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def reloadable(seeded: Path, tmp_path: Path) -> Iterator[tuple[LiveServer, Path]
     settings = dataclasses.replace(
         Settings.demo(seeded), catalog=catalog, rules=tmp_path / "catalog.rules.csv"
     )
-    with LiveServer(create_app(settings, clock=lambda: DAY)) as server:
+    with LiveServer(create_app(settings, clock=lambda: NOW)) as server:
         yield server, catalog
 
 
@@ -249,11 +249,11 @@ def test_a_temporary_grant_ends_at_midnight_on_a_running_gateway(
     seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     # The shipped author rule lets TH-CA read education until 2026-12-31 (Art. 19).
-    today = [date(2026, 12, 31)]
+    today = [datetime(2026, 12, 31, 12, tzinfo=UTC)]
     query = "{ persons(first: 1) { edges { node { education } } } }"
     with LiveServer(create_app(Settings.demo(seeded), clock=lambda: today[0])) as server:
         before = post(server, token_for("TH-CA"), "/graphql", query=query).json()
-        today[0] = date(2027, 1, 1)
+        today[0] = datetime(2027, 1, 1, 12, tzinfo=UTC)
         after = post(server, token_for("TH-CA"), "/graphql", query=query).json()
     assert "errors" not in before
     assert [e["extensions"]["code"] for e in after["errors"]] == ["FORBIDDEN_FIELD"]

@@ -1,0 +1,160 @@
+"""The audit log's hash chain, and the check that names the first place it was tampered with.
+
+Each record stores `prev_hash` (the hash of the record before it; zeros for the first) and
+`hash` = SHA-256 of a domain tag, `prev_hash` and the record's canonical JSON. Changing a
+record breaks its own hash; deleting, inserting or swapping records breaks a link; cutting off
+the end disagrees with the chain head that every write updates (Art. 28: integrity).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from gateway.audit.entry import canonical
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["GENESIS", "ChainProblem", "ChainVerdict", "StoredRecord", "link_hash", "verify_chain"]
+
+GENESIS = "0" * 64
+_DOMAIN = b"govgate-audit-v1\n"
+
+ProblemKind = Literal["modified", "deleted", "inserted", "reordered"]
+
+
+def link_hash(prev_hash: str, content: dict[str, Any]) -> str:
+    """The hash of a record whose predecessor's hash is `prev_hash`."""
+    return hashlib.sha256(
+        _DOMAIN + prev_hash.encode("ascii") + b"\n" + canonical(content)
+    ).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record as the store holds it: its place, its links and its contents."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+    content: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    """The first place the chain does not hold: which record, what happened, in words."""
+
+    seq: int
+    kind: ProblemKind
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainVerdict:
+    """The outcome of checking a whole chain."""
+
+    checked: int
+    last_seq: int
+    problem: ChainProblem | None
+
+    @property
+    def ok(self) -> bool:
+        """True when every record and link holds."""
+        return self.problem is None
+
+
+def verify_chain(records: Iterable[StoredRecord], head: tuple[int, str] | None) -> ChainVerdict:
+    """Check `records` (in sequence order) against each other and the chain `head` (seq, hash).
+
+    Streams: holds two records at a time, so a log of any size is checked in constant memory.
+    """
+    iterator = iter(records)
+    expected, previous, checked = GENESIS, None, 0
+    record = next(iterator, None)
+    while record is not None:
+        following = next(iterator, None)
+        checked += 1
+        problem = _check(record, expected, previous, following)
+        if problem is not None:
+            return ChainVerdict(checked, record.seq, problem)
+        expected, previous, record = record.hash, record, following
+    last = previous.seq if previous else 0
+    problem = _check_head(previous, head)
+    return ChainVerdict(checked, last, problem)
+
+
+def _check(
+    record: StoredRecord,
+    expected: str,
+    previous: StoredRecord | None,
+    following: StoredRecord | None,
+) -> ChainProblem | None:
+    if link_hash(record.prev_hash, record.content) != record.hash:
+        return ChainProblem(
+            record.seq, "modified",
+            f"Record {record.seq} was modified: its contents no longer match its hash.",
+        )  # fmt: skip
+    if record.prev_hash == expected:
+        return None
+    after = f"record {previous.seq}" if previous else "the start of the log"
+    if (
+        following is not None
+        and record.prev_hash == following.hash
+        and following.prev_hash == expected
+    ):
+        return ChainProblem(
+            record.seq, "reordered",
+            f"Records {record.seq} and {following.seq} were reordered: record {record.seq} was "
+            f"written after record {following.seq}.",
+        )  # fmt: skip
+    if following is not None and following.prev_hash == expected:
+        return ChainProblem(
+            record.seq, "inserted",
+            f"Record {record.seq} was inserted: it is not part of the chain, which goes from "
+            f"{after} straight to record {following.seq}.",
+        )  # fmt: skip
+    first_missing = previous.seq + 1 if previous else 1
+    if record.seq > first_missing:
+        span = (f"Record {first_missing} was" if record.seq == first_missing + 1
+                else f"Records {first_missing} to {record.seq - 1} were")  # fmt: skip
+        return ChainProblem(
+            first_missing, "deleted", f"{span} deleted: record {record.seq} follows {after}."
+        )
+    suspect = previous.seq if previous else record.seq
+    return ChainProblem(
+        suspect, "deleted",
+        f"The chain breaks between {after} and record {record.seq}: records between them were "
+        f"deleted (and the rest renumbered), or record {suspect} was modified and its hash "
+        "rewritten.",
+    )  # fmt: skip
+
+
+def _check_head(last: StoredRecord | None, head: tuple[int, str] | None) -> ChainProblem | None:
+    """The last record must be the one the chain head names."""
+    if head is None or head[0] == 0:
+        if last is None:
+            return None
+        return ChainProblem(
+            last.seq, "inserted",
+            "The log holds records but its chain head is empty: the head was reset, or the "
+            "records were written behind the gateway's back.",
+        )  # fmt: skip
+    head_seq, head_hash = head
+    if last is None:
+        return ChainProblem(
+            1, "deleted", f"Every record was deleted: the chain head names record {head_seq}."
+        )
+    if last.hash == head_hash:
+        return None
+    if head_seq > last.seq:
+        return ChainProblem(
+            last.seq + 1, "deleted",
+            f"Records after {last.seq} were deleted: the chain head names record {head_seq}.",
+        )  # fmt: skip
+    return ChainProblem(
+        last.seq, "inserted",
+        f"Record {last.seq} was added behind the gateway's back: the chain head names record "
+        f"{head_seq} as the last one written.",
+    )  # fmt: skip

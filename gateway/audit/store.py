@@ -1,0 +1,191 @@
+"""The audit store: an append-only table of hash-chained records and the chain's head.
+
+SQLite by default (`DATA/audit.db`, WAL, synchronous FULL: a committed record survives a power
+cut), PostgreSQL in a deployment. Triggers refuse UPDATE and DELETE on the log, so changing it
+takes someone who can drop them; `govgate audit verify` then finds what they did.
+
+Appending locks the head row first, so writers in several processes interleave whole batches
+and the chain stays one line (Art. 28).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+
+from gateway.audit.chain import GENESIS, StoredRecord, link_hash
+from gateway.audit.entry import AuditEntry, canonical
+from sources.engines import make_engine
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["AuditStore", "audit_head", "audit_log", "metadata"]
+
+metadata = MetaData()
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    # Copies of three members of `content`, for reports; verification checks they agree.
+    Column("at", String(32), nullable=False),
+    Column("agency", String(40), nullable=True),
+    Column("decision", String(16), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_agency_at", "agency", "at"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+_APPEND_ONLY = "the audit log is append-only (Art. 28)"
+_TRIGGERS = {
+    "sqlite": [
+        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb} BEFORE {verb.upper()} ON audit_log "
+        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
+        for verb in ("update", "delete")
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$",
+        "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
+        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    ],
+    "mysql": [
+        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb} BEFORE {verb.upper()} ON audit_log "
+        f"FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{_APPEND_ONLY}'"
+        for verb in ("update", "delete")
+    ],
+}
+#: The members of `content` that also have their own column.
+_COPIED = ("at", "agency", "decision")
+
+
+class AuditStore:
+    """The audit database behind one SQLAlchemy URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine = make_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_durable)
+
+    async def create(self) -> None:
+        """Create the tables, triggers and head if missing (safe on an existing store)."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+            for statement in _TRIGGERS.get(self.engine.dialect.name, []):
+                await connection.execute(text(statement))
+            found = await connection.scalar(select(audit_head.c.id).where(audit_head.c.id == 1))
+            if found is None:
+                await connection.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
+
+    async def close(self) -> None:
+        """Release the connections."""
+        await self.engine.dispose()
+
+    async def append(self, entries: Sequence[AuditEntry]) -> list[int]:
+        """Chain `entries` onto the log in one transaction; their sequence numbers."""
+        if not entries:
+            return []
+        async with self.engine.begin() as connection:
+            # Lock the head first: a second writer (another process) waits here, not later.
+            await connection.execute(
+                update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq)
+            )
+            head = (
+                await connection.execute(
+                    select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+                )
+            ).one()
+            seq, prev = int(head.seq), str(head.hash)
+            rows: list[dict[str, Any]] = []
+            for entry in entries:
+                seq += 1
+                content = entry.content()
+                digest = link_hash(prev, content)
+                rows.append({
+                    "seq": seq, "at": entry.at, "agency": entry.agency, "decision": entry.decision,
+                    "content": canonical(content).decode(), "prev_hash": prev, "hash": digest,
+                })  # fmt: skip
+                prev = digest
+            await connection.execute(insert(audit_log), rows)
+            await connection.execute(
+                update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev)
+            )
+        return [row["seq"] for row in rows]
+
+    async def head(self) -> tuple[int, str] | None:
+        """The chain head: the last record's sequence number and hash (None if never created)."""
+        async with self.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+                )
+            ).first()
+        return (int(row.seq), str(row.hash)) if row else None
+
+    async def count(self) -> int:
+        """How many records the log holds."""
+        async with self.engine.connect() as connection:
+            return int(await connection.scalar(select(func.count()).select_from(audit_log)) or 0)
+
+    async def records(
+        self, *, start: str | None = None, end: str | None = None
+    ) -> AsyncIterator[StoredRecord]:
+        """Every record in sequence order, streamed; `start`/`end` bound `at` (end exclusive)."""
+        statement = select(audit_log).order_by(audit_log.c.seq)
+        if start is not None:
+            statement = statement.where(audit_log.c.at >= start)
+        if end is not None:
+            statement = statement.where(audit_log.c.at < end)
+        async with self.engine.connect() as connection:
+            result = await connection.stream(statement.execution_options(yield_per=2_000))
+            async for row in result.mappings():
+                yield _stored(row)
+
+
+def _stored(row: Any) -> StoredRecord:
+    """A row as a chain record; a copied column that disagrees with `content` shows as a change."""
+    content: dict[str, Any] = json.loads(row["content"])
+    for name in _COPIED:
+        content[name] = row[name]
+    return StoredRecord(int(row["seq"]), str(row["prev_hash"]), str(row["hash"]), content)
+
+
+def _sqlite_durable(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (reports, verify) never block writers
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()

@@ -1,0 +1,109 @@
+"""What the gateway learns about one request while answering it, for its audit record.
+
+A `Trail` starts with the request and gathers as it goes: the agency (or why there is none),
+each operation and the fields it read, the records returned, error codes, flags and the
+voucher. `entry()` turns it into the `AuditEntry` the writer chains onto the log.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gateway.audit import AuditEntry, Operation, query_sha256
+
+if TYPE_CHECKING:
+    from gateway.audit import Decision
+
+__all__ = ["Trail"]
+
+#: Codes that mean the gateway itself (or a source) failed, not the request.
+_FAILURES = frozenset({"INTERNAL_SERVER_ERROR", "SOURCE_UNAVAILABLE", "AUDIT_UNAVAILABLE"})
+#: Codes that mean an operation was declined before anything ran.
+_REFUSALS = frozenset({
+    "FORBIDDEN_FIELD", "QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED",
+    "BAD_REQUEST", "FORBIDDEN", "METHOD_NOT_ALLOWED", "POLICY_INVALID",
+})  # fmt: skip
+
+
+@dataclass
+class Trail:
+    """The audit facts of one request, gathered while it is answered."""
+
+    endpoint: str
+    request_id: str
+    at: str
+    started: float = field(default_factory=time.perf_counter)
+    agency: str | None = None
+    reason: str | None = None
+    unauthenticated: bool = False
+    policy_version: str | None = None
+    operations: list[Operation] = field(default_factory=list)
+    fields: set[str] = field(default_factory=set)
+    refused_fields: set[str] = field(default_factory=set)
+    records: list[str] = field(default_factory=list)
+    codes: set[str] = field(default_factory=set)
+    flags: list[str] = field(default_factory=list)
+    voucher_id: str | None = None
+
+    def refuse(self, code: str, reason: str) -> None:
+        """The request as a whole was declined (bad body, limit, not an administrator)."""
+        self.codes.add(code)
+        self.reason = reason
+
+    def unauthenticated_because(self, reason: str) -> None:
+        """No agency: the token was missing or bad."""
+        self.unauthenticated = True
+        self.codes.add("UNAUTHENTICATED")
+        self.reason = reason
+
+    def operation(self, body: object) -> None:
+        """Note an operation's name and the hash of its text (as sent; the text is not kept)."""
+        if isinstance(body, dict):
+            query, name = body.get("query"), body.get("operationName")
+            self.operations.append(Operation(
+                name if isinstance(name, str) else None,
+                query_sha256(query if isinstance(query, str) else ""),
+            ))  # fmt: skip
+
+    def result(self, response: dict[str, Any]) -> None:
+        """Note the error codes of one operation's response."""
+        for error in response.get("errors") or ():
+            extensions = error.get("extensions") or {}
+            code = extensions.get("code")
+            if isinstance(code, str):
+                self.codes.add(code)
+            if code == "FORBIDDEN_FIELD" and isinstance(extensions.get("name"), str):
+                self.refused_fields.add(extensions["name"])
+
+    @property
+    def decision(self) -> Decision:
+        """failed > unauthenticated > refused > allowed, from what was gathered."""
+        if self.codes & _FAILURES:
+            return "failed"
+        if self.unauthenticated:
+            return "unauthenticated"
+        if self.codes & _REFUSALS:
+            return "refused"
+        return "allowed"
+
+    def entry(self) -> AuditEntry:
+        """The audit record of this request."""
+        return AuditEntry(
+            at=self.at,
+            request_id=self.request_id,
+            endpoint=self.endpoint,
+            decision=self.decision,
+            agency=self.agency,
+            reason=self.reason,
+            operations=tuple(self.operations),
+            fields=tuple(sorted(self.fields)),
+            refused_fields=tuple(sorted(self.refused_fields)),
+            records=tuple(self.records),
+            error_codes=tuple(sorted(self.codes)),
+            policy_version=self.policy_version,
+            latency_us=int((time.perf_counter() - self.started) * 1_000_000),
+            flags=tuple(dict.fromkeys(self.flags)),
+            voucher_id=self.voucher_id,
+        )
