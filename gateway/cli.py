@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from gateway._cli import data_option, fail
+from gateway.audit.commands import audit_group
 from gateway.errors import GatewayError
 from policies.catalog import SHIPPED_CATALOG, load_catalog
 from policies.compiler import compile_policy, write_policy
@@ -38,6 +39,9 @@ DEMO_PERSONS = 20_000
 @click.version_option(package_name="govgate")
 def main() -> None:
     """govgate: share base data between agencies, by duty, as the sharing catalogue says."""
+
+
+main.add_command(audit_group)
 
 
 @main.command("seed")

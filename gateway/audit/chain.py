@@ -17,7 +17,15 @@ from gateway.audit.entry import canonical
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["GENESIS", "ChainProblem", "ChainVerdict", "StoredRecord", "link_hash", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "ChainProblem",
+    "ChainVerdict",
+    "ChainWalker",
+    "StoredRecord",
+    "link_hash",
+    "verify_chain",
+]
 
 GENESIS = "0" * 64
 _DOMAIN = b"govgate-audit-v1\n"
@@ -65,24 +73,51 @@ class ChainVerdict:
         return self.problem is None
 
 
-def verify_chain(records: Iterable[StoredRecord], head: tuple[int, str] | None) -> ChainVerdict:
-    """Check `records` (in sequence order) against each other and the chain `head` (seq, hash).
+class ChainWalker:
+    """Checks records fed one at a time in sequence order; holds two at most (constant memory).
 
-    Streams: holds two records at a time, so a log of any size is checked in constant memory.
+    `feed` each record, then `finish` with the chain head; both return the first problem, if
+    any (stop feeding once one is found).
     """
-    iterator = iter(records)
-    expected, previous, checked = GENESIS, None, 0
-    record = next(iterator, None)
-    while record is not None:
-        following = next(iterator, None)
-        checked += 1
-        problem = _check(record, expected, previous, following)
+
+    def __init__(self) -> None:
+        self.checked = 0
+        self.last_seq = 0
+        self._expected = GENESIS
+        self._previous: StoredRecord | None = None
+        self._pending: StoredRecord | None = None
+
+    def feed(self, record: StoredRecord) -> ChainProblem | None:
+        """Take the next record; judge the one before it, whose follower is now known."""
+        pending, self._pending = self._pending, record
+        return self._judge(pending, record) if pending is not None else None
+
+    def finish(self, head: tuple[int, str] | None) -> ChainProblem | None:
+        """No more records: judge the last one, then compare the end with the chain head."""
+        if self._pending is not None:
+            problem = self._judge(self._pending, None)
+            self._pending = None
+            if problem is not None:
+                return problem
+        return _check_head(self._previous, head)
+
+    def _judge(self, record: StoredRecord, following: StoredRecord | None) -> ChainProblem | None:
+        self.checked += 1
+        self.last_seq = record.seq
+        problem = _check(record, self._expected, self._previous, following)
+        self._expected, self._previous = record.hash, record
+        return problem
+
+
+def verify_chain(records: Iterable[StoredRecord], head: tuple[int, str] | None) -> ChainVerdict:
+    """Check `records` (in sequence order) against each other and the chain `head` (seq, hash)."""
+    walker = ChainWalker()
+    for record in records:
+        problem = walker.feed(record)
         if problem is not None:
-            return ChainVerdict(checked, record.seq, problem)
-        expected, previous, record = record.hash, record, following
-    last = previous.seq if previous else 0
-    problem = _check_head(previous, head)
-    return ChainVerdict(checked, last, problem)
+            return ChainVerdict(walker.checked, walker.last_seq, problem)
+    problem = walker.finish(head)
+    return ChainVerdict(walker.checked, walker.last_seq, problem)
 
 
 def _check(

@@ -35,7 +35,7 @@ from gateway.audit.entry import AuditEntry, canonical
 from sources.engines import make_engine
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncGenerator, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -163,7 +163,7 @@ class AuditStore:
 
     async def records(
         self, *, start: str | None = None, end: str | None = None
-    ) -> AsyncIterator[StoredRecord]:
+    ) -> AsyncGenerator[StoredRecord]:
         """Every record in sequence order, streamed; `start`/`end` bound `at` (end exclusive)."""
         statement = select(audit_log).order_by(audit_log.c.seq)
         if start is not None:

@@ -1,0 +1,127 @@
+"""`govgate audit ...`: check the hash chain, export the log (Art. 28, 34).
+
+govgate audit verify  (--data DIR | --config FILE)       exit 0: intact; 1: names the break
+govgate audit export  --format jsonl [--from D] [--to D]  one JSON object per record
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from contextlib import aclosing
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, TextIO
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+from tqdm import tqdm
+
+from gateway._cli import deployment_options, fail
+from gateway.audit.chain import ChainVerdict, ChainWalker
+from gateway.audit.store import AuditStore
+from sources.engines import sqlite_path
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
+__all__ = ["audit_group", "day_range"]
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit log: verify its hash chain, export it, report on it."""
+
+
+def _store(settings: Settings) -> AuditStore:
+    """The deployment's audit store; fails clearly when an SQLite store does not exist yet."""
+    path = sqlite_path(settings.audit_url)
+    if path is not None and not path.exists():
+        fail(f"there is no audit log at {path}: the gateway creates it when it first serves; "
+             "check --data or the [audit] url in --config.")  # fmt: skip
+    return AuditStore(settings.audit_url)
+
+
+@audit_group.command("verify")
+@deployment_options
+def verify_command(settings: Settings) -> None:
+    """Check every record and link of the chain; name the first record tampered with."""
+    try:
+        verdict = asyncio.run(_verify(_store(settings)))
+    except SQLAlchemyError as error:
+        fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
+             "check the URL and that the database is up.")  # fmt: skip
+    problem = verdict.problem
+    if problem is None:
+        click.echo(f"audit log intact: {verdict.checked:,} records, chain verified to record "
+                   f"{verdict.last_seq}.")  # fmt: skip
+        return
+    click.echo(f"audit log TAMPERED: {problem.message}", err=True)
+    click.echo(f"(checked {verdict.checked:,} records; first problem at record "
+               f"{problem.seq}, kind: {problem.kind})", err=True)  # fmt: skip
+    sys.exit(1)
+
+
+async def _verify(store: AuditStore) -> ChainVerdict:
+    try:
+        head = await store.head()
+        walker = ChainWalker()
+        problem = None
+        with tqdm(total=await store.count(), unit=" records", desc="verifying", file=sys.stderr,
+                  disable=None, mininterval=0.5) as bar:  # fmt: skip
+            async with aclosing(store.records()) as records:
+                async for record in records:
+                    problem = walker.feed(record)
+                    bar.update()
+                    if problem is not None:
+                        break
+        if problem is None:
+            problem = walker.finish(head)
+        return ChainVerdict(walker.checked, walker.last_seq, problem)
+    finally:
+        await store.close()
+
+
+@audit_group.command("export")
+@deployment_options
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First day (UTC) to export, e.g. 2026-11-01.")  # fmt: skip
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Last day (UTC) to export, inclusive.")  # fmt: skip
+@click.option("--out", type=click.File("w", encoding="utf-8"), default="-",
+              help="Where to write (default: standard output).")  # fmt: skip
+def export_command(
+    settings: Settings, fmt: str, start: datetime | None, end: datetime | None, out: TextIO
+) -> None:
+    """Write the log as JSON lines: seq, prevHash, hash and every member of the record."""
+    del fmt  # one format today; the option keeps the command line stable for more
+    lower, upper = day_range(start.date() if start else None, end.date() if end else None)
+    try:
+        count = asyncio.run(_export(_store(settings), out, lower, upper))
+    except SQLAlchemyError as error:
+        fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
+             "check the URL and that the database is up.")  # fmt: skip
+    click.echo(f"exported {count:,} records", err=True)
+
+
+def day_range(first: date | None, last: date | None) -> tuple[str | None, str | None]:
+    """`at` bounds for whole UTC days from `first` to `last` inclusive (None: open)."""
+    if first is not None and last is not None and last < first:
+        fail(f"--to {last} is before --from {first}; give the earlier day first.")
+    lower = f"{first.isoformat()}T00:00:00" if first else None
+    upper = f"{(last + timedelta(days=1)).isoformat()}T00:00:00" if last else None
+    return lower, upper
+
+
+async def _export(store: AuditStore, out: TextIO, start: str | None, end: str | None) -> int:
+    count = 0
+    try:
+        async for record in store.records(start=start, end=end):
+            line = {"seq": record.seq, "prevHash": record.prev_hash, "hash": record.hash,
+                    **record.content}  # fmt: skip
+            out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+            count += 1
+    finally:
+        await store.close()
+    return count
