@@ -27,11 +27,13 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.audit import AuditStore, AuditUnavailableError, AuditWriter
 from gateway.errors import AuthenticationError
+from gateway.evidence import GatewayEvidence
 from gateway.execution import OperationError, run_operation
 from gateway.graphiql import GRAPHIQL_HTML
 from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
 from gateway.schemas import SchemaCache
 from gateway.trail import Trail
+from gateway.vouchers import VoucherStoreError
 from policies.catalog import load_catalog
 from policies.errors import PolicyError
 from policies.grants import Policy
@@ -109,7 +111,8 @@ class Gateway:
             is_known_agency=lambda code: code in self.served.policy.grants,
         )
         self._reload_lock = asyncio.Lock()
-        self.audit_store = AuditStore(settings.audit_url)
+        self.evidence = GatewayEvidence(settings, self.engines)
+        self.audit_store = AuditStore(settings.audit_url, signer=self.evidence.keyring.sign)
         self.audit = AuditWriter(self.audit_store)
 
     def today(self) -> date:
@@ -123,6 +126,7 @@ class Gateway:
     async def start(self) -> None:
         """Open the audit store (creating it if new) and start its writer."""
         await self.audit_store.create()
+        await self.evidence.start()
         self.audit.start()
 
     async def record(self, trail: Trail, response: Response) -> Response:
@@ -171,12 +175,15 @@ class Gateway:
         """Write the audit records still pending, then dispose of every engine."""
         await self.audit.close()
         await self.audit_store.close()
+        await self.evidence.close()
         for engine in self.engines.values():
             await engine.dispose()
 
     def context(self, served: Served, grants: Grants, request_id: str) -> RequestContext:
         """A fresh request context (its own DataLoaders) for one operation."""
         return RequestContext(
+            now=self.clock(),
+            evidence=self.evidence,
             grants=grants,
             catalog=served.policy.catalog,
             policy_version=served.policy.version,
@@ -314,10 +321,28 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             except OperationError as error:
                 shaped = {"message": str(error), "extensions": {"code": error.code}}
                 result, read = {"errors": [shaped]}, set()
+            try:
+                voucher = await gateway.evidence.attach(
+                    result,
+                    catalog=served.policy.catalog,
+                    agency=agency,
+                    request_id=trail.request_id,
+                    fields=read,
+                    entities={entity for entity, _ in context.returned},
+                    now=context.now,
+                )
+            except VoucherStoreError as error:  # no voucher, no documentary data (Art. 23)
+                log.error("voucher store failed for request %s: %s", trail.request_id, error)
+                return refuse(
+                    trail, 503, "The voucher store cannot record this answer, so it was not "
+                    "released (Art. 23); try again shortly.", "AUDIT_UNAVAILABLE",
+                )  # fmt: skip
             trail.result(result)
             trail.fields |= read
             trail.records += [f"{entity}:{key}" for entity, key in context.returned]
             trail.flags += context.flags
+            if voucher is not None:
+                trail.vouchers.append(voucher)
             results.append(result)
         body = results if batch else results[0]
         return JSONResponse(body, headers={"X-Request-Id": trail.request_id})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from datetime import UTC, date, datetime
@@ -13,6 +14,7 @@ import click
 from gateway._cli import data_option, fail
 from gateway.audit.commands import audit_group
 from gateway.errors import GatewayError
+from gateway.vouchers import voucher_group
 from policies.catalog import SHIPPED_CATALOG, load_catalog
 from policies.compiler import compile_policy, write_policy
 from policies.enforcer import read_compiled
@@ -42,6 +44,7 @@ def main() -> None:
 
 
 main.add_command(audit_group)
+main.add_command(voucher_group)
 
 
 @main.command("seed")
@@ -150,7 +153,9 @@ def demo_command(data_dir: Path, host: str, port: int, no_serve: bool) -> None:
     missing = {s: u for s, u in urls.items() if not (p := sqlite_path(u)) or not p.exists()}
     try:
         if missing:
-            plan = SeedPlan.proportional(DEMO_PERSONS)
+            # As of this hour, so the demo's datasets start fresh (Art. 17, `freshness`).
+            now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+            plan = dataclasses.replace(SeedPlan.proportional(DEMO_PERSONS), as_of=now)
             click.echo(f"Seeding demo data ({DEMO_PERSONS:,} persons) into {data_dir}/ ...")
             _run_seed(plan, missing, replace=False, workers=2)
         else:

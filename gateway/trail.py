@@ -7,6 +7,7 @@ voucher. `entry()` turns it into the `AuditEntry` the writer chains onto the log
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,9 @@ _REFUSALS = frozenset({
 })  # fmt: skip
 
 
+_NAMED = re.compile(r"\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
+
+
 @dataclass
 class Trail:
     """The audit facts of one request, gathered while it is answered."""
@@ -45,7 +49,7 @@ class Trail:
     records: list[str] = field(default_factory=list)
     codes: set[str] = field(default_factory=set)
     flags: list[str] = field(default_factory=list)
-    voucher_id: str | None = None
+    vouchers: list[str] = field(default_factory=list)
 
     def refuse(self, code: str, reason: str) -> None:
         """The request as a whole was declined (bad body, limit, not an administrator)."""
@@ -62,10 +66,11 @@ class Trail:
         """Note an operation's name and the hash of its text (as sent; the text is not kept)."""
         if isinstance(body, dict):
             query, name = body.get("query"), body.get("operationName")
-            self.operations.append(Operation(
-                name if isinstance(name, str) else None,
-                query_sha256(query if isinstance(query, str) else ""),
-            ))  # fmt: skip
+            text = query if isinstance(query, str) else ""
+            if not isinstance(name, str):  # the document's own name, when it leads with one
+                named = _NAMED.match(text)
+                name = named.group(1) if named else None
+            self.operations.append(Operation(name, query_sha256(text)))
 
     def result(self, response: dict[str, Any]) -> None:
         """Note the error codes of one operation's response."""
@@ -105,5 +110,5 @@ class Trail:
             policy_version=self.policy_version,
             latency_us=int((time.perf_counter() - self.started) * 1_000_000),
             flags=tuple(dict.fromkeys(self.flags)),
-            voucher_id=self.voucher_id,
+            vouchers=tuple(self.vouchers),
         )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -13,7 +14,20 @@ if TYPE_CHECKING:
     from policies.catalog import Catalog
     from policies.grants import Grants
 
-__all__ = ["RequestContext"]
+__all__ = ["Evidence", "RequestContext"]
+
+
+class Evidence(Protocol):
+    """What the gateway keeps as evidence, as resolvers may read it (vouchers, freshness)."""
+
+    async def voucher(self, voucher_id: str) -> Mapping[str, Any] | None:
+        """The stored voucher as its JSON object plus `signatureValid`, or None."""
+
+    def data_sha256(self, data: object) -> str:
+        """The SHA-256 of `data`'s canonical JSON form (RFC 8785), hex."""
+
+    async def newest(self) -> Mapping[str, datetime | None]:
+        """Source name -> when its newest record was updated (Art. 17)."""
 
 
 @dataclass(kw_only=True)
@@ -26,6 +40,10 @@ class RequestContext:
     engines: Mapping[str, AsyncEngine]
     max_page_size: int
     request_id: str
+    #: The gateway's clock when the request arrived.
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: Vouchers and freshness; None where no gateway stands behind the resolvers.
+    evidence: Evidence | None = None
     #: DataLoaders of this request, by what they load (see resolvers.loaders).
     loaders: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     #: Every record put into the response, as (entity, key), for the audit log (Art. 34).

@@ -13,6 +13,7 @@ from sqlalchemy import false, select
 from strawberry.dataloader import DataLoader
 
 from sources.inventory import SOURCES
+from sources.licenses import issuer_keys
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from resolvers.context import RequestContext
     from sources.types import SourceSpec
 
-__all__ = ["columns_for", "fetch", "loader", "scope_clauses"]
+__all__ = ["columns_for", "fetch", "issuer_key_loader", "loader", "scope_clauses"]
 
 _MAX_BATCH = 500
 
@@ -99,5 +100,33 @@ def loader(
         return [groups.get(k, []) for k in keys]
 
     made: DataLoader[str, list[RowMapping]] = DataLoader(batch, max_batch_size=_MAX_BATCH)
+    ctx.loaders[key] = made
+    return made
+
+
+def issuer_key_loader(ctx: RequestContext) -> DataLoader[str, RowMapping | None]:
+    """The request's DataLoader for the seal registry (`issuer_keys`): key id -> its row or None.
+
+    One per request, shared by every licence whose seal is checked, so a page of licences costs
+    one registry query, not one per licence. Public keys have no row scope: anyone may check a
+    seal (Art. 23).
+    """
+    key = ("issuer_keys",)
+    found = ctx.loaders.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+
+    async def batch(keys: list[str]) -> list[RowMapping | None]:
+        statement = select(
+            issuer_keys.c.key_id,
+            issuer_keys.c.issuer_code,
+            issuer_keys.c.algorithm,
+            issuer_keys.c.public_key,
+        ).where(issuer_keys.c.key_id.in_(set(keys)))
+        # The registry lives in the licences database.
+        rows = {row["key_id"]: row for row in await fetch(ctx, "licenses", statement)}
+        return [rows.get(k) for k in keys]
+
+    made: DataLoader[str, RowMapping | None] = DataLoader(batch, max_batch_size=_MAX_BATCH)
     ctx.loaders[key] = made
     return made

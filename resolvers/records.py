@@ -4,7 +4,8 @@ Scalar fields come from `sources.inventory` (one source of truth); each carries
 `metadata["ref"] = "Type.field"` so the gateway can drop the ones an agency is not granted.
 Link fields carry `metadata["needs"]` (the fields whose values the link reveals: following
 Person.licenses tells you License.holderId) and `metadata["target"]` (the type it returns, which
-must itself be visible).
+must itself be visible). A links class may also replace an inventory field with a resolver that
+keeps its `ref`: `License.seal` is checked against the record on every read (Art. 23, 24).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from strawberry.scalars import JSON
 from strawberry.types.field import StrawberryField
 
 from resolvers.context import RequestContext
-from resolvers.fetch import columns_for, loader
+from resolvers.fetch import columns_for, issuer_key_loader, loader
 from resolvers.selection import selected_names
 from sources.inventory import BY_ENTITY, SOURCES
+from sources.seal import SEALED_COLUMNS, claimed_issuer, seal_holds
 
 if TYPE_CHECKING:
     from sqlalchemy import RowMapping
@@ -40,6 +42,7 @@ __all__ = [
     "Person",
     "Seal",
     "agency_of",
+    "checked_seal",
     "link_columns",
     "make_record",
     "snake",
@@ -53,11 +56,29 @@ def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-@strawberry.type(description="The issuer's electronic seal over a licence record (Art. 23).")
+@strawberry.type(
+    description=(
+        "The issuer's electronic seal over a licence record (Art. 23), checked by the gateway "
+        "against the record as it is now in the licences database each time it is read."
+    )
+)
 class Seal:
+    issuer: str = strawberry.field(
+        description=(
+            "Code of the agency whose key made the seal, from the seal registry; for a key the "
+            "registry does not know, the code the key id claims (and `valid` is false)."
+        )
+    )
     algorithm: str
     key_id: str
     signature: str
+    valid: bool = strawberry.field(
+        description=(
+            "True when the seal is the issuing agency's own signature over the record's current "
+            "values; false when the record was changed after issue, or the key is unknown, "
+            "another agency's, or of another algorithm (Art. 23, 24)."
+        )
+    )
 
 
 @strawberry.type(description="An agency of the sharing catalogue.")
@@ -80,7 +101,9 @@ _PYTHON_TYPES: dict[str, Any] = {
     "json": JSON | None,
 }
 
-# The columns a link field needs from its own record, beyond the record's key.
+# The columns a link field needs from its own record, beyond the record's key. The seal needs
+# every sealed column to be checked, granted or not: they stay in the private `row` and are never
+# copied into a field the agency may not read (see `make_record`).
 LINK_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     "Person": {},
     "LegalEntity": {"representative": ("legal_representative",)},
@@ -92,6 +115,7 @@ LINK_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "holderPerson": ("holder_id", "holder_kind"),
         "holderEntity": ("holder_id", "holder_kind"),
         "issuer": ("issuer_code",),
+        "seal": SEALED_COLUMNS,
     },
 }
 
@@ -108,8 +132,30 @@ def _value(kind: str, value: object) -> object:
     return value
 
 
+def _copied(ctx: RequestContext, cls: Any) -> list[tuple[str, str, str]]:
+    """(attribute, column, kind) of the fields `make_record` may copy from a row, per request.
+
+    Only fields the agency may read: a row also carries columns fetched for links and for the
+    seal check (e.g. `holder_id`), which must not reach a field even by mistake. Fields a
+    resolver answers (the seal) are not copied.
+    """
+    entity = cls.__govgate_entity__
+    key = ("record-fields", entity)
+    found: list[tuple[str, str, str]] | None = ctx.loaders.get(key)
+    if found is None:
+        found = [
+            (snake(spec.name), spec.columns[0], spec.kind)
+            for spec in BY_ENTITY[entity].fields
+            if snake(spec.name) not in cls.__govgate_resolved__
+            and ctx.grants.can("query", f"{entity}.{spec.name}")
+        ]
+        ctx.loaders[key] = found
+    return found
+
+
 def make_record(cls: Any, row: RowMapping, ctx: RequestContext) -> Any:
-    """An instance of record type `cls` from a row: the fetched fields set, the rest null.
+    """An instance of record type `cls` from a row: the fetched and granted fields set, the
+    rest null.
 
     The record is noted in `ctx` as returned (the audit log names it).
     """
@@ -117,27 +163,27 @@ def make_record(cls: Any, row: RowMapping, ctx: RequestContext) -> Any:
     source = BY_ENTITY[entity]
     ctx.saw(entity, row[source.field(source.key).columns[0]])
     values: dict[str, object] = {"row": row}
-    for spec in BY_ENTITY[entity].fields:
-        if spec.columns[0] not in row:
-            continue
-        if spec.name == "seal":
-            values["seal"] = Seal(
-                algorithm=row["seal_algorithm"],
-                key_id=row["seal_key_id"],
-                signature=row["seal_signature"],
-            )
-        else:
-            values[snake(spec.name)] = _value(spec.kind, row[spec.columns[0]])
+    for attribute, column, kind in _copied(ctx, cls):
+        if column in row:
+            values[attribute] = _value(kind, row[column])
     return cls(**values)
 
 
 def _record_type(entity: str, links: type, description: str) -> Any:
     """A strawberry type for `entity` with every inventory field, plus the `links` resolvers."""
     annotations: dict[str, Any] = {"row": strawberry.Private["Mapping[str, Any]"]}
-    namespace: dict[str, Any] = {"__module__": __name__, "__govgate_entity__": entity}
+    resolved = {k: v for k, v in vars(links).items() if isinstance(v, StrawberryField)}
+    namespace: dict[str, Any] = {
+        "__module__": __name__,
+        "__govgate_entity__": entity,
+        "__govgate_resolved__": frozenset(resolved),
+    }
     for spec in BY_ENTITY[entity].fields:
         name = snake(spec.name)
-        annotations[name] = Seal | None if spec.name == "seal" else _PYTHON_TYPES[spec.kind]
+        if name in resolved:  # answered by a resolver, which carries the same `ref`
+            namespace[name] = resolved[name]
+            continue
+        annotations[name] = _PYTHON_TYPES[spec.kind]
         namespace[name] = strawberry.field(
             default=None,
             name=spec.name,
@@ -145,7 +191,7 @@ def _record_type(entity: str, links: type, description: str) -> Any:
             metadata={"ref": f"{entity}.{spec.name}"},
         )
     # Strawberry collects fields declared on the class itself, so the links join the namespace.
-    namespace.update({k: v for k, v in vars(links).items() if isinstance(v, StrawberryField)})
+    namespace.update({k: v for k, v in resolved.items() if k not in namespace})
     namespace["__annotations__"] = annotations
     return strawberry.type(type(entity, (), namespace), description=description)
 
@@ -295,6 +341,43 @@ class _LicenseLinks:
     )
     def issuer(self, info: Info) -> Agency | None:
         return agency_of(info.context, self.row.get("issuer_code"))
+
+    @strawberry.field(
+        description=BY_ENTITY["License"].field("seal").description,
+        metadata={"ref": "License.seal"},
+    )
+    async def seal(self, info: Info) -> Seal | None:
+        return await checked_seal(info.context, self.row)
+
+
+async def checked_seal(ctx: RequestContext, row: Mapping[str, Any]) -> Seal | None:
+    """The licence's seal, checked against `row`, the record as the database holds it now.
+
+    The issuer's key comes from the seal registry through the request's DataLoader (one query
+    for a whole page). A seal that does not hold is flagged for the audit log, once per licence
+    and request (Art. 23, 24).
+    """
+    key_id = row.get("seal_key_id")
+    if key_id is None:  # not selected (a row fetched for another field)
+        return None
+    published = await issuer_key_loader(ctx).load(key_id)
+    valid = published is not None and seal_holds(
+        row,
+        issuer_code=published["issuer_code"],
+        algorithm=published["algorithm"],
+        public_key_b64=published["public_key"],
+    )
+    if not valid:
+        flag = f"seal-invalid:License:{row['license_number']}"
+        if flag not in ctx.flags:
+            ctx.flags.append(flag)
+    return Seal(
+        issuer=published["issuer_code"] if published is not None else claimed_issuer(key_id),
+        algorithm=row["seal_algorithm"],
+        key_id=key_id,
+        signature=row["seal_signature"],
+        valid=valid,
+    )
 
 
 if TYPE_CHECKING:

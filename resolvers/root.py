@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from resolvers.errors import InvalidArgumentError, TooComplexError
+from resolvers.evidence import DatasetFreshness, Voucher, dataset_freshness, find_voucher
 from resolvers.fetch import columns_for, fetch, loader, scoped_select
 from resolvers.records import (
     LINK_COLUMNS,
@@ -126,12 +127,11 @@ async def _page(
     rows = await fetch(ctx, source_name, statement.order_by(key).limit(first + 1))
     edge_type, connection_type = _CONNECTIONS[entity]
     cls = RECORD_TYPES[entity]
+    more = len(rows) > first  # the row past the page only says that another page follows
     edges = [
-        edge_type(cursor=_cursor(row[key.name]), node=make_record(cls, row, info.context))
-        for row in rows
+        edge_type(cursor=_cursor(row[key.name]), node=make_record(cls, row, ctx))
+        for row in rows[:first]
     ]
-    more = len(edges) > first
-    edges = edges[:first]
     page = PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None)
     return connection_type(edges=edges, page_info=page)
 
@@ -340,6 +340,20 @@ class Query:
             *_equals("License", "division_code", _division(division_code)),
         ]
         return await _page(info, "License", first, after, where)
+
+    @strawberry.field(
+        description="A voucher this agency received (Art. 23): who got what, when, signed. "
+        "Another agency's voucher id is not found."
+    )
+    async def voucher(self, info: Info, id: str) -> Voucher | None:
+        return await find_voucher(info, id)
+
+    @strawberry.field(
+        description="How fresh each dataset this agency may see is, against the frequency its "
+        "catalogue entry sets (Art. 17)."
+    )
+    async def freshness(self, info: Info) -> list[DatasetFreshness]:
+        return await dataset_freshness(info)
 
     @strawberry.field(description="The calling agency, its duties, region and grants.")
     def me(self, info: Info) -> Me:

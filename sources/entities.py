@@ -33,6 +33,7 @@ legal_entities = Table(
     Index("ix_legal_entities_division_code", "division_code", "credit_code"),
     Index("ix_legal_entities_legal_representative", "legal_representative"),
     Index("ix_legal_entities_name", "name"),
+    Index("ix_legal_entities_updated_at", "updated_at"),  # freshness: MAX(updated_at), Art. 17
 )
 
 ENTITIES = SourceSpec(

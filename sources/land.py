@@ -33,6 +33,7 @@ land_parcels = Table(
     Index("ix_land_parcels_division_code", "division_code", "parcel_code"),
     Index("ix_land_parcels_bbox", "min_lon", "max_lon"),
     Index("ix_land_parcels_right_holder_id", "right_holder_id"),
+    Index("ix_land_parcels_updated_at", "updated_at"),  # freshness: MAX(updated_at), Art. 17
 )
 
 LAND = SourceSpec(

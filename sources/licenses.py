@@ -32,6 +32,7 @@ licenses = Table(
     Column("updated_at", DateTime, nullable=False),
     Index("ix_licenses_holder_id", "holder_id"),
     Index("ix_licenses_division_code", "division_code", "license_number"),
+    Index("ix_licenses_updated_at", "updated_at"),  # freshness: MAX(updated_at), Art. 17
 )
 
 issuer_keys = Table(

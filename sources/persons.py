@@ -29,6 +29,7 @@ persons = Table(
     Column("updated_at", DateTime, nullable=False),
     Index("ix_persons_division_code", "division_code", "id_number"),
     Index("ix_persons_name", "name"),
+    Index("ix_persons_updated_at", "updated_at"),  # freshness: MAX(updated_at), Art. 17
 )
 
 PERSONS = SourceSpec(

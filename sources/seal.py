@@ -27,8 +27,10 @@ __all__ = [
     "SEALED_COLUMNS",
     "IssuerKey",
     "canonical_form",
+    "claimed_issuer",
     "issuer_key",
     "seal",
+    "seal_holds",
     "verify_seal",
 ]
 
@@ -101,6 +103,14 @@ def seal(record: Mapping[str, object], key: IssuerKey) -> str:
     return base64.b64encode(signature).decode("ascii")
 
 
+def claimed_issuer(key_id: str) -> str:
+    """The issuer code a key id names: key ids are `CODE:fingerprint` (`GZ-AMR:3f2a...`).
+
+    Only a claim: the seal registry says whose key it really is.
+    """
+    return key_id.partition(":")[0]
+
+
 def verify_seal(record: Mapping[str, object], signature_b64: str, public_key_b64: str) -> bool:
     """True when `signature_b64` is the issuer's seal over exactly this record."""
     try:
@@ -109,3 +119,21 @@ def verify_seal(record: Mapping[str, object], signature_b64: str, public_key_b64
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def seal_holds(
+    record: Mapping[str, object], *, issuer_code: str, algorithm: str, public_key_b64: str
+) -> bool:
+    """True when a licence row's own seal is its issuer's signature over the row as it is.
+
+    `record` is a `licenses` row with the sealed columns, `seal_algorithm` and
+    `seal_signature`; the keywords are the `issuer_keys` row of its `seal_key_id`. The key must
+    be the record issuer's own (another agency's registered key seals nothing for it) and
+    Ed25519 on both sides.
+    """
+    return (
+        record.get("seal_algorithm") == ALGORITHM
+        and algorithm == ALGORITHM
+        and issuer_code == record.get("issuer_code")
+        and verify_seal(record, str(record["seal_signature"]), public_key_b64)
+    )

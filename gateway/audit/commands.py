@@ -11,6 +11,7 @@ import json
 import sys
 from contextlib import aclosing
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import click
@@ -18,11 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from gateway._cli import deployment_options, fail
-from gateway.audit.chain import ChainVerdict, ChainWalker
-from gateway.audit.store import AuditStore
+from gateway.audit.chain import ChainProblem, ChainVerdict, ChainWalker
+from gateway.audit.store import AuditStore, SignedHead, head_payload
+from gateway.vouchers import PublicKeyring, VoucherError, verify_signature
 from sources.engines import sqlite_path
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from gateway.settings import Settings
 
 __all__ = ["audit_group", "day_range"]
@@ -44,10 +48,27 @@ def _store(settings: Settings) -> AuditStore:
 
 @audit_group.command("verify")
 @deployment_options
-def verify_command(settings: Settings) -> None:
-    """Check every record and link of the chain; name the first record tampered with."""
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The gateway's public keys as `govgate voucher keys` printed them (default: the "
+    "deployment's signing-keys folder).",
+)
+def verify_command(settings: Settings, keys_file: Path | None) -> None:
+    """Check every record and link of the chain and the signed head; name the first record
+    tampered with."""
     try:
-        verdict = asyncio.run(_verify(_store(settings)))
+        keys = (
+            PublicKeyring.from_file(keys_file)
+            if keys_file
+            else PublicKeyring.from_folder(settings.signing_keys)
+        )
+    except VoucherError as error:
+        fail(str(error))
+    try:
+        verdict = asyncio.run(_verify(_store(settings), keys))
     except SQLAlchemyError as error:
         fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
              "check the URL and that the database is up.")  # fmt: skip
@@ -62,9 +83,10 @@ def verify_command(settings: Settings) -> None:
     sys.exit(1)
 
 
-async def _verify(store: AuditStore) -> ChainVerdict:
+async def _verify(store: AuditStore, keys: Mapping[str, str]) -> ChainVerdict:
     try:
-        head = await store.head()
+        signed = await store.signed_head()
+        head = (signed.seq, signed.hash) if signed else None
         walker = ChainWalker()
         problem = None
         with tqdm(total=await store.count(), unit=" records", desc="verifying", file=sys.stderr,
@@ -77,9 +99,35 @@ async def _verify(store: AuditStore) -> ChainVerdict:
                         break
         if problem is None:
             problem = walker.finish(head)
+        if problem is None and signed is not None and signed.seq > 0:
+            problem = _head_signature_problem(signed, keys)
         return ChainVerdict(walker.checked, walker.last_seq, problem)
     finally:
         await store.close()
+
+
+def _head_signature_problem(head: SignedHead, keys: Mapping[str, str]) -> ChainProblem | None:
+    """The head must carry the gateway's signature: without the private key, a rewritten chain
+    (records and hashes recomputed from some point on) cannot get a valid one."""
+    if head.key_id is None or head.signature is None:
+        return ChainProblem(
+            head.seq, "modified",
+            "The chain head carries no signature: it was reset or rewritten outside the gateway.",
+        )  # fmt: skip
+    public = keys.get(head.key_id)
+    if public is None:
+        return ChainProblem(
+            head.seq, "modified",
+            f"The chain head is signed with key {head.key_id}, which is not among the gateway's "
+            "public keys; pass the published keys with --keys, or the log was rewritten.",
+        )  # fmt: skip
+    if not verify_signature(public, head_payload(head.seq, head.hash), head.signature):
+        return ChainProblem(
+            head.seq, "modified",
+            f"The chain head's signature does not match record {head.seq} and its hash: the log "
+            "was rewritten (records and hashes recomputed) up to its end.",
+        )  # fmt: skip
+    return None
 
 
 @audit_group.command("export")
@@ -125,3 +173,8 @@ async def _export(store: AuditStore, out: TextIO, start: str | None, end: str | 
     finally:
         await store.close()
     return count
+
+
+# `audit report` lives in its own module (it draws charts); importing it adds it to the group.
+# At the bottom because that module imports `audit_group` from this one.
+from gateway.audit import report_command as _report_command  # noqa: E402, F401

@@ -63,7 +63,8 @@ class AuditEntry:
     latency_us: int = 0
     #: What an auditor should look at, e.g. `seal-invalid:License:KEY`, `verify:Person:KEY`.
     flags: tuple[str, ...] = ()
-    voucher_id: str | None = None
+    #: Vouchers issued with the response (Art. 23).
+    vouchers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
@@ -91,7 +92,7 @@ class AuditEntry:
         values["operations"] = tuple(
             Operation(op.get("name"), op["sha256"]) for op in values.get("operations", ())
         )
-        for name in ("fields", "refused_fields", "records", "error_codes", "flags"):
+        for name in ("fields", "refused_fields", "records", "error_codes", "flags", "vouchers"):
             values[name] = tuple(values.get(name, ()))
         return cls(**values)
 

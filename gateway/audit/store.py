@@ -11,6 +11,8 @@ and the chain stays one line (Art. 28).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -39,7 +41,29 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["AuditStore", "audit_head", "audit_log", "metadata"]
+__all__ = [
+    "AuditStore",
+    "SignedHead",
+    "Signer",
+    "audit_head",
+    "audit_log",
+    "head_payload",
+    "metadata",
+]
+
+#: Signs bytes with the gateway's current key: (key id, base64 signature).
+Signer = Callable[[bytes], tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    """The chain head as stored: last sequence number, its hash, and who signed them."""
+
+    seq: int
+    hash: str
+    key_id: str | None
+    signature: str | None
+
 
 metadata = MetaData()
 
@@ -66,6 +90,10 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+    # The gateway's Ed25519 signature over (seq, hash): rewriting the whole chain from some
+    # record on, hashes and all, needs the gateway's private key to sign the new head.
+    Column("key_id", String(32), nullable=True),
+    Column("signature", String(128), nullable=True),
 )
 
 _APPEND_ONLY = "the audit log is append-only (Art. 28)"
@@ -92,11 +120,21 @@ _TRIGGERS = {
 _COPIED = ("at", "agency", "decision")
 
 
-class AuditStore:
-    """The audit database behind one SQLAlchemy URL."""
+def head_payload(seq: int, digest: str) -> bytes:
+    """The bytes a chain head's signature covers."""
+    return f"govgate-audit-head-v1\n{seq}\n{digest}".encode("ascii")
 
-    def __init__(self, url: str) -> None:
+
+class AuditStore:
+    """The audit database behind one SQLAlchemy URL.
+
+    `signer(payload) -> (key id, signature)` signs the chain head at every append (the
+    gateway's keyring); without one the head is left unsigned (tests, read-only tools).
+    """
+
+    def __init__(self, url: str, *, signer: Signer | None = None) -> None:
         self.url = url
+        self.signer = signer
         self.engine: AsyncEngine = make_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_durable)
@@ -141,20 +179,28 @@ class AuditStore:
                 })  # fmt: skip
                 prev = digest
             await connection.execute(insert(audit_log), rows)
+            key_id, signature = (
+                self.signer(head_payload(seq, prev)) if self.signer else (None, None)
+            )
             await connection.execute(
-                update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev)
+                update(audit_head)
+                .where(audit_head.c.id == 1)
+                .values(seq=seq, hash=prev, key_id=key_id, signature=signature)
             )
         return [row["seq"] for row in rows]
 
     async def head(self) -> tuple[int, str] | None:
         """The chain head: the last record's sequence number and hash (None if never created)."""
+        signed = await self.signed_head()
+        return (signed.seq, signed.hash) if signed else None
+
+    async def signed_head(self) -> SignedHead | None:
+        """The chain head with the signature over it (None if the store was never created)."""
         async with self.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-                )
-            ).first()
-        return (int(row.seq), str(row.hash)) if row else None
+            row = (await connection.execute(select(audit_head).where(audit_head.c.id == 1))).first()
+        if row is None:
+            return None
+        return SignedHead(int(row.seq), str(row.hash), row.key_id, row.signature)
 
     async def count(self) -> int:
         """How many records the log holds."""

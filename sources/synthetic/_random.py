@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["Permutation", "WeightedChoice", "record_rng"]
+__all__ = ["Permutation", "WeightedChoice", "recent", "record_rng"]
 
 T = TypeVar("T")
 
@@ -58,3 +58,12 @@ class Permutation:
 
     def __call__(self, index: int) -> int:
         return (index * self._a + self._c) % self.size
+
+
+def recent(age_seconds: int) -> int:
+    """One record in fifty changed within the last day; the rest keep their drawn age.
+
+    Real base data is edited every day, so a dataset's newest record is hours old (Art. 17
+    freshness); the fold reuses the drawn number, so no other value of the record moves.
+    """
+    return age_seconds % 86_400 if age_seconds % 50 == 0 else age_seconds

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sources.divisions import GUANGZHOU_DISTRICTS
 from sources.identifiers import ParcelCode
-from sources.synthetic._random import Permutation, WeightedChoice, record_rng
+from sources.synthetic._random import Permutation, WeightedChoice, recent, record_rng
 from sources.synthetic.vocab import LAND_USES, RIGHT_TYPES
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class ParcelFactory:
             "right_type": right,
             "certificate_number": f"粤({registered.year})广州市不动产权第{index + 1:07d}号",
             "registered_on": registered,
-            "updated_at": self.as_of - timedelta(seconds=rng.randrange(90 * 86400)),
+            "updated_at": self.as_of - timedelta(seconds=recent(rng.randrange(90 * 86400))),
             "min_lon": min(x for x, _ in ring),
             "min_lat": min(y for _, y in ring),
             "max_lon": max(x for x, _ in ring),

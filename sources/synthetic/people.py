@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sources.divisions import GUANGZHOU_DISTRICTS, ORIGIN_DIVISIONS
 from sources.identifiers import IdNumber
-from sources.synthetic._random import Permutation, WeightedChoice, record_rng
+from sources.synthetic._random import Permutation, WeightedChoice, recent, record_rng
 from sources.synthetic.vocab import (
     EDUCATION,
     ETHNICITIES,
@@ -90,7 +90,7 @@ class PersonFactory:
             "status": "deceased" if deceased else "living",
             "religion": _RELIGION.pick(rng),
             "classified_post": age >= 25 and rng.random() < 0.002,
-            "updated_at": self.as_of - timedelta(seconds=rng.randrange(3 * 365 * 86400)),
+            "updated_at": self.as_of - timedelta(seconds=recent(rng.randrange(3 * 365 * 86400))),
         }
 
 

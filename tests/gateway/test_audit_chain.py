@@ -15,7 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from gateway.audit import AuditEntry, AuditStore, Operation, verify_chain
+from gateway.audit.chain import link_hash
 from gateway.cli import main
+from gateway.vouchers import Keyring
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -36,9 +38,12 @@ def entry(number: int, agency: str = "GZ-PSB") -> AuditEntry:
     )
 
 
-def fill(url: str, count: int = 10) -> None:
+def fill(url: str, count: int = 10, keys: Path | None = None) -> None:
+    """`count` records in batches of four, the head signed with the keyring in `keys`."""
+    signer = Keyring.open(keys).sign if keys else None
+
     async def go() -> None:
-        store = AuditStore(url)
+        store = AuditStore(url, signer=signer)
         await store.create()
         for start in range(0, count, 4):  # several batches, as the writer makes them
             await store.append([entry(n) for n in range(start, min(start + 4, count))])
@@ -49,7 +54,8 @@ def fill(url: str, count: int = 10) -> None:
 
 @pytest.fixture
 def audit_dir(tmp_path: Path) -> Path:
-    fill(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
+    # Where `--data DIR` looks: DIR/audit.db, signed by the keys in DIR/keys/gateway.
+    fill(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}", keys=tmp_path / "keys" / "gateway")
     return tmp_path
 
 
@@ -138,6 +144,47 @@ def test_cutting_off_the_end_is_found(audit_dir: Path) -> None:
     code, output = verify(audit_dir)
     assert code == 1
     assert "Records after 8 were deleted" in output
+
+
+def rewrite_from(folder: Path, seq: int) -> None:
+    """The strongest forgery without the key: change record `seq`, then recompute every hash
+    after it and the head, so that every link holds again."""
+    with closing(sqlite3.connect(folder / "audit.db")) as db, db:
+        db.execute("DROP TRIGGER audit_log_no_update")
+        rows = db.execute("SELECT seq, prev_hash, content FROM audit_log WHERE seq >= ? "
+                          "ORDER BY seq", (seq,)).fetchall()  # fmt: skip
+        prev = rows[0][1]
+        for number, _, text_ in rows:
+            content = json.loads(text_)
+            if number == seq:
+                content["agency"] = "TH-CA"
+            digest = link_hash(prev, content)
+            db.execute("UPDATE audit_log SET content = ?, agency = ?, prev_hash = ?, hash = ? "
+                       "WHERE seq = ?", (json.dumps(content), content["agency"], prev, digest,
+                                         number))  # fmt: skip
+            prev = digest
+        db.execute("UPDATE audit_head SET hash = ?", (prev,))
+
+
+def test_a_chain_rewritten_to_its_end_fails_on_the_signed_head(audit_dir: Path) -> None:
+    rewrite_from(audit_dir, 4)
+    code, output = verify(audit_dir)
+    assert code == 1
+    assert "chain head's signature does not match record 10" in output
+
+
+def test_an_auditor_verifies_with_the_published_keys_alone(audit_dir: Path, tmp_path: Path) -> None:
+    printed = CliRunner().invoke(main, ["voucher", "keys", "--data", str(audit_dir)])
+    assert printed.exit_code == 0, printed.output
+    keys = tmp_path / "published.json"
+    keys.write_text(printed.stdout, "utf-8")
+    args = ["audit", "verify", "--data", str(audit_dir), "--keys", str(keys)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"keys": {}}), "utf-8")
+    refused = CliRunner().invoke(main, [*args[:-1], str(other)])
+    assert refused.exit_code == 1
+    assert "not among the gateway's public keys" in refused.output
 
 
 def test_verify_reports_a_missing_store_clearly(tmp_path: Path) -> None:

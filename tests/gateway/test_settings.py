@@ -77,7 +77,7 @@ def test_govgate_serve_runs_a_deployment_from_its_file(tmp_path: Path, seeded: P
             json={"query": "{ landParcels(first: 3) { edges { node { parcelCode } } } }"},
             headers={"Authorization": f"Bearer {token}"},
         ).json()
-        assert len(answer["data"]["landParcels"]["edges"]) == 3
+        assert len(answer["data"]["landParcels"]["edges"]) == 3, answer
     finally:
         process.terminate()
         process.communicate(timeout=30)

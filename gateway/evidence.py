@@ -1,0 +1,108 @@
+"""The gateway's evidence: signed vouchers for documentary data (Art. 23) and freshness (Art. 17).
+
+`GatewayEvidence` is what resolvers see through `RequestContext.evidence` (voucher look-up,
+canonical hashing, newest record times); `attach` adds a voucher and any stale-data warnings to
+one operation's response before it is released.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gateway.freshness import FreshnessMonitor, stale_warnings
+from gateway.vouchers import (
+    Keyring,
+    PublicKeyring,
+    VoucherStore,
+    data_sha256,
+    issue,
+    verify_signature,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from gateway.settings import Settings
+    from policies.catalog import Catalog
+
+__all__ = ["GatewayEvidence", "documentary_datasets"]
+
+
+def documentary_datasets(
+    catalog: Catalog, fields: Iterable[str], entities: Iterable[str]
+) -> list[str]:
+    """Documentary datasets (licences, documents) a response drew on: it read one of their fields
+    and returned at least one record of their type. Such a response earns a voucher (Art. 23)."""
+    read, returned = set(fields), set(entities)
+    return [
+        d.id for d in catalog.datasets
+        if d.documentary and d.entity in returned and any(s.ref in read for s in d.fields)
+    ]  # fmt: skip
+
+
+class GatewayEvidence:
+    """Vouchers (store and signing key) and freshness, for one gateway process."""
+
+    def __init__(self, settings: Settings, engines: Mapping[str, AsyncEngine]) -> None:
+        self.keyring = Keyring.open(settings.signing_keys)
+        self.store = VoucherStore(settings.audit_url)
+        self.monitor = FreshnessMonitor(engines)
+
+    async def start(self) -> None:
+        """Create the voucher tables if missing."""
+        await self.store.create()
+
+    async def close(self) -> None:
+        """Release the store's connections."""
+        await self.store.close()
+
+    async def voucher(self, voucher_id: str) -> dict[str, Any] | None:
+        """A stored voucher as JSON plus `signatureValid` (by the store's or keyring's keys)."""
+        found = await self.store.get(voucher_id)
+        if found is None:
+            return None
+        keys = PublicKeyring(await self.store.public_keys()) | self.keyring.public_keys()
+        key = keys.get(found.key_id)
+        valid = key is not None and verify_signature(key, found.signed_payload(), found.signature)
+        return {**found.to_json(), "signatureValid": valid}
+
+    def data_sha256(self, data: object) -> str:
+        """SHA-256 of the canonical (RFC 8785) form of `data`."""
+        return data_sha256(data)
+
+    async def newest(self) -> Mapping[str, datetime | None]:
+        """Each source's newest `updated_at` (cached)."""
+        return await self.monitor.newest()
+
+    async def attach(
+        self,
+        response: dict[str, Any],
+        *,
+        catalog: Catalog,
+        agency: str,
+        request_id: str,
+        fields: set[str],
+        entities: set[str],
+        now: datetime,
+    ) -> str | None:
+        """Add `extensions.voucher` and `extensions.warnings` to `response` where due; the id of
+        the voucher issued (stored before the response is released), if any."""
+        if response.get("data") is None or not entities:
+            return None
+        extensions: dict[str, Any] = {}
+        warnings = stale_warnings(catalog, fields, entities, await self.monitor.newest(), now)
+        if warnings:
+            extensions["warnings"] = warnings
+        datasets = documentary_datasets(catalog, fields, entities)
+        voucher = None
+        if datasets:
+            voucher = issue(self.keyring, agency=agency, request_id=request_id, datasets=datasets,
+                            data=response["data"], issued_at=now)  # fmt: skip
+            await self.store.save(voucher, self.keyring.current.public_key_b64)
+            extensions["voucher"] = voucher.to_json()
+        if extensions:
+            response.setdefault("extensions", {}).update(extensions)
+        return voucher.id if voucher else None
