@@ -176,6 +176,8 @@ def demo_command(data_dir: Path, host: str, port: int, no_serve: bool) -> None:
         click.echo(f"\n  {code}  {agency.name}\n  {token}")
     address = f"http://{host}:{port}/graphql"
     click.echo(f"\nGraphiQL: {address}  (paste a token above into the bar at the top)")
+    click.echo(f"Audit log: {data_dir / 'audit.db'}  (`govgate audit verify --data {data_dir}`; "
+               "docs/trust.md)")  # fmt: skip
     if no_serve:
         return
     _serve(Settings.demo(data_dir, host=host, port=port))

@@ -5,6 +5,7 @@ chain   link_hash, verify_chain: the hash chain and the check naming the first b
 store   AuditStore: the database (SQLite or PostgreSQL), append-only by trigger
 writer  AuditWriter: group commit; a request is answered once its record is durable
 reads   fields_read: the `Type.field`s an operation selects
+commands, report, report_command: `govgate audit verify | export | report`
 """
 
 from gateway.audit.chain import ChainProblem, ChainVerdict, StoredRecord, link_hash, verify_chain
