@@ -13,6 +13,7 @@ import gc
 import json
 import logging
 import re
+import time
 import uuid
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -58,6 +61,23 @@ _STATIC = Path(__file__).parent / "static"
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+#: How long /readyz waits for each database.
+READY_TIMEOUT = 2.0
+
+
+async def _probe(engine: AsyncEngine) -> dict[str, Any]:
+    """Whether `engine` answers `SELECT 1` in time, and how fast (ms)."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(READY_TIMEOUT), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except TimeoutError:
+        return {"ok": False, "error": f"no answer within {READY_TIMEOUT:g} s"}
+    except (OSError, SQLAlchemyError) as error:
+        return {"ok": False, "error": f"{type(error).__name__}: cannot be reached"}
+    return {"ok": True, "latencyMs": round((time.perf_counter() - started) * 1000, 1)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +159,12 @@ class Gateway:
         except AuditUnavailableError as error:
             return _error_response(503, str(error), "AUDIT_UNAVAILABLE", trail.request_id)
         return response
+
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        """`SELECT 1` on every source and the audit store, each within READY_TIMEOUT seconds."""
+        targets = {**self.engines, "audit": self.audit_store.engine}
+        results = await asyncio.gather(*(_probe(engine) for engine in targets.values()))
+        return dict(zip(targets, results, strict=True))
 
     async def current(self) -> Served:
         """The policy in force today: on the first request of a new day, decide again.
@@ -240,6 +266,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
 
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "policyVersion": gateway.served.policy.version})
+
+    async def ready(_request: Request) -> Response:
+        """Each source's and the audit store's health (Art. 20); 503 unless all answer."""
+        checks = await gateway.readiness()
+        ok = all(check["ok"] for check in checks.values())
+        body = {"status": "ready" if ok else "degraded", "checks": checks,
+                "policyVersion": gateway.served.policy.version}  # fmt: skip
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     async def graphiql(request: Request) -> Response:
         if "text/html" not in request.headers.get("accept", ""):
@@ -386,6 +420,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app = Starlette(
         routes=[
             Route("/healthz", health, methods=["GET"]),
+            Route("/readyz", ready, methods=["GET"]),
             Route("/graphql", graphiql, methods=["GET"]),
             Route("/graphql", graphql_post, methods=["POST"]),
             Route("/admin/policy/reload", reload_policy, methods=["POST"]),

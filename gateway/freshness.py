@@ -8,11 +8,13 @@ request costs no extra SQL (policies.freshness decides what counts as stale).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from policies.freshness import freshness_of
 from sources.inventory import SOURCES
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from policies.catalog import Catalog
 
 __all__ = ["FreshnessMonitor", "stale_warnings"]
+
+log = logging.getLogger("govgate.freshness")
 
 
 class FreshnessMonitor:
@@ -43,13 +47,21 @@ class FreshnessMonitor:
             return self._cached
         async with self._lock:
             if time.monotonic() - self._taken >= self.ttl:
-                self._cached = {name: await self._max(name) for name in self.engines}
+                fresh = dict(self._cached)
+                for name in self.engines:
+                    try:
+                        fresh[name] = await self._max(name)
+                    except (OSError, TimeoutError, SQLAlchemyError):
+                        # A source that is down keeps its last known time (or none): freshness
+                        # must not fail an answer the other sources can give (Art. 20).
+                        log.warning("freshness: source %s did not answer", name)
+                self._cached = fresh
                 self._taken = time.monotonic()
         return self._cached
 
     async def _max(self, source_name: str) -> datetime | None:
         table = SOURCES[source_name].table
-        async with self.engines[source_name].connect() as connection:
+        async with asyncio.timeout(2.0), self.engines[source_name].connect() as connection:
             value: object = await connection.scalar(select(func.max(table.c.updated_at)))
         if isinstance(value, str):  # a driver may hand back text for an aggregate
             value = datetime.fromisoformat(value)
@@ -71,6 +83,7 @@ def stale_warnings(
     touched = [
         d for d in catalog.datasets
         if d.entity in returned and any(share.ref in read for share in d.fields)
+        and newest.get(d.source) is not None  # never read (source down): no claim either way
     ]  # fmt: skip
     warnings: list[dict[str, object]] = []
     for state in freshness_of(touched, newest, now):

@@ -42,6 +42,8 @@ class RequestContext:
     request_id: str
     #: The gateway's clock when the request arrived.
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: Seconds each source may take for one statement (resolvers.fetch.DEFAULT_TIMEOUT if absent).
+    timeouts: Mapping[str, float] = field(default_factory=dict)
     #: Vouchers and freshness; None where no gateway stands behind the resolvers.
     evidence: Evidence | None = None
     #: DataLoaders of this request, by what they load (see resolvers.loaders).

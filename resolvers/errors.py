@@ -2,14 +2,17 @@
 
     ResolverError
     ├── InvalidArgumentError   BAD_USER_INPUT (a malformed cursor, an empty filter value...)
-    └── TooComplexError        QUERY_TOO_COMPLEX (a page larger than the cap)
+    ├── TooComplexError        QUERY_TOO_COMPLEX (a page larger than the cap)
+    └── SourceUnavailableError SOURCE_UNAVAILABLE (a base database down or too slow, Art. 20)
 
 Invalid identifiers raise `sources.identifiers.InvalidIdentifierError` (INVALID_IDENTIFIER).
 """
 
 from __future__ import annotations
 
-__all__ = ["InvalidArgumentError", "ResolverError", "TooComplexError"]
+from sources.inventory import SOURCES
+
+__all__ = ["InvalidArgumentError", "ResolverError", "SourceUnavailableError", "TooComplexError"]
 
 
 class ResolverError(Exception):
@@ -26,3 +29,17 @@ class TooComplexError(ResolverError):
     """The query asks for more than the gateway's limits allow."""
 
     code = "QUERY_TOO_COMPLEX"
+
+
+class SourceUnavailableError(ResolverError):
+    """A base database is down or too slow; the fields it feeds are null (Art. 20)."""
+
+    code = "SOURCE_UNAVAILABLE"
+
+    def __init__(self, source: str, what: str) -> None:
+        title = SOURCES[source].title.lower() if source in SOURCES else source
+        super().__init__(
+            f"The {title} database ({source}) {what}, so its fields are null in this answer; "
+            "the rest is complete. Try again shortly; the gateway reconnects by itself."
+        )
+        self.source = source

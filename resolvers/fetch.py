@@ -6,12 +6,15 @@ Resolvers never decide permissions: they read the caller's precomputed `Grants` 
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import false, select
+from sqlalchemy.exc import DBAPIError
 from strawberry.dataloader import DataLoader
 
+from resolvers.errors import SourceUnavailableError
 from sources.inventory import SOURCES
 from sources.licenses import issuer_keys
 
@@ -24,7 +27,17 @@ if TYPE_CHECKING:
     from resolvers.context import RequestContext
     from sources.types import SourceSpec
 
-__all__ = ["columns_for", "fetch", "issuer_key_loader", "loader", "scope_clauses"]
+#: Seconds a source may take for one statement when the deployment sets no limit of its own.
+DEFAULT_TIMEOUT = 10.0
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "columns_for",
+    "fetch",
+    "issuer_key_loader",
+    "loader",
+    "scope_clauses",
+]
 
 _MAX_BATCH = 500
 
@@ -63,10 +76,44 @@ def scoped_select(ctx: RequestContext, source_name: str, columns: Sequence[str])
 
 
 async def fetch(ctx: RequestContext, source_name: str, statement: Select[Any]) -> list[RowMapping]:
-    """Run one statement against one source."""
-    async with ctx.engines[source_name].connect() as connection:
-        result = await connection.execute(statement)
-        return list(result.mappings())
+    """Run one statement against one source, within the source's time limit.
+
+    Raises SourceUnavailableError when the source cannot be reached, fails for want of a
+    connection, or does not answer in time (Art. 20): the fields it feeds are null, the rest of
+    the answer stands.
+    """
+    limit = ctx.timeouts.get(source_name, DEFAULT_TIMEOUT)
+    try:
+        async with asyncio.timeout(limit), ctx.engines[source_name].connect() as connection:
+            result = await connection.execute(statement)
+            return list(result.mappings())
+    except TimeoutError:
+        raise SourceUnavailableError(source_name, f"did not answer within {limit:g} s") from None
+    except OSError as error:
+        raise SourceUnavailableError(source_name, "cannot be reached") from error
+    except DBAPIError as error:
+        if _unreachable(error):
+            raise SourceUnavailableError(source_name, "cannot be reached") from error
+        raise  # a broken schema or a bug: masked as an internal error, logged with the request id
+
+
+#: Driver errors that mean "no connection" or "too slow", by class name or message fragment.
+_UNREACHABLE_NAMES = ("connection", "cannotconnect", "cancel", "timeout", "interfaceerror")
+_UNREACHABLE_TEXT = ("unable to open database file", "database is locked", "disk i/o error",
+                     "connection", "timeout", "timed out", "interrupted", "server has gone away",
+                     "lost connection")  # fmt: skip
+
+
+def _unreachable(error: DBAPIError) -> bool:
+    """Whether a driver error means the source is down or too slow, not that the query or the
+    schema is wrong (those stay internal errors, so they are noticed and fixed)."""
+    if error.connection_invalidated or isinstance(error.orig, OSError):
+        return True
+    name = type(error.orig).__name__.lower()
+    text = str(error.orig).lower()
+    return any(part in name for part in _UNREACHABLE_NAMES) or any(
+        part in text for part in _UNREACHABLE_TEXT
+    )
 
 
 def loader(

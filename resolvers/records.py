@@ -261,11 +261,15 @@ class _PersonLinks:
     row: Mapping[str, Any]
 
     @_link("License.holderId", target="License", description="Licences this person holds.")
-    async def licenses(self, info: Info) -> list[License]:
+    async def licenses(
+        self, info: Info
+    ) -> list[License] | None:  # null when its source is down (Art. 20)
         return await _many(info, License, "licenses", "holder_id", self.row["id_number"], "person")
 
     @_link("LandParcel.rightHolderId", target="LandParcel", description="Land rights held.")
-    async def land_rights(self, info: Info) -> list[LandParcel]:
+    async def land_rights(
+        self, info: Info
+    ) -> list[LandParcel] | None:  # null when its source is down (Art. 20)
         return await _many(
             info, LandParcel, "land", "right_holder_id", self.row["id_number"], "person"
         )
@@ -275,7 +279,9 @@ class _PersonLinks:
         target="LegalEntity",
         description="Legal entities this person represents.",
     )
-    async def represented_entities(self, info: Info) -> list[LegalEntity]:
+    async def represented_entities(
+        self, info: Info
+    ) -> list[LegalEntity] | None:  # null when its source is down (Art. 20)
         return await _many(
             info, LegalEntity, "entities", "legal_representative", self.row["id_number"], ""
         )
@@ -291,13 +297,17 @@ class _EntityLinks:
         return await _one(info, Person, "persons", self.row.get("legal_representative"))
 
     @_link("License.holderId", target="License", description="Licences this entity holds.")
-    async def licenses(self, info: Info) -> list[License]:
+    async def licenses(
+        self, info: Info
+    ) -> list[License] | None:  # null when its source is down (Art. 20)
         return await _many(
             info, License, "licenses", "holder_id", self.row["credit_code"], "entity"
         )
 
     @_link("LandParcel.rightHolderId", target="LandParcel", description="Land rights held.")
-    async def land_rights(self, info: Info) -> list[LandParcel]:
+    async def land_rights(
+        self, info: Info
+    ) -> list[LandParcel] | None:  # null when its source is down (Art. 20)
         return await _many(
             info, LandParcel, "land", "right_holder_id", self.row["credit_code"], "entity"
         )

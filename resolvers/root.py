@@ -258,7 +258,7 @@ class Query:
         name: str | None = None,
         division_code: str | None = None,
         status: str | None = None,
-    ) -> PersonConnection:  # type: ignore[valid-type]
+    ) -> PersonConnection | None:  # type: ignore[valid-type]  # null when its source is down
         where = [
             *_name_prefix("Person", name),
             *_equals("Person", "division_code", _division(division_code)),
@@ -283,7 +283,7 @@ class Query:
         division_code: str | None = None,
         status: str | None = None,
         kind: str | None = None,
-    ) -> LegalEntityConnection:  # type: ignore[valid-type]
+    ) -> LegalEntityConnection | None:  # type: ignore[valid-type]  # null when its source is down
         where = [
             *_name_prefix("LegalEntity", name),
             *_equals("LegalEntity", "division_code", _division(division_code)),
@@ -309,7 +309,7 @@ class Query:
         division_code: str | None = None,
         land_use: str | None = None,
         bbox: BoundingBox | None = None,
-    ) -> LandParcelConnection:  # type: ignore[valid-type]
+    ) -> LandParcelConnection | None:  # type: ignore[valid-type]  # null when its source is down
         where = [
             *_equals("LandParcel", "division_code", _division(division_code)),
             *_equals("LandParcel", "land_use", land_use),
@@ -333,7 +333,7 @@ class Query:
         kind: str | None = None,
         status: str | None = None,
         division_code: str | None = None,
-    ) -> LicenseConnection:  # type: ignore[valid-type]
+    ) -> LicenseConnection | None:  # type: ignore[valid-type]  # null when its source is down
         where = [
             *_equals("License", "kind", kind),
             *_equals("License", "status", status),
@@ -352,7 +352,7 @@ class Query:
         description="How fresh each dataset this agency may see is, against the frequency its "
         "catalogue entry sets (Art. 17)."
     )
-    async def freshness(self, info: Info) -> list[DatasetFreshness]:
+    async def freshness(self, info: Info) -> list[DatasetFreshness] | None:
         return await dataset_freshness(info)
 
     @strawberry.field(description="The calling agency, its duties, region and grants.")

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -119,8 +120,9 @@ def test_unexpected_errors_are_masked_and_carry_the_request_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     settings = Settings.demo(seeded)
-    gone = dict(settings.sources, persons=f"sqlite+aiosqlite:///{tmp_path}/missing/persons.db")
-    app = create_app(dataclasses.replace(settings, sources=gone))
+    sqlite3.connect(tmp_path / "persons.db").close()  # a database without the persons table
+    broken = dict(settings.sources, persons=f"sqlite+aiosqlite:///{tmp_path}/persons.db")
+    app = create_app(dataclasses.replace(settings, sources=broken))
     with LiveServer(app) as server, httpx.Client(base_url=server.url) as http:
         response = http.post(
             "/graphql",
