@@ -127,17 +127,31 @@ class Server:
 # -- wrk ---------------------------------------------------------------------------------
 
 
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores; /proc/stat, not idle/iowait)."""
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    # guest time is already counted in user/nice
+    return (sum(values[:8]) - idle) / CLK_TCK
+
+
+def loadavg() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 def wrk(server: Server, bodies: Path, token: str | None, seconds: int, args: Any) -> dict[str, Any]:
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s",
                "--timeout", "10s", "-s", str(BENCH / "gw_wrk.lua"), server.url, "--",
                str(bodies), token or ""]  # fmt: skip
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_cpu = server.cpu_seconds()
+    busy = busy_seconds()
     started = time.perf_counter()
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 60, check=False
     )
     wall = time.perf_counter() - started
+    busy = busy_seconds() - busy
     after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_cpu = server.cpu_seconds() - server_cpu
     line = next((x for x in done.stdout.splitlines() if x.startswith("GWBENCH ")), None)
@@ -150,6 +164,10 @@ def wrk(server: Server, bodies: Path, token: str | None, seconds: int, args: Any
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     result["wrk_cpu_pct"] = 100 * wrk_cpu / wall
     result["server_cpu_pct"] = 100 * server_cpu / wall
+    # Everything else the machine ran meanwhile (other work; this script's own polling is
+    # negligible): what blurs the figures on a shared machine.
+    result["other_cpu_pct"] = max(0.0, 100 * (busy - server_cpu - wrk_cpu) / wall)
+    result["loadavg_after"] = loadavg()
     result["bytes_per_request"] = result["bytes"] / max(result["requests"], 1)
     bad = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts",
                                   "non_2xx", "not_200", "graphql_errors"))  # fmt: skip
@@ -164,8 +182,15 @@ def measure(server: Server, bodies: Path, token: str | None, args: Any) -> dict[
     server.post("/bench/reset")
     result = wrk(server, bodies, token, args.duration, args)
     stats = server.get("/bench/stats")
-    result["statements"] = stats["total"]
-    result["statements_per_request"] = stats["total"] / max(result["requests"], 1)
+    freshness = freshness_statements(stats["texts"])
+    result["statements"] = stats["total"] - freshness
+    result["freshness_statements"] = freshness
+    result["statements_per_request"] = result["statements"] / max(result["requests"], 1)
+    if "audit" in stats:
+        # The writer's counters run on until the stats are read: a few requests more than wrk
+        # counted (those in flight when it stopped) may be in them.
+        result["audit"] = stats["audit"]
+        result["vouchers"] = stats["vouchers"]
     result["gc_seconds"] = sum(g["seconds"] for g in stats["gc"].values())
     result["gc_pct"] = 100 * result["gc_seconds"] / (result["duration_us"] / 1e6)
     result["gc"] = stats["gc"]
@@ -177,6 +202,17 @@ def measure(server: Server, bodies: Path, token: str | None, args: Any) -> dict[
 
 def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _is_freshness(text: str) -> bool:
+    """The freshness monitor's MAX(updated_at) per source (gateway.freshness, cached 60 s)."""
+    return bool(re.search(r"max\([^)]*updated_at", text, re.IGNORECASE))
+
+
+def freshness_statements(texts: dict[str, int]) -> int:
+    """Statements of the freshness monitor among the counted texts: counted apart, since they
+    run once per source per minute, not per request (and the floor has none)."""
+    return sum(n for text, n in texts.items() if _is_freshness(text))
 
 
 def check(server: Server, bodies: Path, token: str | None, n: int = 20) -> dict[str, Any]:
@@ -193,12 +229,20 @@ def check(server: Server, bodies: Path, token: str | None, n: int = 20) -> dict[
         if not root or (isinstance(root, dict) and "edges" in root and not root["edges"]):
             empty += 1
     stats = server.get("/bench/stats")
+    freshness = freshness_statements(stats["texts"])
+    by_source = Counter(stats["statements"])
+    for text, n in stats["texts"].items():
+        if _is_freshness(text):  # one per source: take it off the source it ran on
+            source = next((s for s in by_source if f"{s}" in text), None)
+            if source:
+                by_source[source] -= n
     return {
         "requests": len(lines),
         "empty_answers": empty,
-        "statements_per_request": stats["total"] / len(lines),
-        "statements_by_source": {k: v / len(lines) for k, v in stats["statements"].items()},
-        "sql": sorted({_normal(t) for t in stats["texts"]}),
+        "statements_per_request": (stats["total"] - freshness) / len(lines),
+        "statements_by_source": {k: v / len(lines) for k, v in by_source.items() if v},
+        "freshness_statements": freshness,
+        "sql": sorted({_normal(t) for t in stats["texts"] if not _is_freshness(t)}),
     }
 
 
@@ -216,14 +260,39 @@ def check_variant(server: Server, data: Path, tokens: dict[str, str]) -> dict[st
         tokens_checked = False
     except urllib.error.HTTPError as error:
         tokens_checked = error.code == 401
-    expected = {"product": (True, True), "gctuned": (True, True), "noauthz": (False, True),
-                "noauth": (False, False)}[server.variant]  # fmt: skip
-    if (authorization_on, tokens_checked) != expected:
+    # A documentary answer (a person's licences): is its audit record, and its voucher, on disk?
+    audit_db = data / "audit.db"
+    before = _audit_rows(audit_db)
+    documentary = (BENCH / "out" / "gw-bodies" / "s2-city.txt").read_text("utf-8").splitlines()[0]
+    answer = server.post("/graphql", documentary.encode(), tokens["GZ-PSB"])
+    after = _audit_rows(audit_db)
+    voucher_attached = "voucher" in (answer.get("extensions") or {})
+    audit_written = after[0] > before[0]
+    voucher_stored = after[1] > before[1]
+    variant = server.variant
+    expected = {"product": (True, True, True, True), "gctuned": (True, True, True, True),
+                "noauthz": (False, True, True, True), "noauth": (False, False, True, True),
+                "noaudit": (True, True, False, True),
+                "nodisk": (True, True, False, False)}[variant]  # fmt: skip
+    found = (authorization_on, tokens_checked, audit_written, voucher_stored)
+    if found != expected or not voucher_attached:
         raise RuntimeError(
-            f"variant {server.variant}: authorization {authorization_on}, token check "
-            f"{tokens_checked}; expected {expected}. The product changed: update gw_serve.py."
+            f"variant {variant}: (authorization, token check, audit written, voucher stored) = "
+            f"{found}, voucher attached {voucher_attached}; expected {expected} and a voucher. "
+            "The product changed: update gw_serve.py."
         )
-    return {"authorization": authorization_on, "token_check": tokens_checked}
+    return {"authorization": authorization_on, "token_check": tokens_checked,
+            "audit_written": audit_written, "voucher_stored": voucher_stored}  # fmt: skip
+
+
+def _audit_rows(path: Path) -> tuple[int, int]:
+    """(audit records, vouchers) in the audit database."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return (db.execute("SELECT count(*) FROM audit_log").fetchone()[0],
+                db.execute("SELECT count(*) FROM vouchers").fetchone()[0])  # fmt: skip
+    finally:
+        db.close()
 
 
 # -- profile -----------------------------------------------------------------------------
@@ -247,6 +316,17 @@ PROFILE_GROUPS = {
         "schema_for (gateway/schemas.py",
     ),
     "JSON response (JSONResponse.render)": ("JSONResponse.render",),
+    "audit: trail, entry, writer, chain and store (event-loop side)": (
+        "gateway/trail.py",
+        "gateway/audit/",
+    ),
+    "freshness and voucher (GatewayEvidence.attach)": ("attach (gateway/evidence.py",),
+    "  of which signing the voucher (canonical JSON, SHA-256, Ed25519)": (
+        "issue (gateway/vouchers/voucher.py",
+    ),
+    "  of which storing it (VoucherStore.save, event-loop side)": (
+        "save (gateway/vouchers/store.py",
+    ),
 }
 
 
@@ -399,6 +479,18 @@ PLAN: dict[tuple[str, str], list[tuple[str, str, str, str | None]]] = {
         ("s2", "GZ-PSB, experiment: gc.freeze() after start-up", "s2-city", "GZ-PSB"),
         ("s3", "GZ-PSB, experiment: gc.freeze() after start-up", "s3-city", "GZ-PSB"),
     ],
+    # What the audit costs: the same gateway, its audit store's append a no-op (gw_serve.py).
+    ("gateway", "noaudit"): [
+        ("s1", "GZ-PSB, audit append a no-op", "s1-city", "GZ-PSB"),
+        ("s2", "GZ-PSB, audit append a no-op", "s2-city", "GZ-PSB"),
+        ("s3", "GZ-PSB, audit append a no-op", "s3-city", "GZ-PSB"),
+    ],
+    # And with the voucher store's save a no-op as well: nothing written to disk. s1 returns
+    # no documentary data (no voucher), so it would be the `noaudit` point again.
+    ("gateway", "nodisk"): [
+        ("s2", "GZ-PSB, audit append and voucher save no-ops", "s2-city", "GZ-PSB"),
+        ("s3", "GZ-PSB, audit append and voucher save no-ops", "s3-city", "GZ-PSB"),
+    ],
 }
 
 
@@ -408,6 +500,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     bodies_dir = out / "gw-bodies"
     counts = write_bodies(data, bodies_dir)
     tokens = {agency: token(data, agency) for agency in ("GZ-PSB", "TH-CA")}
+    # Every run starts from an empty audit store (and voucher tables): the log of earlier runs
+    # would otherwise grow from run to run. The gateway creates it afresh at start-up.
+    for stale in (data / "audit.db", data / "audit.db-wal", data / "audit.db-shm"):
+        stale.unlink(missing_ok=True)
     results: dict[str, Any] = {
         "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"),
         "command": args.command,
@@ -422,6 +518,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "points": [],
         "checks": {},
         "profiles": {},
+        "loadavg_before": loadavg(),
     }  # fmt: skip
     for (app, variant), all_points in PLAN.items():
         points = [p for p in all_points if not args.only or p[2] in args.only]
@@ -448,7 +545,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                           f"{result['statements_per_request']:.2f}  wrk CPU "
                           f"{result['wrk_cpu_pct']:.0f}%  server CPU "
                           f"{result['server_cpu_pct']:.0f}%  GC {result['gc_pct']:.0f}%  "
-                          f"failed {result['failed']}", flush=True)  # fmt: skip
+                          f"others {result['other_cpu_pct']:.0f}%  "
+                          f"failed {result['failed']}{_evidence_note(result)}",
+                          flush=True)  # fmt: skip
             for i, (scenario, label, bodies, agency) in enumerate(points):
                 checked = results["checks"][f"{app}/{variant}/{bodies}/{agency or '-'}"]
                 results["points"].append({
@@ -466,6 +565,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         results["profiles"][bodies] = summary
         finally:
             server.stop()
+    results["loadavg_after"] = loadavg()
+    audit_db = data / "audit.db"
+    if audit_db.exists():
+        results["audit_db"] = {"megabytes": round(audit_db.stat().st_size / 1e6),
+                               "records": _audit_rows(audit_db)[0]}  # fmt: skip
     if not args.only:
         stages(results, data, bodies_dir)
     results["sql_same_as_floor"] = {
@@ -477,6 +581,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     results["summary"] = summarize(results)
     return results
+
+
+def _evidence_note(result: dict[str, Any]) -> str:
+    audit = result.get("audit")
+    if not audit or not audit["batches"]:
+        return ""
+    append = audit["append"]
+    note = (f"  audit {audit['written'] / audit['batches']:.1f} rec/commit, append "
+            f"{1e3 * append['seconds'] / max(append['calls'], 1):.1f} ms")
+    sign, save = result["vouchers"]["sign"], result["vouchers"]["save"]
+    if sign["calls"]:
+        note += (f"  voucher sign {1e6 * sign['seconds'] / sign['calls']:.0f} µs, save "
+                 f"{1e3 * save['seconds'] / max(save['calls'], 1):.1f} ms")
+    return note
 
 
 def stages(results: dict[str, Any], data: Path, bodies_dir: Path) -> None:
@@ -508,6 +626,36 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "gc_pct": statistics.median(r["gc_pct"] for r in runs),
         "bytes_per_request": pick["bytes_per_request"],
         "failed": sum(r["failed"] for r in runs),
+        "other_cpu_pct": statistics.median(r.get("other_cpu_pct", 0.0) for r in runs),
+        "other_cpu_pct_max": max(r.get("other_cpu_pct", 0.0) for r in runs),
+        **evidence(runs),
+    }
+
+
+def evidence(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The audit writer's batches and the vouchers' costs, over all runs of a point."""
+    if not all("audit" in r for r in runs):
+        return {}
+    written = sum(r["audit"]["written"] for r in runs)
+    batches = sum(r["audit"]["batches"] for r in runs)
+    requests = sum(r["requests"] for r in runs)
+
+    def mean(kind: str, name: str, scale: float) -> float | None:
+        calls = sum(r[kind][name]["calls"] for r in runs)
+        seconds = sum(r[kind][name]["seconds"] for r in runs)
+        return scale * seconds / calls if calls else None
+
+    return {
+        "audit_records": written,
+        "audit_batches": batches,
+        "records_per_batch": written / batches if batches else None,
+        "audit_append_ms": mean("audit", "append", 1e3),
+        "audit_append_max_ms": 1e3 * max(r["audit"]["append"]["max_seconds"] for r in runs),
+        "vouchers_per_request": sum(r["vouchers"]["sign"]["calls"] for r in runs) / requests
+        if requests else None,
+        "voucher_sign_us": mean("vouchers", "sign", 1e6),
+        "voucher_save_ms": mean("vouchers", "save", 1e3),
+        "voucher_save_max_ms": 1e3 * max(r["vouchers"]["save"]["max_seconds"] for r in runs),
     }
 
 
@@ -527,6 +675,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         gw = _point(results, "product", f"{s}-city", "GZ-PSB")
         noauthz = _point(results, "noauthz", f"{s}-city", "GZ-PSB")
         noauth = _point(results, "noauth", f"{s}-city", "GZ-PSB")
+        noaudit = _point(results, "noaudit", f"{s}-city", "GZ-PSB")
+        nodisk = _point(results, "nodisk", f"{s}-city", "GZ-PSB")
         psb_th = _point(results, "product", f"{s}-tianhe", "GZ-PSB")
         thca = _point(results, "product", f"{s}-tianhe", "TH-CA")
         entry: dict[str, Any] = {}
@@ -538,6 +688,16 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
             entry["access_control_cost_pct"] = 100 * (1 - gw["rps"] / noauth["rps"])
         if psb_th and thca:
             entry["thca_over_psb"] = thca["rps"] / psb_th["rps"]
+        if gw and noaudit:
+            entry["audit_cost_pct"] = 100 * (1 - gw["rps"] / noaudit["rps"])
+            if floor:
+                entry["floor_over_noaudit"] = floor["rps"] / noaudit["rps"]
+        if gw and nodisk:
+            entry["disk_cost_pct"] = 100 * (1 - gw["rps"] / nodisk["rps"])
+            if noaudit:
+                entry["voucher_store_cost_pct"] = 100 * (1 - noaudit["rps"] / nodisk["rps"])
+            if floor:
+                entry["floor_over_nodisk"] = floor["rps"] / nodisk["rps"]
         stage = results.get("stages_us", {}).get(f"{s}-city")
         if stage and gw:
             # The server's CPU per request under load, and the part authorization adds to it:

@@ -1,7 +1,7 @@
 """Benchmark launcher: the govgate gateway (or the SQL floor) on 127.0.0.1, plus /bench/stats.
 
     .venv/bin/python bench/gw_serve.py --data DIR --port PORT [--app gateway|floor]
-                                       [--variant product|noauthz|noauth|gctuned]
+                                       [--variant product|noauthz|noauth|gctuned|noaudit|nodisk]
 
 Used by bench/gw_run.py (see bench/gateway.sh); nothing here is part of the product.
 
@@ -13,7 +13,13 @@ aiosqlite driver, without GraphQL, tokens or grants.
 Both get two extra routes, appended after the product's own (so they never sit in front of
 /graphql): `GET /bench/stats` (SQL statements executed per source since the last reset, and
 the distinct statement texts) and `POST /bench/reset`. They count with a SQLAlchemy
-`before_cursor_execute` listener on every source engine.
+`before_cursor_execute` listener on every source engine. For the gateway, /bench/stats also
+reports the audit writer since the last reset (records written, batches committed, from the
+writer's own `written` and `batches` counters, and the wall time spent in `AuditStore.append`)
+and the vouchers (how many were signed and stored, the time in `issue` and in
+`VoucherStore.save`). Those times come from thin timing wrappers set on the gateway's own
+store objects in this process (two `perf_counter` calls per batch or voucher); they change
+nothing else.
 
 `--variant` (gateway only) changes the gateway in this process only, to measure what a part
 costs:
@@ -26,6 +32,12 @@ costs:
 * `noauth`: `noauthz` and, in addition, the token is not verified (any bearer token is GZ-PSB).
 * `gctuned`: the product, with `gc.freeze()` after start-up (an experiment for the report's
   suggestions; a deployment setting, not a code change).
+* `noaudit`: the product, with the audit store's `append` replaced by a no-op that hands back
+  sequence numbers: the trail is still gathered and the entry built and handed to the group-
+  commit writer, which still batches and wakes the requests, but nothing is hashed, inserted
+  or committed (no disk writes for the audit). Vouchers are still signed and stored.
+* `nodisk`: `noaudit` and, in addition, `VoucherStore.save` is a no-op: vouchers are still
+  signed and attached, but nothing is written to disk at all.
 """
 
 from __future__ import annotations
@@ -48,6 +60,7 @@ from sqlalchemy import event, select
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import gateway.evidence
 from gateway import execution
 from gateway.validation import rules_for
 from policies.grants import Grants, RowScope
@@ -63,7 +76,8 @@ BENCH_AGENCY = "GZ-PSB"
 
 
 class StatementStats:
-    """SQL statements executed per source, their distinct texts (bounded), and GC pauses."""
+    """SQL statements executed per source, their distinct texts (bounded), and GC pauses;
+    for the gateway also the audit writer's batches and the vouchers' signing and storing."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -73,6 +87,50 @@ class StatementStats:
         self.gc: dict[int, list[float]] = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
         self._gc_started = 0.0
         gc.callbacks.append(self._on_gc)
+        self.writer: Any = None  # the gateway's AuditWriter
+        self._writer_base = (0, 0)  # its (written, batches) at the last reset
+        # [calls, seconds, max seconds] of AuditStore.append, issue, VoucherStore.save.
+        self.timed: dict[str, list[float]] = {k: [0, 0.0, 0.0] for k in ("append", "sign", "save")}
+
+    def watch_gateway(self, gw: Any) -> None:
+        """Time the audit store's append and the vouchers' signing and storing (wrappers)."""
+        self.writer = gw.audit
+        store, vouchers = gw.audit_store, gw.evidence.store
+        for obj, name in ((store, "append"), (vouchers, "save"), (gw.audit, "written"),
+                          (gw.audit, "batches")):  # fmt: skip
+            if not hasattr(obj, name):
+                raise SystemExit(f"{type(obj).__name__}.{name} is gone: update bench/gw_serve.py")
+        if not hasattr(gateway.evidence, "issue"):
+            raise SystemExit("gateway.evidence.issue is gone: update bench/gw_serve.py")
+        store.append = self._timed_async("append", store.append)
+        vouchers.save = self._timed_async("save", vouchers.save)
+        gateway.evidence.issue = self._timed_sync("sign", gateway.evidence.issue)
+
+    def _add(self, name: str, seconds: float) -> None:
+        entry = self.timed[name]
+        entry[0] += 1
+        entry[1] += seconds
+        entry[2] = max(entry[2], seconds)
+
+    def _timed_async(self, name: str, function: Any) -> Any:
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await function(*args, **kwargs)
+            finally:
+                self._add(name, time.perf_counter() - started)
+
+        return timed
+
+    def _timed_sync(self, name: str, function: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._add(name, time.perf_counter() - started)
+
+        return timed
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
@@ -110,8 +168,27 @@ class StatementStats:
                         for g, (c, t) in self.gc.items()
                     },
                     "gc_objects": len(gc.get_objects()),
+                    **self._evidence(),
                 }
             )
+
+    def _evidence(self) -> dict[str, Any]:
+        if self.writer is None:
+            return {}
+        written = self.writer.written - self._writer_base[0]
+        batches = self.writer.batches - self._writer_base[1]
+
+        def timed(name: str) -> dict[str, float]:
+            calls, seconds, longest = self.timed[name]
+            return {"calls": int(calls), "seconds": round(seconds, 4),
+                    "max_seconds": round(longest, 4)}  # fmt: skip
+
+        return {
+            "audit": {"written": written, "batches": batches,
+                      "records_per_batch": written / batches if batches else None,
+                      "append": timed("append")},  # fmt: skip
+            "vouchers": {"sign": timed("sign"), "save": timed("save")},
+        }
 
     async def reset(self, _request: Request) -> Response:
         with self.lock:
@@ -119,6 +196,10 @@ class StatementStats:
             self.texts.clear()
             for entry in self.gc.values():
                 entry[:] = [0, 0.0]
+            for entry in self.timed.values():
+                entry[:] = [0, 0.0, 0.0]
+            if self.writer is not None:
+                self._writer_base = (self.writer.written, self.writer.batches)
         return JSONResponse({"reset": True})
 
 
@@ -187,6 +268,34 @@ def _stub_authorization(app: Any, *, verify_tokens: bool) -> None:
         gw.authenticator.authenticate = authenticate
 
 
+def _stub_audit_append(app: Any) -> None:
+    """The audit store's append becomes a no-op: sequence numbers, no hashing, no disk."""
+    store = app.state.gateway.audit_store
+    if not hasattr(store, "append"):
+        raise SystemExit("AuditStore.append is gone: update bench/gw_serve.py")
+    last = 0
+
+    async def append(entries: Any) -> list[int]:
+        nonlocal last
+        numbers = list(range(last + 1, last + 1 + len(entries)))
+        last += len(entries)
+        return numbers
+
+    store.append = append
+
+
+def _stub_voucher_save(app: Any) -> None:
+    """Storing a voucher becomes a no-op (it is still signed and attached to the answer)."""
+    vouchers = app.state.gateway.evidence.store
+    if not hasattr(vouchers, "save"):
+        raise SystemExit("VoucherStore.save is gone: update bench/gw_serve.py")
+
+    async def save(*_args: Any, **_kwargs: Any) -> None:
+        return None
+
+    vouchers.save = save
+
+
 def build(args: argparse.Namespace) -> Any:
     data = Path(args.data).resolve()
     stats = StatementStats()
@@ -207,7 +316,12 @@ def build(args: argparse.Namespace) -> Any:
             # the full collections that requests trigger no longer walk it.
             gc.collect()
             gc.freeze()
+        elif args.variant in ("noaudit", "nodisk"):
+            _stub_audit_append(app)
+            if args.variant == "nodisk":
+                _stub_voucher_save(app)
         engines = app.state.gateway.engines
+        stats.watch_gateway(app.state.gateway)
     stats.listen(engines)
     app.router.routes.append(Route("/bench/stats", stats.stats, methods=["GET"]))
     app.router.routes.append(Route("/bench/reset", stats.reset, methods=["POST"]))
@@ -220,7 +334,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--app", choices=("gateway", "floor"), default="gateway")
     parser.add_argument(
-        "--variant", choices=("product", "noauthz", "noauth", "gctuned"), default="product"
+        "--variant",
+        choices=("product", "noauthz", "noauth", "gctuned", "noaudit", "nodisk"),
+        default="product",
     )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).parent))
