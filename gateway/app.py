@@ -16,7 +16,6 @@ import re
 import time
 import uuid
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,13 +33,11 @@ from gateway.evidence import GatewayEvidence
 from gateway.execution import OperationError, run_operation
 from gateway.graphiql import GRAPHIQL_HTML
 from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
-from gateway.schemas import SchemaCache
+from gateway.policy_sync import PolicyFollower, PolicyStore
+from gateway.served import PolicyTexts, Served
 from gateway.trail import Trail
 from gateway.vouchers import VoucherStoreError
-from policies.catalog import load_catalog
 from policies.errors import PolicyError
-from policies.grants import Policy
-from policies.rules import load_rules
 from resolvers.context import RequestContext
 from sources.engines import make_engine
 
@@ -80,33 +77,6 @@ async def _probe(engine: AsyncEngine) -> dict[str, Any]:
     return {"ok": True, "latencyMs": round((time.perf_counter() - started) * 1000, 1)}
 
 
-@dataclass(frozen=True, slots=True)
-class Served:
-    """One policy in force: the grants and the schemas built from them."""
-
-    policy: Policy
-    schemas: SchemaCache
-
-    @classmethod
-    def load(cls, settings: Settings, day: date) -> Served:
-        """Load the catalogue and rules, compile, precompute grants and schemas as of `day`.
-
-        Raises PolicyError (with every problem) when the catalogue or rules are broken.
-        """
-        catalog = load_catalog(settings.catalog)
-        rules = load_rules(settings.rules, catalog) if settings.rules else ()
-        return cls._serve(Policy.build(catalog, rules, day=day))
-
-    def for_day(self, day: date) -> Served:
-        """The same compiled policy, decided as of another day (temporary rules end)."""
-        policy = self.policy
-        return self._serve(Policy.load(policy.catalog, policy.compiled, day=day))
-
-    @classmethod
-    def _serve(cls, policy: Policy) -> Served:
-        return cls(policy, SchemaCache(list(policy.grants.values())))
-
-
 class Gateway:
     """The gateway's state across requests: settings, sources, identity, the served policy."""
 
@@ -115,7 +85,9 @@ class Gateway:
         #: The time (aware). Audit records and vouchers carry it; the served policy is decided
         #: as of its local date (temporary rules end at midnight).
         self.clock = clock
-        self.served = Served.load(settings, self.today())
+        # Built from the files now, so a broken catalogue stops the start at once; start() then
+        # publishes it to the policy store, or adopts what other processes published.
+        self.served = Served.build(PolicyTexts.read(settings), self.today())
         _freeze()
         self.engines: dict[str, AsyncEngine] = {
             name: make_engine(url) for name, url in settings.sources.items()
@@ -134,6 +106,12 @@ class Gateway:
         self.evidence = GatewayEvidence(settings, self.engines)
         self.audit_store = AuditStore(settings.audit_url, signer=self.evidence.keyring.sign)
         self.audit = AuditWriter(self.audit_store)
+        self.policy_store = PolicyStore(self.audit_store.engine)
+        self.policy_follower = PolicyFollower(
+            self.policy_store, settings.audit_url, self._adopt_published
+        )
+        #: The policy_versions row this process serves (0 before start()).
+        self.policy_id = 0
 
     def today(self) -> date:
         """The local date by the gateway's clock."""
@@ -147,7 +125,10 @@ class Gateway:
         """Open the audit store (creating it if new) and start its writer."""
         await self.audit_store.create()
         await self.evidence.start()
+        await self.policy_store.create()
+        self.policy_id = await self._publish_if_new(self.served)
         self.audit.start()
+        self.policy_follower.start()
 
     async def record(self, trail: Trail, response: Response) -> Response:
         """Write the request's audit record, then release `response` (Art. 28, 34).
@@ -177,13 +158,13 @@ class Gateway:
             return served
         async with self._reload_lock:
             if self.served.policy.day != today:
-                self.served = await asyncio.to_thread(self.served.for_day, today)
-                _freeze()
+                self._swap(await asyncio.to_thread(self.served.for_day, today))
                 log.info("policy decided anew for %s", today.isoformat())
         return self.served
 
     async def reload(self) -> tuple[str, str]:
-        """Load the catalogue and rules again and swap the new policy in; (old, new) version.
+        """Load the catalogue and rules files again, publish them to every gateway process and
+        swap the new policy in here; (old, new) version.
 
         Raises PolicyError and keeps the old policy when the files have problems (Art. 19:
         in-catalogue access opens at once, but never on a broken catalogue).
@@ -191,14 +172,51 @@ class Gateway:
         async with self._reload_lock:
             old = self.served.policy.version
             # Compiling and precomputing grants takes about a second: not on the event loop.
-            served = await asyncio.to_thread(Served.load, self.settings, self.today())
-            self.served = served
-            _freeze()
+            texts = await asyncio.to_thread(PolicyTexts.read, self.settings)
+            served = await asyncio.to_thread(Served.build, texts, self.today())
+            self.policy_id = await self._publish_if_new(served)
+            self._swap(served)
             log.info("policy reloaded: %s -> %s", old, served.policy.version)
             return old, served.policy.version
 
+    async def _publish_if_new(self, served: Served) -> int:
+        """The store's newest row if it holds this policy already, else a new row for it."""
+        latest = await self.policy_store.latest()
+        if latest is not None and latest.version == served.policy.version:
+            return latest.id
+        published = await self.policy_store.publish(
+            served.texts, served.policy, at=self.timestamp()
+        )
+        log.info("policy %s published (id %d)", served.policy.version, published)
+        return published
+
+    async def _adopt_published(self, newest: int) -> None:
+        """Another process published policy row `newest`: serve it too."""
+        if newest <= self.policy_id:
+            return
+        async with self._reload_lock:
+            stored = await self.policy_store.latest()
+            if stored is None or stored.id <= self.policy_id:
+                return
+            if stored.version != self.served.policy.version:
+                try:
+                    served = await asyncio.to_thread(Served.build, stored.texts, self.today())
+                except PolicyError as error:  # published by a process that accepted it
+                    log.error("published policy %s does not build here: %s", stored.id, error)
+                    self.policy_id = stored.id  # do not retry it every second
+                    return
+                self._swap(served)
+                log.info("policy %s adopted from the store (id %d)", stored.version, stored.id)
+            self.policy_id = stored.id
+
+    def _swap(self, served: Served) -> None:
+        self.served = served
+        _freeze()
+
     async def close(self) -> None:
-        """Write the audit records still pending, then dispose of every engine."""
+        """Stop following the policy, write the audit records still pending, then dispose of
+        every engine."""
+        await self.policy_follower.close()
         await self.audit.close()
         await self.audit_store.close()
         await self.evidence.close()
@@ -398,6 +416,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             )  # fmt: skip
         try:
             old, new = await gateway.reload()
+        except (OSError, SQLAlchemyError) as error:  # the policy store: nothing was swapped
+            log.error("policy reload could not publish: %s", error)
+            return refuse(
+                trail, 503, "The policy store cannot be written, so the new policy was not "
+                "published; the old one stays in force. Try again shortly.", "AUDIT_UNAVAILABLE",
+            )  # fmt: skip
         except PolicyError as error:
             trail.refuse("POLICY_INVALID", str(error))
             problems = getattr(error, "problems", [])

@@ -1,0 +1,196 @@
+"""One policy for every gateway process (Art. 19: a change opens access everywhere at once).
+
+The catalogue and author rules a gateway serves, and the Casbin files compiled from them, are
+published to the gateway's own database (the audit store's, `policy_versions`). Every process
+follows the newest row:
+
+- PostgreSQL: the publishing transaction sends `NOTIFY govgate_policy`; every process LISTENs on
+  a dedicated connection and loads the new row at once (well under the 2 s the platform
+  promises). Chosen over Redis pub/sub because the store is already PostgreSQL: no second
+  service to run and secure, and the notification is delivered on commit, so a process never
+  hears of a row it cannot yet read. A poll every few seconds covers a dropped connection.
+- SQLite (one machine): each process polls the newest id every second.
+
+A process publishes when it starts or reloads and its files compile to a different policy than
+the newest published one; any process may reload, and all follow (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, func, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.served import PolicyTexts
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from policies.grants import Policy
+
+__all__ = ["CHANNEL", "PolicyFollower", "PolicyStore", "StoredPolicy", "policy_versions"]
+
+log = logging.getLogger("govgate.policy")
+
+CHANNEL = "govgate_policy"
+
+metadata = MetaData()
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(16), nullable=False),
+    Column("catalog", Text, nullable=False),
+    Column("catalog_name", Text, nullable=False),
+    Column("rules", Text, nullable=True),
+    Column("rules_name", Text, nullable=True),
+    # The compiled Casbin files, for anyone inspecting what was in force (policy authors).
+    Column("model", Text, nullable=False),
+    Column("policy", Text, nullable=False),
+    Column("published_at", String(32), nullable=False),
+    Column("published_by", String(255), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPolicy:
+    """A published policy: its row id, version, and the texts to build it from."""
+
+    id: int
+    version: str
+    texts: PolicyTexts
+
+
+class PolicyStore:
+    """The `policy_versions` table in the gateway's database behind `engine`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(self) -> None:
+        """Create the table if missing."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+
+    async def latest(self) -> StoredPolicy | None:
+        """The newest published policy, or None when nothing was published yet."""
+        statement = select(policy_versions).order_by(policy_versions.c.id.desc()).limit(1)
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(statement)).mappings().first()
+        if row is None:
+            return None
+        texts = PolicyTexts(row["catalog"], row["catalog_name"], row["rules"], row["rules_name"])
+        return StoredPolicy(int(row["id"]), str(row["version"]), texts)
+
+    async def latest_id(self) -> int:
+        """The newest row's id (0 when none)."""
+        async with self.engine.connect() as connection:
+            return int(await connection.scalar(select(func.max(policy_versions.c.id))) or 0)
+
+    async def publish(self, texts: PolicyTexts, policy: Policy, *, at: str) -> int:
+        """Store `texts` and their compiled `policy` as the newest; tell every process. Its id."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                insert(policy_versions).values(
+                    version=policy.version,
+                    catalog=texts.catalog,
+                    catalog_name=texts.catalog_name,
+                    rules=texts.rules,
+                    rules_name=texts.rules_name,
+                    model=policy.compiled.model,
+                    policy=policy.compiled.policy,
+                    published_at=at,
+                    published_by=f"{socket.gethostname()}:{os.getpid()}",
+                )
+            )
+            key = result.inserted_primary_key
+            if key is None:  # every dialect govgate supports returns it; refuse to guess
+                raise SQLAlchemyError("the database did not return the new policy row's id")
+            new_id = int(key[0])
+            if self.engine.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": CHANNEL, "payload": str(new_id)},
+                )
+        return new_id
+
+
+class PolicyFollower:
+    """Calls `on_publish(id)` whenever a policy newer than the last one seen is published."""
+
+    #: Seconds between polls: SQLite always; PostgreSQL only as a safety net under LISTEN.
+    POLL_SQLITE = 1.0
+    POLL_POSTGRESQL = 5.0
+
+    def __init__(
+        self, store: PolicyStore, url: str, on_publish: Callable[[int], Awaitable[None]]
+    ) -> None:
+        self.store = store
+        self.url = url
+        self.on_publish = on_publish
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start following (inside the running event loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="policy-follower")
+
+    async def close(self) -> None:
+        """Stop following."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        postgres = self.store.engine.dialect.name == "postgresql"
+        while True:
+            try:
+                if postgres:
+                    await self._listen()
+                else:
+                    await asyncio.sleep(self.POLL_SQLITE)
+                    await self._check()
+            except (OSError, TimeoutError, SQLAlchemyError) as error:
+                log.warning("policy follower: %s; retrying in a second", error)
+                await asyncio.sleep(1.0)
+            except Exception as error:  # asyncpg's own errors: keep following, never die
+                log.warning("policy follower: %s; retrying in a second", error)
+                await asyncio.sleep(1.0)
+
+    async def _check(self) -> None:
+        latest = await self.store.latest_id()
+        if latest:
+            await self.on_publish(latest)
+
+    async def _listen(self) -> None:
+        import asyncpg  # noqa: PLC0415 (only PostgreSQL stores need it)
+
+        dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = await asyncpg.connect(dsn, timeout=5)
+        heard = asyncio.Event()
+
+        def notified(*_: Any) -> None:
+            heard.set()
+
+        try:
+            await connection.add_listener(CHANNEL, notified)
+            await self._check()  # anything published while we were not listening
+            while not connection.is_closed():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(heard.wait(), timeout=self.POLL_POSTGRESQL)
+                heard.clear()
+                await self._check()
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=2)
