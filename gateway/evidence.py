@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from gateway.freshness import FreshnessMonitor, stale_warnings
 from gateway.vouchers import (
     Keyring,
-    PublicKeyring,
     VoucherStore,
     data_sha256,
     issue,
@@ -64,8 +63,9 @@ class GatewayEvidence:
         found = await self.store.get(voucher_id)
         if found is None:
             return None
-        keys = PublicKeyring(await self.store.public_keys()) | self.keyring.public_keys()
-        key = keys.get(found.key_id)
+        # The keyring folder's keys only: the store's key table is writable by whoever can
+        # write to the database, so it cannot vouch for a signature.
+        key = self.keyring.public_keys().get(found.key_id)
         valid = key is not None and verify_signature(key, found.signed_payload(), found.signature)
         return {**found.to_json(), "signatureValid": valid}
 

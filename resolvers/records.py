@@ -56,6 +56,14 @@ def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+#: The License fields the seal covers (sources.seal.SEALED_COLUMNS), as `Type.field`.
+_SEALED_FIELDS = tuple(
+    f"License.{spec.name}"
+    for spec in BY_ENTITY["License"].fields
+    if spec.columns[0] in SEALED_COLUMNS and spec.name != "seal"
+)
+
+
 @strawberry.type(
     description=(
         "The issuer's electronic seal over a licence record (Art. 23), checked by the gateway "
@@ -70,8 +78,15 @@ class Seal:
         )
     )
     algorithm: str
-    key_id: str
-    signature: str
+    # The signature and its key let anyone test guesses of every sealed column offline (a
+    # holder's ID number, say): only an agency that may read all of them sees these two.
+    key_id: str = strawberry.field(metadata={"needs": _SEALED_FIELDS})
+    signature: str = strawberry.field(
+        description="The issuer's Ed25519 signature, base64. Shown only to agencies that may "
+        "read every sealed field: with the issuer's public key it would let others test "
+        "guesses of the fields they may not read.",
+        metadata={"needs": _SEALED_FIELDS},
+    )
     valid: bool = strawberry.field(
         description=(
             "True when the seal is the issuing agency's own signature over the record's current "

@@ -45,6 +45,7 @@ __all__ = [
     "AuditStore",
     "SignedHead",
     "Signer",
+    "append_only",
     "audit_head",
     "audit_log",
     "head_payload",
@@ -96,26 +97,33 @@ audit_head = Table(
     Column("signature", String(128), nullable=True),
 )
 
-_APPEND_ONLY = "the audit log is append-only (Art. 28)"
-_TRIGGERS = {
-    "sqlite": [
-        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb} BEFORE {verb.upper()} ON audit_log "
-        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
-        for verb in ("update", "delete")
-    ],
-    "postgresql": [
-        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        f"$$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$",
-        "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
-        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
-        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
-    ],
-    "mysql": [
-        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb} BEFORE {verb.upper()} ON audit_log "
-        f"FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{_APPEND_ONLY}'"
-        for verb in ("update", "delete")
-    ],
-}
+
+def append_only(dialect: str, table: str) -> list[str]:
+    """DDL making `table` refuse UPDATE and DELETE (Art. 28); none for other dialects."""
+    message = f"{table} is append-only (Art. 28)"
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            for verb in ("update", "delete")
+        ]
+    if dialect == "postgresql":
+        return [
+            f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql "
+            f"AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$",
+            f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
+        ]
+    if dialect in {"mysql", "mariadb"}:
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
+            f"FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{message}'"
+            for verb in ("update", "delete")
+        ]
+    return []
+
+
 #: The members of `content` that also have their own column.
 _COPIED = ("at", "agency", "decision")
 
@@ -143,7 +151,7 @@ class AuditStore:
         """Create the tables, triggers and head if missing (safe on an existing store)."""
         async with self.engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
-            for statement in _TRIGGERS.get(self.engine.dialect.name, []):
+            for statement in append_only(self.engine.dialect.name, "audit_log"):
                 await connection.execute(text(statement))
             found = await connection.scalar(select(audit_head.c.id).where(audit_head.c.id == 1))
             if found is None:

@@ -91,12 +91,14 @@ def verify_command(
         )
     try:
         recorded, store_keys = asyncio.run(_read_store(settings.audit_url, voucher.id))
-        if keys_path is not None:
-            keys = PublicKeyring.from_file(keys_path)
-        else:
-            keys = PublicKeyring(store_keys, source="the store's signing_keys")
-            if settings.signing_keys.is_dir():
-                keys |= PublicKeyring.from_folder(settings.signing_keys)
+        # Only keys the auditor holds apart from the database are trusted: someone who can
+        # write to the store could add a key of their own there and sign what they like.
+        del store_keys
+        keys = (
+            PublicKeyring.from_file(keys_path)
+            if keys_path is not None
+            else PublicKeyring.from_folder(settings.signing_keys)
+        )
     except VoucherError as error:
         fail(str(error))
     problems = check(voucher, data, keys)

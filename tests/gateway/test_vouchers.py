@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Column, Integer, MetaData, Table, select, update
+from sqlalchemy import Column, Integer, MetaData, Table, select, text, update
 
 from gateway.errors import GatewayError
 from gateway.vouchers import (
@@ -558,6 +558,7 @@ async def test_the_store_refuses_to_trust_a_key_record_that_was_altered(
     engine = make_engine(url)
     async with engine.begin() as connection:
         other = Keyring.open(tmp_path / "other").current.public_key_b64
+        await connection.execute(text("DROP TRIGGER signing_keys_no_update"))  # an insider
         await connection.execute(update(signing_keys).values(public_key=other))
     await engine.dispose()
     reopened = VoucherStore(url)
