@@ -113,7 +113,7 @@ async def run_operation(
         response["errors"] = [_shape(e, context.request_id) for e in result.errors]
     if result.data is None:  # refused at the start (variables, operation name): nothing read
         return response, set()
-    return response, fields_read(schema._schema, document, operation_name)
+    return response, fields_read(schema._schema, document, operation_name, variables)
 
 
 def _parse_and_validate(

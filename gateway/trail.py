@@ -50,6 +50,8 @@ class Trail:
     codes: set[str] = field(default_factory=set)
     flags: list[str] = field(default_factory=list)
     vouchers: list[str] = field(default_factory=list)
+    #: Whether any operation ran and released data (a batch may mix refused and answered).
+    executed: bool = False
 
     def refuse(self, code: str, reason: str) -> None:
         """The request as a whole was declined (bad body, limit, not an administrator)."""
@@ -73,7 +75,9 @@ class Trail:
             self.operations.append(Operation(name, query_sha256(text)))
 
     def result(self, response: dict[str, Any]) -> None:
-        """Note the error codes of one operation's response."""
+        """Note the error codes of one operation's response, and whether it released data."""
+        if response.get("data") is not None:
+            self.executed = True
         for error in response.get("errors") or ():
             extensions = error.get("extensions") or {}
             code = extensions.get("code")
@@ -84,14 +88,18 @@ class Trail:
 
     @property
     def decision(self) -> Decision:
-        """failed > unauthenticated > refused > allowed, from what was gathered."""
+        """failed > unauthenticated > allowed (data went out) > refused, from what was gathered.
+
+        A batch in which one operation was refused but another answered released data, so it
+        is `allowed`; its refusals still show in `errorCodes` and `refusedFields`.
+        """
         if self.codes & _FAILURES:
             return "failed"
         if self.unauthenticated:
             return "unauthenticated"
-        if self.codes & _REFUSALS:
-            return "refused"
-        return "allowed"
+        if self.executed or not self.codes & _REFUSALS:
+            return "allowed"
+        return "refused"
 
     def entry(self) -> AuditEntry:
         """The audit record of this request."""

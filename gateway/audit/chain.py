@@ -48,6 +48,9 @@ class StoredRecord:
     prev_hash: str
     hash: str
     content: dict[str, Any]
+    #: False when the stored text is not the canonical form of its contents (rewritten by hand:
+    #: escapes or duplicate members that read differently to different tools).
+    canonical: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +129,44 @@ def _check(
     previous: StoredRecord | None,
     following: StoredRecord | None,
 ) -> ChainProblem | None:
+    problem = _check_itself(record)
+    if problem is not None:
+        return problem
+    if record.prev_hash == expected:
+        wanted = previous.seq + 1 if previous else 1
+        if record.seq == wanted:
+            return None
+        return ChainProblem(
+            record.seq, "modified",
+            f"Record {record.seq} should be numbered {wanted}: the chain is unbroken, so the "
+            "records were renumbered.",
+        )  # fmt: skip
+    return _check_link(record, expected, previous, following)
+
+
+def _check_itself(record: StoredRecord) -> ChainProblem | None:
+    """A record on its own: its hash covers its contents, stored as the gateway wrote them."""
     if link_hash(record.prev_hash, record.content) != record.hash:
         return ChainProblem(
             record.seq, "modified",
             f"Record {record.seq} was modified: its contents no longer match its hash.",
         )  # fmt: skip
-    if record.prev_hash == expected:
-        return None
+    if not record.canonical:
+        return ChainProblem(
+            record.seq, "modified",
+            f"Record {record.seq} was rewritten: its stored text is not the canonical form the "
+            "gateway writes, so tools reading it may see other values than the hash covers.",
+        )  # fmt: skip
+    return None
+
+
+def _check_link(
+    record: StoredRecord,
+    expected: str,
+    previous: StoredRecord | None,
+    following: StoredRecord | None,
+) -> ChainProblem:
+    """Name what broke the link before `record` (its `prev_hash` is not `expected`)."""
     after = f"record {previous.seq}" if previous else "the start of the log"
     if (
         following is not None

@@ -27,6 +27,7 @@ from sources.engines import sqlite_path
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from gateway.audit.chain import StoredRecord
     from gateway.settings import Settings
 
 __all__ = ["audit_group", "day_range"]
@@ -56,9 +57,18 @@ def _store(settings: Settings) -> AuditStore:
     help="The gateway's public keys as `govgate voucher keys` printed them (default: the "
     "deployment's signing-keys folder).",
 )
-def verify_command(settings: Settings, keys_file: Path | None) -> None:
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    metavar="SEQ:HASH",
+    help="A record the log must still hold, as `govgate audit head` printed it earlier "
+    "(repeatable): catches a log cut back to an old, validly signed head.",
+)
+def verify_command(settings: Settings, keys_file: Path | None, anchors: tuple[str, ...]) -> None:
     """Check every record and link of the chain and the signed head; name the first record
     tampered with."""
+    wanted = dict(_anchor(text) for text in anchors)
     try:
         keys = (
             PublicKeyring.from_file(keys_file)
@@ -68,7 +78,7 @@ def verify_command(settings: Settings, keys_file: Path | None) -> None:
     except VoucherError as error:
         fail(str(error))
     try:
-        verdict = asyncio.run(_verify(_store(settings), keys))
+        verdict = asyncio.run(_verify(_store(settings), keys, wanted))
     except SQLAlchemyError as error:
         fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
              "check the URL and that the database is up.")  # fmt: skip
@@ -83,7 +93,17 @@ def verify_command(settings: Settings, keys_file: Path | None) -> None:
     sys.exit(1)
 
 
-async def _verify(store: AuditStore, keys: Mapping[str, str]) -> ChainVerdict:
+def _anchor(text: str) -> tuple[int, str]:
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or int(seq) < 1 or len(digest) != 64:
+        fail(f"--anchor {text!r} is not SEQ:HASH (a record number and its 64-hex-digit hash, "
+             "as `govgate audit head` prints them).")  # fmt: skip
+    return int(seq), digest.lower()
+
+
+async def _verify(
+    store: AuditStore, keys: Mapping[str, str], anchors: Mapping[int, str]
+) -> ChainVerdict:
     try:
         signed = await store.signed_head()
         head = (signed.seq, signed.hash) if signed else None
@@ -93,7 +113,7 @@ async def _verify(store: AuditStore, keys: Mapping[str, str]) -> ChainVerdict:
                   disable=None, mininterval=0.5) as bar:  # fmt: skip
             async with aclosing(store.records()) as records:
                 async for record in records:
-                    problem = walker.feed(record)
+                    problem = walker.feed(record) or _against_anchor(record, anchors)
                     bar.update()
                     if problem is not None:
                         break
@@ -101,7 +121,52 @@ async def _verify(store: AuditStore, keys: Mapping[str, str]) -> ChainVerdict:
             problem = walker.finish(head)
         if problem is None and signed is not None and signed.seq > 0:
             problem = _head_signature_problem(signed, keys)
+        if problem is None and anchors and max(anchors) > walker.last_seq:
+            lost = max(anchors)
+            problem = ChainProblem(
+                walker.last_seq + 1, "deleted",
+                f"Record {lost}, which an anchor names, is gone: the log ends at record "
+                f"{walker.last_seq}, so it was cut back (to an older signed head).",
+            )  # fmt: skip
         return ChainVerdict(walker.checked, walker.last_seq, problem)
+    finally:
+        await store.close()
+
+
+def _against_anchor(record: StoredRecord, anchors: Mapping[int, str]) -> ChainProblem | None:
+    expected = anchors.get(record.seq)
+    if expected is None or expected == record.hash:
+        return None
+    return ChainProblem(
+        record.seq, "modified",
+        f"Record {record.seq} is not the record the anchor names (hash {expected[:16]}...): the "
+        "log was rewritten from there on.",
+    )  # fmt: skip
+
+
+@audit_group.command("head")
+@deployment_options
+def head_command(settings: Settings) -> None:
+    """Print the chain head (last record number, its hash, the gateway's signature) as JSON.
+
+    Keep it apart from the deployment (or publish it): `govgate audit verify --anchor SEQ:HASH`
+    later proves the log still holds that record unchanged.
+    """
+    try:
+        head = asyncio.run(_read_head(_store(settings)))
+    except SQLAlchemyError as error:
+        fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
+             "check the URL and that the database is up.")  # fmt: skip
+    if head is None:
+        fail("the audit store has no chain head: no gateway has served from it yet.")
+    shown = {"seq": head.seq, "hash": head.hash, "keyId": head.key_id,
+             "signature": head.signature, "anchor": f"{head.seq}:{head.hash}"}  # fmt: skip
+    click.echo(json.dumps(shown))
+
+
+async def _read_head(store: AuditStore) -> SignedHead | None:
+    try:
+        return await store.signed_head()
     finally:
         await store.close()
 

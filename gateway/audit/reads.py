@@ -1,25 +1,33 @@
 """Which fields an operation reads, as `Type.field`: what the audit log records (Art. 34).
 
-Worked out from the validated document against the agency's own schema, so aliases,
-fragments and inline fragments all count under the field's real name.
+Worked out from the validated document against the agency's own schema, so aliases, fragments
+and inline fragments all count under the field's real name, and a selection that `@skip` or
+`@include` left out (with the request's variables) does not count.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLIncludeDirective,
     GraphQLObjectType,
+    GraphQLSkipDirective,
     InlineFragmentNode,
     OperationDefinitionNode,
     get_named_type,
 )
+from graphql.execution.values import (
+    VariableValues,
+    get_directive_values,
+    get_variable_values,
+)
 
 if TYPE_CHECKING:
-    from graphql import DocumentNode, GraphQLSchema, SelectionSetNode
+    from graphql import DocumentNode, GraphQLSchema, SelectionNode, SelectionSetNode
 
 __all__ = ["fields_read"]
 
@@ -28,59 +36,75 @@ _PLUMBING = ("Connection", "Edge", "PageInfo")
 
 
 def fields_read(
-    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None = None,
 ) -> set[str]:
     """`Type.field` of every data field the chosen operation selects (introspection excluded)."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
-    found: set[str] = set()
     root = schema.query_type
     if root is None or len(operations) != 1:
-        return found  # execution refuses these; nothing was read
-    _walk(operations[0].selection_set, root, schema, fragments, found, set())
-    return found
+        return set()  # execution refuses these; nothing was read
+    operation = operations[0]
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    walk = _Walk(schema, document, None if isinstance(coerced, list) else coerced)
+    walk.selections(operation.selection_set, root, frozenset())
+    return walk.found
 
 
-def _walk(  # noqa: PLR0917 (a private recursive walk: its state travels as arguments)
-    selection_set: SelectionSetNode,
-    parent: GraphQLObjectType,
-    schema: GraphQLSchema,
-    fragments: dict[str, FragmentDefinitionNode],
-    found: set[str],
-    seen: set[str],
-) -> None:
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            name = selection.name.value
-            definition = parent.fields.get(name)
-            if name.startswith("__") or definition is None:
+class _Walk:
+    """One walk over an operation's selections, with the fragments and variables it needs."""
+
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: VariableValues | None
+    ) -> None:
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.found: set[str] = set()
+
+    def included(self, node: SelectionNode) -> bool:
+        """False when `@skip(if: true)` or `@include(if: false)` leaves the selection out."""
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip is not None and skip.get("if") is True:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return include is None or include.get("if") is not False
+
+    def selections(
+        self, selection_set: SelectionSetNode, parent: GraphQLObjectType, seen: frozenset[str]
+    ) -> None:
+        for selection in selection_set.selections:
+            if not self.included(selection):
                 continue
-            if not parent.name.endswith(_PLUMBING):
-                found.add(f"{parent.name}.{name}")
-            target = get_named_type(definition.type)
-            if selection.selection_set is not None and isinstance(target, GraphQLObjectType):
-                _walk(selection.selection_set, target, schema, fragments, found, seen)
-        elif isinstance(selection, InlineFragmentNode):
-            condition = selection.type_condition
-            named = schema.get_type(condition.name.value) if condition else parent
-            if isinstance(named, GraphQLObjectType):
-                _walk(selection.selection_set, named, schema, fragments, found, seen)
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
-            if fragment is None or fragment.name.value in seen:
-                continue
-            named = schema.get_type(fragment.type_condition.name.value)
-            if isinstance(named, GraphQLObjectType):
-                # Validation refuses fragment cycles; the guard keeps a walk finite regardless.
-                _walk(
-                    fragment.selection_set,
-                    named,
-                    schema,
-                    fragments,
-                    found,
-                    seen | {fragment.name.value},
-                )
+            if isinstance(selection, FieldNode):
+                self.field(selection, parent, seen)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                named = self.schema.get_type(condition.name.value) if condition else parent
+                if isinstance(named, GraphQLObjectType):
+                    self.selections(selection.selection_set, named, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                # Validation refuses fragment cycles; `seen` keeps a walk finite regardless.
+                if fragment is None or fragment.name.value in seen:
+                    continue
+                named = self.schema.get_type(fragment.type_condition.name.value)
+                if isinstance(named, GraphQLObjectType):
+                    self.selections(fragment.selection_set, named, seen | {fragment.name.value})
+
+    def field(self, node: FieldNode, parent: GraphQLObjectType, seen: frozenset[str]) -> None:
+        name = node.name.value
+        definition = parent.fields.get(name)
+        if name.startswith("__") or definition is None:
+            return
+        if not parent.name.endswith(_PLUMBING):
+            self.found.add(f"{parent.name}.{name}")
+        target = get_named_type(definition.type)
+        if node.selection_set is not None and isinstance(target, GraphQLObjectType):
+            self.selections(node.selection_set, target, seen)

@@ -232,10 +232,12 @@ class AuditStore:
 
 def _stored(row: Any) -> StoredRecord:
     """A row as a chain record; a copied column that disagrees with `content` shows as a change."""
-    content: dict[str, Any] = json.loads(row["content"])
+    raw = str(row["content"])
+    content: dict[str, Any] = json.loads(raw)
+    exact = canonical(content).decode() == raw
     for name in _COPIED:
         content[name] = row[name]
-    return StoredRecord(int(row["seq"]), str(row["prev_hash"]), str(row["hash"]), content)
+    return StoredRecord(int(row["seq"]), str(row["prev_hash"]), str(row["hash"]), content, exact)
 
 
 def _sqlite_durable(dbapi_connection: Any, _record: object) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from gateway.audit import AuditEntry, AuditStore, Operation, verify_chain
 from gateway.audit.chain import link_hash
+from gateway.audit.entry import canonical
 from gateway.cli import main
 from gateway.vouchers import Keyring
 
@@ -159,9 +160,9 @@ def rewrite_from(folder: Path, seq: int) -> None:
             if number == seq:
                 content["agency"] = "TH-CA"
             digest = link_hash(prev, content)
+            values = (canonical(content).decode(), content["agency"], prev, digest, number)
             db.execute("UPDATE audit_log SET content = ?, agency = ?, prev_hash = ?, hash = ? "
-                       "WHERE seq = ?", (json.dumps(content), content["agency"], prev, digest,
-                                         number))  # fmt: skip
+                       "WHERE seq = ?", values)  # fmt: skip
             prev = digest
         db.execute("UPDATE audit_head SET hash = ?", (prev,))
 
@@ -185,6 +186,46 @@ def test_an_auditor_verifies_with_the_published_keys_alone(audit_dir: Path, tmp_
     refused = CliRunner().invoke(main, [*args[:-1], str(other)])
     assert refused.exit_code == 1
     assert "not among the gateway's public keys" in refused.output
+
+
+def test_renumbered_records_are_found_even_with_the_chain_intact(audit_dir: Path) -> None:
+    tamper(audit_dir, "UPDATE audit_log SET seq = seq + 1000 WHERE seq > 7")
+    code, output = verify(audit_dir)
+    assert code == 1
+    assert "Record 1008 should be numbered 8" in output
+
+
+def test_a_record_rewritten_in_another_spelling_is_found(audit_dir: Path) -> None:
+    # Same members, same hash, but a duplicate member that some tools read instead.
+    tamper(audit_dir, "UPDATE audit_log SET content = '{\"agency\":\"GZ-DATA\",' || "
+                      "substr(content, 2) WHERE seq = 3")  # fmt: skip
+    code, output = verify(audit_dir)
+    assert code == 1
+    assert "Record 3 was rewritten" in output
+
+
+def test_a_log_cut_back_to_an_old_signed_head_fails_against_a_kept_anchor(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
+    fill(url, 6, keys=tmp_path / "keys" / "gateway")
+    with closing(sqlite3.connect(tmp_path / "audit.db")) as db:
+        old_head = db.execute("SELECT seq, hash, key_id, signature FROM audit_head").fetchone()
+    head = CliRunner().invoke(main, ["audit", "head", "--data", str(tmp_path)])
+    assert head.exit_code == 0, head.output
+    assert json.loads(head.stdout)["seq"] == 6
+    fill(url, 4, keys=tmp_path / "keys" / "gateway")  # four more records: 10 in all
+    later = json.loads(CliRunner().invoke(main, ["audit", "head", "--data", str(tmp_path)]).stdout)
+    # An insider removes records 7-10 and puts back the old head, validly signed for record 6.
+    tamper(tmp_path, "DELETE FROM audit_log WHERE seq > 6",
+           "UPDATE audit_head SET seq = {}, hash = '{}', key_id = '{}', signature = '{}'"
+           .format(*old_head))  # fmt: skip
+    assert verify(tmp_path)[0] == 0  # without an anchor the cut cannot be seen
+    result = CliRunner().invoke(
+        main, ["audit", "verify", "--data", str(tmp_path), "--anchor", later["anchor"]]
+    )
+    assert result.exit_code == 1
+    assert "Record 10, which an anchor names, is gone" in result.output
+    bad = CliRunner().invoke(main, ["audit", "verify", "--data", str(tmp_path), "--anchor", "x"])
+    assert bad.exit_code == 2
 
 
 def test_verify_reports_a_missing_store_clearly(tmp_path: Path) -> None:

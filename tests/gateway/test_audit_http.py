@@ -219,3 +219,28 @@ def test_a_load_of_thousands_of_requests_leaves_exactly_as_many_records_in_one_c
     result = CliRunner().invoke(main, ["audit", "verify", "--data", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert f"intact: {total:,} records" in result.output
+
+
+def test_fields_left_out_by_skip_or_include_are_not_recorded_as_read(
+    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+) -> None:
+    query = ("query($no: Boolean!) { persons(first: 1) { edges { node { name "
+             "phone @skip(if: true) gender @include(if: $no) } } } }")  # fmt: skip
+    response = send(live, {"query": query, "variables": {"no": False}}, token_for("GZ-PSB"))
+    record = audit_of(seeded, response.headers["x-request-id"])
+    assert record["fields"] == ["Person.name", "Query.persons"]
+
+
+def test_a_batch_that_released_data_is_allowed_even_if_one_operation_was_refused(
+    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+) -> None:
+    batch = [{"query": "{ persons(first: 1) { edges { node { name } } } }"},
+             {"query": "{ persons(first: 1) { edges { node { religion } } } }"}]  # fmt: skip
+    response = send(live, batch, token_for("PY-TAX"))
+    answers = response.json()
+    assert answers[0]["data"] is not None
+    assert answers[1]["errors"][0]["extensions"]["code"] == "FORBIDDEN_FIELD"
+    record = audit_of(seeded, response.headers["x-request-id"])
+    assert record["decision"] == "allowed"
+    assert record["errorCodes"] == ["FORBIDDEN_FIELD"]
+    assert record["refusedFields"] == ["Person.religion"]
