@@ -377,7 +377,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
                 voucher = await gateway.evidence.attach(
                     result,
                     catalog=served.policy.catalog,
-                    agency=agency,
+                    grants=grants,
                     request_id=trail.request_id,
                     fields=read,
                     entities={entity for entity, _ in context.returned},

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from gateway.settings import Settings
     from policies.catalog import Catalog
+    from policies.grants import Grants
 
 __all__ = ["GatewayEvidence", "documentary_datasets"]
 
@@ -73,16 +74,16 @@ class GatewayEvidence:
         """SHA-256 of the canonical (RFC 8785) form of `data`."""
         return data_sha256(data)
 
-    async def newest(self) -> Mapping[str, datetime | None]:
-        """Each source's newest `updated_at` (cached)."""
-        return await self.monitor.newest()
+    async def newest(self, grants: Grants) -> Mapping[str, datetime | None]:
+        """Each source's newest `updated_at` within the caller's row scope (cached)."""
+        return await self.monitor.newest(grants)
 
     async def attach(
         self,
         response: dict[str, Any],
         *,
         catalog: Catalog,
-        agency: str,
+        grants: Grants,
         request_id: str,
         fields: set[str],
         entities: set[str],
@@ -93,14 +94,15 @@ class GatewayEvidence:
         if response.get("data") is None or not entities:
             return None
         extensions: dict[str, Any] = {}
-        warnings = stale_warnings(catalog, fields, entities, await self.monitor.newest(), now)
+        newest = await self.monitor.newest(grants)
+        warnings = stale_warnings(catalog, fields, entities, newest, now)
         if warnings:
             extensions["warnings"] = warnings
         datasets = documentary_datasets(catalog, fields, entities)
         voucher = None
         if datasets:
-            voucher = issue(self.keyring, agency=agency, request_id=request_id, datasets=datasets,
-                            data=response["data"], issued_at=now)  # fmt: skip
+            voucher = issue(self.keyring, agency=grants.agency.code, request_id=request_id,
+                            datasets=datasets, data=response["data"], issued_at=now)  # fmt: skip
             await self.store.save(voucher, self.keyring.current.public_key_b64)
             extensions["voucher"] = voucher.to_json()
         if extensions:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from policies.catalog import Catalog
+    from policies.grants import Grants
 
 __all__ = ["FreshnessMonitor", "stale_warnings"]
 
@@ -32,37 +33,59 @@ log = logging.getLogger("govgate.freshness")
 
 
 class FreshnessMonitor:
-    """The newest `updated_at` of each source, cached for `ttl` seconds."""
+    """The newest `updated_at` of each source, per row scope, cached for `ttl` seconds.
+
+    A district agency learns only when its own division's records last changed (Art. 21): the
+    city-wide time would tell it when some record elsewhere changed.
+    """
 
     def __init__(self, engines: Mapping[str, AsyncEngine], *, ttl: float = 60.0) -> None:
         self.engines = engines
         self.ttl = ttl
-        self._cached: dict[str, datetime | None] = {}
-        self._taken = float("-inf")
+        #: (source, division or None for the whole city) -> (newest time, when it was read).
+        self._cached: dict[tuple[str, str | None], tuple[datetime | None, float]] = {}
         self._lock = asyncio.Lock()
 
-    async def newest(self) -> dict[str, datetime | None]:
-        """Source name -> its newest `updated_at` (UTC, aware), or None when it is empty."""
-        if time.monotonic() - self._taken < self.ttl:
-            return self._cached
-        async with self._lock:
-            if time.monotonic() - self._taken >= self.ttl:
-                fresh = dict(self._cached)
-                for name in self.engines:
-                    try:
-                        fresh[name] = await self._max(name)
-                    except (OSError, TimeoutError, SQLAlchemyError):
-                        # A source that is down keeps its last known time (or none): freshness
-                        # must not fail an answer the other sources can give (Art. 20).
-                        log.warning("freshness: source %s did not answer", name)
-                self._cached = fresh
-                self._taken = time.monotonic()
-        return self._cached
+    async def newest(self, grants: Grants) -> dict[str, datetime | None]:
+        """Source name -> its newest `updated_at` (UTC, aware) within the scope `grants` give;
+        None when there is none (or the source never answered)."""
+        out: dict[str, datetime | None] = {}
+        for name in self.engines:
+            scope = grants.scopes.get(SOURCES[name].entity)
+            if scope is None or scope.kind == "none":
+                out[name] = None
+                continue
+            out[name] = await self._newest(
+                name, scope.division if scope.kind == "division" else None
+            )
+        return out
 
-    async def _max(self, source_name: str) -> datetime | None:
+    async def _newest(self, source: str, division: str | None) -> datetime | None:
+        key = (source, division)
+        found = self._cached.get(key)
+        if found is not None and time.monotonic() - found[1] < self.ttl:
+            return found[0]
+        async with self._lock:
+            found = self._cached.get(key)
+            if found is not None and time.monotonic() - found[1] < self.ttl:
+                return found[0]
+            try:
+                value = await self._max(source, division)
+            except (OSError, TimeoutError, SQLAlchemyError):
+                # A source that is down keeps its last known time (or none): freshness must
+                # not fail an answer the other sources can give (Art. 20).
+                log.warning("freshness: source %s did not answer", source)
+                value = found[0] if found else None
+            self._cached[key] = (value, time.monotonic())
+            return value
+
+    async def _max(self, source_name: str, division: str | None) -> datetime | None:
         table = SOURCES[source_name].table
+        statement = select(func.max(table.c.updated_at))
+        if division is not None:
+            statement = statement.where(table.c.division_code == division)
         async with asyncio.timeout(2.0), self.engines[source_name].connect() as connection:
-            value: object = await connection.scalar(select(func.max(table.c.updated_at)))
+            value: object = await connection.scalar(statement)
         if isinstance(value, str):  # a driver may hand back text for an aggregate
             value = datetime.fromisoformat(value)
         if not isinstance(value, datetime):

@@ -14,9 +14,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from datetime import datetime
 
-    from policies.catalog import Dataset
+    from policies.catalog import Catalog, Dataset
+    from policies.grants import Grants
 
-__all__ = ["Freshness", "freshness_of"]
+__all__ = ["Freshness", "datasets_seen_by", "freshness_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +46,21 @@ def freshness_of(
         age = None if last is None else max(0.0, (now - last).total_seconds())
         out.append(Freshness(dataset, last, age))
     return out
+
+
+def datasets_seen_by(catalog: Catalog, grants: Grants) -> list[Dataset]:
+    """The datasets whose own catalogue entries share something with the agency: a field it
+    may read or verify, shared by this dataset unconditionally or to one of its duties."""
+    granted = grants.readable | grants.verifiable
+    duties = set(grants.agency.duties)
+    # Art. 2, 4: unconditional sharing reaches only the kinds of agency the catalogue names.
+    everyone = grants.agency.kind in catalog.unconditional_kinds
+    return [
+        dataset
+        for dataset in catalog.datasets
+        if any(
+            share.ref in granted
+            and ((share.sharing == "unconditional" and everyone) or duties & set(share.duties))
+            for share in dataset.fields
+        )
+    ]

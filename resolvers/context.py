@@ -26,8 +26,8 @@ class Evidence(Protocol):
     def data_sha256(self, data: object) -> str:
         """The SHA-256 of `data`'s canonical JSON form (RFC 8785), hex."""
 
-    async def newest(self) -> Mapping[str, datetime | None]:
-        """Source name -> when its newest record was updated (Art. 17)."""
+    async def newest(self, grants: Grants) -> Mapping[str, datetime | None]:
+        """Source name -> when its newest record within the grants' row scope was updated."""
 
 
 @dataclass(kw_only=True)

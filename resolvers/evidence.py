@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 from strawberry.scalars import JSON  # noqa: TC002 (strawberry reads annotations at run time)
 
-from policies.freshness import freshness_of
+from policies.freshness import Freshness, datasets_seen_by, freshness_of
 from resolvers.context import RequestContext
 from resolvers.errors import ResolverError
 
@@ -66,9 +66,12 @@ class DatasetFreshness:
     provider: str
     frequency: str
     last_updated: str | None = strawberry.field(
-        description="When the newest record of the dataset's source changed (UTC)."
+        description="When the newest record the agency may see changed: UTC to the second for "
+        "an agency that may read the records' updatedAt, else the day."
     )
-    age_hours: float | None
+    age_hours: float | None = strawberry.field(
+        description="Hours since then; null unless the agency may read updatedAt."
+    )
     max_age_hours: float = strawberry.field(description="The most the frequency allows.")
     within_frequency: bool
 
@@ -105,21 +108,30 @@ async def dataset_freshness(info: Info) -> list[DatasetFreshness]:
     ctx = info.context
     if ctx.evidence is None:
         raise EvidenceUnavailableError("No freshness monitor is configured.")
-    seen = ctx.grants.readable | ctx.grants.verifiable
-    visible = [d for d in ctx.catalog.datasets if any(s.ref in seen for s in d.fields)]
+    grants = ctx.grants
+    newest = await ctx.evidence.newest(grants)
     return [
-        DatasetFreshness(
-            dataset=state.dataset.id,
-            name=state.dataset.name,
-            provider=state.dataset.provider,
-            frequency=state.dataset.frequency.text,
-            last_updated=_utc(state.last_updated),
-            age_hours=None if state.age_seconds is None else round(state.age_seconds / 3600, 2),
-            max_age_hours=state.dataset.frequency.max_age.total_seconds() / 3600,
-            within_frequency=state.fresh,
-        )
-        for state in freshness_of(visible, await ctx.evidence.newest(), ctx.now)
+        _shown(state, exact=f"{state.dataset.entity}.updatedAt" in grants.readable)
+        for state in freshness_of(datasets_seen_by(ctx.catalog, grants), newest, ctx.now)
     ]
+
+
+def _shown(state: Freshness, *, exact: bool) -> DatasetFreshness:
+    """A dataset's freshness as an agency sees it: to the second only if it may read the
+    records' `updatedAt`, else to the day (the hour a record changed is that field's content)."""
+    last = state.last_updated
+    return DatasetFreshness(
+        dataset=state.dataset.id,
+        name=state.dataset.name,
+        provider=state.dataset.provider,
+        frequency=state.dataset.frequency.text,
+        last_updated=(_utc(last) if exact else last.date().isoformat()) if last else None,
+        age_hours=(
+            round(state.age_seconds / 3600, 2) if exact and state.age_seconds is not None else None
+        ),
+        max_age_hours=state.dataset.frequency.max_age.total_seconds() / 3600,
+        within_frequency=state.fresh,
+    )
 
 
 def _utc(moment: datetime | None) -> str | None:

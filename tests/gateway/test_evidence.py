@@ -150,22 +150,36 @@ def altered(seeded: Path, tmp_path: Path) -> Iterator[tuple[LiveServer, Path, st
 def test_fresh_datasets_are_within_their_frequency(
     live: LiveServer, token_for: Callable[[str], str]
 ) -> None:
-    query = "{ freshness { dataset frequency ageHours maxAgeHours withinFrequency } }"
-    rows = send(live, token_for("GZ-DATA"), query).json()["data"]["freshness"]
+    query = "{ freshness { dataset frequency lastUpdated ageHours maxAgeHours withinFrequency } }"
+    rows = send(live, token_for("GZ-AMR"), query).json()["data"]["freshness"]
     assert {row["dataset"] for row in rows} >= {"person-basic", "electronic-licences"}
     assert all(row["withinFrequency"] for row in rows), rows
     licences = next(row for row in rows if row["dataset"] == "electronic-licences")
+    # GZ-AMR may read License.updatedAt: it gets the time to the second and the age.
     assert 8 <= licences["ageHours"] <= 8 + 24  # data as of midnight, clock at 08:00
+    assert len(licences["lastUpdated"]) == len("2026-11-26T00:00:00Z")
     assert licences["maxAgeHours"] == 24
     assert "warnings" not in send(live, token_for("GZ-AMR"), LICENCES).json().get("extensions", {})
 
 
-def test_freshness_lists_only_the_datasets_an_agency_may_see(
-    live: LiveServer, token_for: Callable[[str], str]
+def test_freshness_tells_an_agency_no_more_than_its_grants_and_scope(
+    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
-    rows = send(live, token_for("GZ-WATER"), "{ freshness { dataset } }").json()["data"]
-    # It may verify a name against an ID number: the datasets holding those, nothing else.
-    assert [row["dataset"] for row in rows["freshness"]] == ["person-basic", "person-verification"]
+    query = "{ freshness { dataset lastUpdated ageHours withinFrequency } }"
+    water = send(live, token_for("GZ-WATER"), query).json()["data"]["freshness"]
+    # It may verify a name against an ID number, shared with it by person-verification only.
+    assert [row["dataset"] for row in water] == ["person-verification"]
+    # PY-TAX may not read Person.updatedAt and sees only Panyu (440113): the day its own
+    # division's newest person record changed, no hour, no age.
+    answer = send(live, token_for("PY-TAX"), query).json()["data"]["freshness"]
+    tax = {row["dataset"]: row for row in answer}
+    assert "person-verification" not in tax
+    with closing(sqlite3.connect(seeded / "persons.db")) as db:
+        (panyu,) = db.execute(
+            "SELECT max(updated_at) FROM persons WHERE division_code = '440113'"
+        ).fetchone()
+    assert tax["person-basic"]["lastUpdated"] == panyu[:10]
+    assert tax["person-basic"]["ageHours"] is None
 
 
 def test_a_stale_dataset_is_reported_and_its_data_carries_a_warning(
