@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -65,6 +66,17 @@ class LiveServer:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+
+
+def isolated(settings: Settings, folder: Path) -> Settings:
+    """`settings` with an audit store (which also holds the published policy) and signing keys
+    of their own in `folder`: a second gateway on the shared seeded sources must not publish a
+    policy that the session's `live` gateway would then follow."""
+    return dataclasses.replace(
+        settings,
+        audit_url=f"sqlite+aiosqlite:///{folder / 'audit.db'}",
+        signing_keys=folder / "keys" / "gateway",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from gateway.keys import dev_signing_key, issue_token
 from gateway.settings import Settings
 from policies.catalog import SHIPPED_CATALOG
 from tests.conftest import NOW
-from tests.gateway.conftest import LiveServer, free_port
+from tests.gateway.conftest import LiveServer, free_port, isolated
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -122,7 +122,7 @@ def test_unexpected_errors_are_masked_and_carry_the_request_id(
     settings = Settings.demo(seeded)
     sqlite3.connect(tmp_path / "persons.db").close()  # a database without the persons table
     broken = dict(settings.sources, persons=f"sqlite+aiosqlite:///{tmp_path}/persons.db")
-    app = create_app(dataclasses.replace(settings, sources=broken))
+    app = create_app(isolated(dataclasses.replace(settings, sources=broken), tmp_path))
     with LiveServer(app) as server, httpx.Client(base_url=server.url) as http:
         response = http.post(
             "/graphql",
@@ -153,7 +153,7 @@ def reloadable(seeded: Path, tmp_path: Path) -> Iterator[tuple[LiveServer, Path]
     settings = dataclasses.replace(
         Settings.demo(seeded), catalog=catalog, rules=tmp_path / "catalog.rules.csv"
     )
-    with LiveServer(create_app(settings, clock=lambda: NOW)) as server:
+    with LiveServer(create_app(isolated(settings, tmp_path), clock=lambda: NOW)) as server:
         yield server, catalog
 
 
@@ -248,12 +248,13 @@ def test_requests_in_flight_during_a_reload_all_succeed(
 
 
 def test_a_temporary_grant_ends_at_midnight_on_a_running_gateway(
-    seeded: Path, token_for: Callable[[str], str]
+    seeded: Path, tmp_path: Path, token_for: Callable[[str], str]
 ) -> None:
     # The shipped author rule lets TH-CA read education until 2026-12-31 (Art. 19).
     today = [datetime(2026, 12, 31, 12, tzinfo=UTC)]
     query = "{ persons(first: 1) { edges { node { education } } } }"
-    with LiveServer(create_app(Settings.demo(seeded), clock=lambda: today[0])) as server:
+    settings = isolated(Settings.demo(seeded), tmp_path)
+    with LiveServer(create_app(settings, clock=lambda: today[0])) as server:
         before = post(server, token_for("TH-CA"), "/graphql", query=query).json()
         today[0] = datetime(2027, 1, 1, 12, tzinfo=UTC)
         after = post(server, token_for("TH-CA"), "/graphql", query=query).json()

@@ -22,6 +22,9 @@ def deployment(tmp_path: Path, seeded: Path, extra: str = "") -> Path:
     key = dev_signing_key(seeded)
     (tmp_path / "signing.pem").write_text(key.public_pem(), "utf-8")
     text = EXAMPLE.read_text("utf-8").replace("../data/", f"{seeded}/")
+    # Its own audit store and keys: a policy it publishes must not reach other test gateways.
+    text = text.replace(f"{seeded}/audit.db", f"{tmp_path}/audit.db")
+    text = text.replace(f"{seeded}/keys/gateway", f"{tmp_path}/keys")
     text = text.replace("../catalog/", f"{EXAMPLE.parents[1]}/catalog/")
     text = text.replace('# kid = "path/to/public-key.pem"', f'{key.kid} = "signing.pem"')
     path = tmp_path / "govgate.toml"
