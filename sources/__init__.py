@@ -3,7 +3,7 @@
 `sources` knows nothing of agencies, GraphQL or Casbin (see ../shared/design/architecture.md).
 """
 
-from sources.engines import default_urls, make_engine, parse_source_urls
+from sources.engines import SourceOptions, default_urls, make_engine, parse_source_urls
 from sources.errors import SeedError, SourceConfigError, SourceError
 from sources.identifiers import (
     CreditCode,
@@ -33,6 +33,7 @@ __all__ = [
     "SeedError",
     "SourceConfigError",
     "SourceError",
+    "SourceOptions",
     "SourceSpec",
     "default_urls",
     "field_names",

@@ -6,8 +6,9 @@ Organisations carry their organisation code; market entities registered without 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, Index, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Date, Index, MetaData, String, Table, Text
 
+from sources._columns import TABLE_OPTIONS, TIMESTAMP
 from sources.types import FieldSpec, SourceSpec
 
 __all__ = ["ENTITIES", "legal_entities", "metadata"]
@@ -29,11 +30,12 @@ legal_entities = Table(
     Column("address", String(120), nullable=False),
     Column("status", String(12), nullable=False),
     Column("business_scope", Text, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
+    Column("updated_at", TIMESTAMP, nullable=False),
     Index("ix_legal_entities_division_code", "division_code", "credit_code"),
     Index("ix_legal_entities_legal_representative", "legal_representative"),
     Index("ix_legal_entities_name", "name"),
     Index("ix_legal_entities_updated_at", "updated_at"),  # freshness: MAX(updated_at), Art. 17
+    **TABLE_OPTIONS,
 )
 
 ENTITIES = SourceSpec(

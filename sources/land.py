@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, Float, Index, MetaData, String, Table, Text
+from sqlalchemy import Column, Date, Index, MetaData, String, Table
 
+from sources._columns import LONG_TEXT, REAL, TABLE_OPTIONS, TIMESTAMP
 from sources.types import FieldSpec, SourceSpec
 
 __all__ = ["LAND", "land_parcels", "metadata"]
@@ -16,24 +17,25 @@ land_parcels = Table(
     Column("parcel_code", String(19), primary_key=True),
     Column("division_code", String(6), nullable=False),
     Column("land_use", String(30), nullable=False),
-    Column("area", Float, nullable=False),
-    Column("geometry", Text, nullable=False),
+    Column("area", REAL, nullable=False),
+    Column("geometry", LONG_TEXT, nullable=False),
     Column("right_holder_kind", String(6), nullable=False),
     Column("right_holder_id", String(18), nullable=False),
     Column("right_type", String(40), nullable=False),
     Column("certificate_number", String(40), nullable=False, unique=True),
     Column("registered_on", Date, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
+    Column("updated_at", TIMESTAMP, nullable=False),
     # The geometry's bounding box, for bounding-box searches in SQL. Derived from `geometry`,
     # so it is not a field of its own: reading it is reading the geometry.
-    Column("min_lon", Float, nullable=False),
-    Column("min_lat", Float, nullable=False),
-    Column("max_lon", Float, nullable=False),
-    Column("max_lat", Float, nullable=False),
+    Column("min_lon", REAL, nullable=False),
+    Column("min_lat", REAL, nullable=False),
+    Column("max_lon", REAL, nullable=False),
+    Column("max_lat", REAL, nullable=False),
     Index("ix_land_parcels_division_code", "division_code", "parcel_code"),
     Index("ix_land_parcels_bbox", "min_lon", "max_lon"),
     Index("ix_land_parcels_right_holder_id", "right_holder_id"),
     Index("ix_land_parcels_updated_at", "updated_at"),  # freshness: MAX(updated_at), Art. 17
+    **TABLE_OPTIONS,
 )
 
 LAND = SourceSpec(

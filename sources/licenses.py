@@ -6,8 +6,9 @@ can be verified by anyone who reads the database.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, Index, MetaData, String, Table
+from sqlalchemy import Column, Date, Index, MetaData, String, Table
 
+from sources._columns import TABLE_OPTIONS, TIMESTAMP
 from sources.types import FieldSpec, SourceSpec
 
 __all__ = ["LICENSES", "issuer_keys", "licenses", "metadata"]
@@ -29,10 +30,11 @@ licenses = Table(
     Column("seal_algorithm", String(10), nullable=False),
     Column("seal_key_id", String(40), nullable=False),
     Column("seal_signature", String(100), nullable=False),
-    Column("updated_at", DateTime, nullable=False),
+    Column("updated_at", TIMESTAMP, nullable=False),
     Index("ix_licenses_holder_id", "holder_id"),
     Index("ix_licenses_division_code", "division_code", "license_number"),
     Index("ix_licenses_updated_at", "updated_at"),  # freshness: MAX(updated_at), Art. 17
+    **TABLE_OPTIONS,
 )
 
 issuer_keys = Table(
@@ -42,6 +44,7 @@ issuer_keys = Table(
     Column("issuer_code", String(20), nullable=False),
     Column("algorithm", String(10), nullable=False),
     Column("public_key", String(64), nullable=False),
+    **TABLE_OPTIONS,
 )
 
 LICENSES = SourceSpec(

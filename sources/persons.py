@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Index, MetaData, String, Table
+from sqlalchemy import Boolean, Column, Date, Index, MetaData, String, Table
 
+from sources._columns import TABLE_OPTIONS, TIMESTAMP
 from sources.types import FieldSpec, SourceSpec
 
 __all__ = ["PERSONS", "metadata", "persons"]
@@ -26,10 +27,11 @@ persons = Table(
     Column("status", String(10), nullable=False),
     Column("religion", String(20), nullable=False),
     Column("classified_post", Boolean, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
+    Column("updated_at", TIMESTAMP, nullable=False),
     Index("ix_persons_division_code", "division_code", "id_number"),
     Index("ix_persons_name", "name"),
     Index("ix_persons_updated_at", "updated_at"),  # freshness: MAX(updated_at), Art. 17
+    **TABLE_OPTIONS,
 )
 
 PERSONS = SourceSpec(

@@ -96,3 +96,48 @@ def postgres_url() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _mariadb_dsn() -> str:
+    return os.environ.get("GOVGATE_TEST_MARIADB_DSN", "mysql://root@127.0.0.1:3306/test")
+
+
+async def _mariadb_admin(sql: str) -> None:
+    import asyncmy
+    from sqlalchemy.engine import make_url
+
+    server = make_url(_mariadb_dsn())
+    connection = await asyncmy.connect(
+        host=server.host or "127.0.0.1",
+        port=server.port or 3306,
+        user=server.username or "root",
+        password=server.password or "",
+        connect_timeout=5,
+        read_timeout=30,
+    )
+    try:
+        async with connection.cursor() as cursor:
+            await cursor.execute(sql)
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A fresh, empty MariaDB database for one test, dropped afterwards.
+
+    The URL names no charset: `make_engine` must choose utf8mb4 itself.
+    """
+    from asyncmy.errors import OperationalError
+    from sqlalchemy.engine import make_url
+
+    name = f"govgate_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_mariadb_admin(f"CREATE DATABASE `{name}`"))
+    except (OSError, TimeoutError, OperationalError) as error:
+        skip_or_fail(f"MariaDB is not reachable at {_mariadb_dsn()} ({error})")
+    url = make_url(_mariadb_dsn()).set(drivername="mysql+asyncmy", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_mariadb_admin(f"DROP DATABASE IF EXISTS `{name}`"))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from sources.engines import make_engine, sqlite_path
+from sources.engines import SourceOptions, make_engine, sqlite_path
 from sources.errors import SeedError
 from sources.inventory import SOURCES
 from sources.issuers import ISSUERS
@@ -42,6 +42,9 @@ __all__ = ["DEFAULT_AS_OF", "SeedPlan", "SeedResult", "seed"]
 #: The default "now" of synthetic data, so that a seed alone fixes every byte.
 DEFAULT_AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 _BATCH = 5_000
+#: The seeder writes through one connection, and its index builds over millions of rows may take
+#: longer than any agency's query should: no statement timeout while seeding.
+_LOAD = SourceOptions(pool_size=1, max_overflow=0, statement_timeout_ms=0)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -131,7 +134,7 @@ async def _records_in(url: str, source: str) -> int | None:
     path = sqlite_path(url)
     if path is not None and not path.exists():
         return None
-    engine = make_engine(url)
+    engine = make_engine(url, options=_LOAD)
     try:
         async with engine.connect() as connection:
             existing = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
@@ -167,7 +170,12 @@ async def _index(connection: AsyncConnection, source: str) -> None:
             await connection.execute(CreateIndex(index))
     # Statistics for the query planner: without them SQLite picks the division index over the
     # holder index for a district agency's link look-ups (measured in bench/gateway.sh).
-    await connection.execute(text("ANALYZE"))
+    if connection.dialect.name in {"mysql", "mariadb"}:
+        # MariaDB analyses the tables it is told to, and answers with a status row per table.
+        names = ", ".join(t.name for t in SOURCES[source].table.metadata.sorted_tables)
+        (await connection.execute(text(f"ANALYZE TABLE {names}"))).all()
+    else:
+        await connection.execute(text("ANALYZE"))
 
 
 async def _seed_source(
@@ -183,7 +191,7 @@ async def _seed_source(
         if path.exists() and replace:
             path.unlink()  # a new file, not a reused one, keeps seeding byte-for-byte repeatable
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(url, bulk_load=path is not None)
+    engine = make_engine(url, options=_LOAD, bulk_load=path is not None)
     table = SOURCES[source].table
     make = _record_maker(source, plan)
     total = plan.count(source)
