@@ -33,13 +33,14 @@ from gateway.evidence import GatewayEvidence
 from gateway.execution import OperationError, run_operation
 from gateway.graphiql import GRAPHIQL_HTML
 from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
-from gateway.policy_sync import PolicyFollower, PolicyStore
+from gateway.policy_sync import PolicyFollower, PolicyStore, StoredPolicy
 from gateway.served import PolicyTexts, Served
 from gateway.trail import Trail
 from gateway.vouchers import VoucherStoreError
 from policies.errors import PolicyError
 from resolvers.context import RequestContext
-from sources.engines import make_engine
+from resolvers.fetch import DEFAULT_TIMEOUT
+from sources.engines import SourceOptions, make_engine
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -58,6 +59,13 @@ _STATIC = Path(__file__).parent / "static"
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _time_limit(options: SourceOptions) -> float:
+    """Seconds a source gets per statement: the server's limit plus the time to connect."""
+    if not options.statement_timeout_ms:
+        return DEFAULT_TIMEOUT
+    return options.statement_timeout_ms / 1000 + options.connect_timeout_s
 
 
 #: How long /readyz waits for each database.
@@ -90,7 +98,14 @@ class Gateway:
         self.served = Served.build(PolicyTexts.read(settings), self.today())
         _freeze()
         self.engines: dict[str, AsyncEngine] = {
-            name: make_engine(url) for name, url in settings.sources.items()
+            name: make_engine(url, options=settings.source_options.get(name))
+            for name, url in settings.sources.items()
+        }
+        #: Seconds each source gets per statement before its fields turn SOURCE_UNAVAILABLE:
+        #: the server's own limit, plus the time to connect (Art. 20: nothing hangs).
+        self.timeouts = {
+            name: _time_limit(settings.source_options.get(name, SourceOptions()))
+            for name in settings.sources
         }
         self.authenticator = Authenticator(
             IdentityConfig(
@@ -200,7 +215,7 @@ class Gateway:
                 return
             if stored.version != self.served.policy.version:
                 try:
-                    served = await asyncio.to_thread(Served.build, stored.texts, self.today())
+                    served = await asyncio.to_thread(self._adopt, stored)
                 except PolicyError as error:  # published by a process that accepted it
                     log.error("published policy %s does not build here: %s", stored.id, error)
                     self.policy_id = stored.id  # do not retry it every second
@@ -208,6 +223,12 @@ class Gateway:
                 self._swap(served)
                 log.info("policy %s adopted from the store (id %d)", stored.version, stored.id)
             self.policy_id = stored.id
+
+    def _adopt(self, stored: StoredPolicy) -> Served:
+        today = self.today()
+        if stored.grants.get("day") == today.isoformat():
+            return Served.adopt(stored.texts, stored.compiled, stored.grants, today)
+        return Served.build(stored.texts, today)  # published on another day: decide anew
 
     def _swap(self, served: Served) -> None:
         self.served = served
@@ -227,6 +248,7 @@ class Gateway:
         """A fresh request context (its own DataLoaders) for one operation."""
         return RequestContext(
             now=self.clock(),
+            timeouts=self.timeouts,
             evidence=self.evidence,
             grants=grants,
             catalog=served.policy.catalog,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ import click
 
 from gateway._cli import data_option, fail
 from gateway.audit.commands import audit_group
+from gateway.backup_commands import backup_command, restore_command
 from gateway.errors import GatewayError
 from gateway.vouchers import voucher_group
 from policies.catalog import SHIPPED_CATALOG, load_catalog
@@ -45,6 +47,8 @@ def main() -> None:
 
 main.add_command(audit_group)
 main.add_command(voucher_group)
+main.add_command(backup_command)
+main.add_command(restore_command)
 
 
 @main.command("seed")
@@ -183,18 +187,28 @@ def demo_command(data_dir: Path, host: str, port: int, no_serve: bool) -> None:
     _serve(Settings.demo(data_dir, host=host, port=port))
 
 
-def _serve(settings: Settings, workers: int = 1) -> None:
+def _serve(settings: Settings, *, workers: int = 1, config: Path | None = None) -> None:
     import uvicorn  # noqa: PLC0415 (only serving needs it)
 
     from gateway.app import create_app  # noqa: PLC0415
+    from gateway.serving import CONFIG_VARIABLE, prepare  # noqa: PLC0415
 
+    if workers == 1:
+        try:
+            app = create_app(settings)
+        except (PolicyError, GatewayError, SourceError) as error:
+            fail(str(error))
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        return
+    if config is None:
+        fail("--workers needs a deployment file: serve with --config FILE.")
     try:
-        app = create_app(settings)
+        prepare(settings)  # tables, key and policy once, before the workers race for them
     except (PolicyError, GatewayError, SourceError) as error:
         fail(str(error))
-    if workers != 1:
-        fail("--workers above 1 arrives with the multi-worker milestone; use one worker.")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    os.environ[CONFIG_VARIABLE] = str(config.resolve())
+    uvicorn.run("gateway.serving:app_from_environment", factory=True, workers=workers,
+                host=settings.host, port=settings.port, log_level="info")  # fmt: skip
 
 
 @main.command("serve")
@@ -205,7 +219,14 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     required=True,
     help="The deployment's TOML file (see docs/deploy-config.md).",
 )
-def serve_command(config_path: Path) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes; they share one policy and one audit chain (docs/deploy.md).",
+)
+def serve_command(config_path: Path, workers: int) -> None:
     """Serve a deployment: sources by URL, catalogue and rules, keys and limits from --config."""
     from gateway.settings import load_settings  # noqa: PLC0415
 
@@ -213,7 +234,7 @@ def serve_command(config_path: Path) -> None:
         settings = load_settings(config_path)
     except GatewayError as error:
         fail(str(error))
-    _serve(settings)
+    _serve(settings, workers=workers, config=config_path)
 
 
 # -- policy -----------------------------------------------------------------------------------

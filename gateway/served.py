@@ -9,7 +9,7 @@ grants and the per-agency schemas built from them, swapped whole on a change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway.schemas import SchemaCache
 from policies.catalog import parse_catalog, read_policy_file
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from gateway.settings import Settings
+    from policies.compiler import CompiledPolicy
 
 __all__ = ["PolicyTexts", "Served"]
 
@@ -69,6 +70,15 @@ class Served:
     def build(cls, texts: PolicyTexts, day: date) -> Served:
         """Compile `texts`, precompute grants and schemas as of `day` (about a second)."""
         return cls._serve(texts, texts.build(day))
+
+    @classmethod
+    def adopt(
+        cls, texts: PolicyTexts, compiled: CompiledPolicy, decided: dict[str, Any], day: date
+    ) -> Served:
+        """A policy another process published, with the grants it decided (same day): no
+        enforcer round per agency and field, so adopting takes milliseconds."""
+        catalog = parse_catalog(texts.catalog, name=texts.catalog_name)
+        return cls._serve(texts, Policy.with_grants(catalog, compiled, day, decided))
 
     def for_day(self, day: date) -> Served:
         """The same compiled policy, decided as of another day (temporary rules end)."""

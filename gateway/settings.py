@@ -15,7 +15,7 @@ from gateway.errors import GatewayError
 from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key
 from policies.catalog import SHIPPED_CATALOG
 from policies.rules import default_rules_path
-from sources.engines import default_urls, parse_source_urls
+from sources.engines import SourceOptions, default_urls, parse_source_urls
 from sources.errors import SourceConfigError
 
 __all__ = ["ConfigError", "Limits", "Settings", "load_settings"]
@@ -60,6 +60,8 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     host: str = "127.0.0.1"
     port: int = 8000
+    #: Pool sizes and time limits per source (`[source_options]`); defaults where absent.
+    source_options: dict[str, SourceOptions] = field(default_factory=dict)
     #: The audit store (Art. 28, 34): SQLite by default, PostgreSQL in a deployment.
     audit_url: str = "sqlite+aiosqlite:///data/audit.db"
     #: Folder of the gateway's own signing keys (vouchers, audit checkpoints); see
@@ -102,6 +104,31 @@ def _relative_sqlite(url: object, base: Path) -> str:
     return text
 
 
+def _source_options(
+    path: Path, table: dict[str, Any], urls: dict[str, str]
+) -> dict[str, SourceOptions]:
+    """`[source_options]`: keys for every source, and `[source_options.NAME]` for one."""
+    shared = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    unknown = sorted({k for k, v in table.items() if isinstance(v, dict)} - set(urls))
+    if unknown:
+        raise ConfigError(
+            f"{path}: [source_options.{unknown[0]}] names no source; the sources are "
+            f"{', '.join(sorted(urls))}."
+        )
+    options = {}
+    for name in urls:
+        given = {**shared, **(table.get(name) or {})}
+        try:
+            options[name] = SourceOptions(**given)
+        except TypeError as error:
+            raise ConfigError(
+                f"{path}: [source_options] unknown setting ({error}); see docs/deploy-config.md."
+            ) from None
+        except SourceConfigError as error:
+            raise ConfigError(f"{path}: [source_options] for {name}: {error}") from None
+    return options
+
+
 def load_settings(path: str | Path) -> Settings:
     """Read a TOML deployment file; raises ConfigError naming what is wrong."""
     path = Path(path)
@@ -134,6 +161,7 @@ def load_settings(path: str | Path) -> Settings:
             raise ConfigError(
                 f"{path}: identity.public_keys.{kid}: cannot read {key_path} ({error.strerror})."
             ) from None
+    options = _source_options(path, _get(document, "source_options", dict, "") or {}, urls)
     limits = _get(document, "limits", dict, "") or {}
     audit = _get(document, "audit", dict, "") or {}
     signing = _get(document, "signing", dict, "") or {}
@@ -149,6 +177,7 @@ def load_settings(path: str | Path) -> Settings:
             public_keys=keys,
             jwks_url=_get(identity, "jwks_url", str, "identity"),
             limits=Limits(**limits),
+            source_options=options,
             host=_get(server, "host", str, "server") or "127.0.0.1",
             port=_get(server, "port", int, "server") or 8000,
             audit_url=_relative_sqlite(

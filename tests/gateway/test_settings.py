@@ -93,3 +93,35 @@ def test_govgate_serve_refuses_a_missing_file_with_a_sentence(tmp_path: Path) ->
     assert result.returncode == 2
     assert "no such file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_source_options_apply_to_every_source_and_per_source(tmp_path: Path, seeded: Path) -> None:
+    extra = "\n[source_options.persons]\npool_size = 2\nstatement_timeout_ms = 800\n"
+    text = (
+        deployment(tmp_path, seeded)
+        .read_text("utf-8")
+        .replace("statement_timeout_ms = 5000", "statement_timeout_ms = 3000")
+    )
+    path = tmp_path / "options.toml"
+    path.write_text(text + extra, "utf-8")
+    options = load_settings(path).source_options
+    assert (options["persons"].pool_size, options["persons"].statement_timeout_ms) == (2, 800)
+    assert (options["land"].pool_size, options["land"].statement_timeout_ms) == (5, 3000)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "\n[source_options.people]\npool_size = 2\n",
+            r"\[source_options.people\] names no source",
+        ),
+        ("\n[source_options.land]\npool_size = 0\n", "for land: pool_size must be 1 or more"),
+        ("\n[source_options.land]\npoolsize = 3\n", "unknown setting"),
+    ],
+)
+def test_bad_source_options_name_what_to_fix(
+    tmp_path: Path, seeded: Path, extra: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(deployment(tmp_path, seeded, extra))
