@@ -125,3 +125,18 @@ def test_bad_source_options_name_what_to_fix(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(deployment(tmp_path, seeded, extra))
+
+
+def test_the_mixed_deployment_file_serves_each_source_from_its_kind_of_database() -> None:
+    mixed = load_settings(EXAMPLE.with_name("govgate.mixed.toml"))
+    kinds = {name: url.split(":", 1)[0] for name, url in mixed.sources.items()}
+    assert kinds == {
+        "persons": "postgresql+asyncpg",
+        "entities": "mysql+asyncmy",
+        "land": "sqlite+aiosqlite",
+        "licenses": "sqlite+aiosqlite",
+    }
+    assert mixed.audit_url.startswith("postgresql+asyncpg://")
+    assert mixed.source_options["entities"].statement_timeout_ms == 5000
+    assert mixed.source_options["persons"].statement_timeout_ms == 3000
+    assert mixed.jwks_url is not None
