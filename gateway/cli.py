@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from sqlalchemy.engine import make_url
 
 from gateway._cli import data_option, fail
 from gateway.audit.commands import audit_group
@@ -128,7 +129,9 @@ def _run_seed(plan: SeedPlan, urls: dict[str, str], *, replace: bool, workers: i
 
         results = seed(plan, urls, replace=replace, workers=workers, progress=advance)
     for result in sorted(results, key=lambda r: list(SOURCES).index(r.source)):
-        where = sqlite_path(urls[result.source]) or urls[result.source]
+        url = urls[result.source]
+        # Never echo a password a server URL may carry.
+        where = sqlite_path(url) or make_url(url).render_as_string(hide_password=True)
         click.echo(
             f"{result.source:9} {result.records:>10,} records in {result.seconds:6.1f} s "
             f"(peak {result.peak_mib:,.0f} MiB)  -> {where}"

@@ -183,3 +183,13 @@ def test_explain_refuses_files_compiled_from_another_catalogue_version(tmp_path:
                      "--policy", str(tmp_path))  # fmt: skip
     assert result.returncode == 2
     assert "compiled from catalogue version 2025.01" in result.stderr
+
+
+@pytest.mark.postgres
+def test_seed_never_prints_a_password_from_a_source_url(postgres_url: str, tmp_path: Path) -> None:
+    secret = postgres_url.replace("postgres@", "postgres:s3cret-word@")  # trust auth ignores it
+    result = govgate("seed", "--data", str(tmp_path), "--persons", "50", "--source",
+                     f"persons={secret}")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "s3cret-word" not in result.stdout + result.stderr
+    assert "postgres:***@" in result.stdout
