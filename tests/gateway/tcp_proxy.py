@@ -13,7 +13,8 @@ class TcpProxy:
     """Listens on 127.0.0.1:`port` (free if 0) and forwards every connection to `target`.
 
     `stop()` closes the listener and every open connection (the database "goes down");
-    `start()` listens again on the same port (it "comes back").
+    `start()` listens again on the same port (it "comes back"); `stall()` keeps connections
+    open but holds every byte back (the database "hangs") until `resume()`.
     """
 
     def __init__(self, target: tuple[str, int], port: int = 0) -> None:
@@ -22,6 +23,14 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def start(self) -> TcpProxy:
         listener = socket.socket()
@@ -66,6 +75,7 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

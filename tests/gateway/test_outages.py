@@ -13,7 +13,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from sources.engines import default_urls
+from sources.engines import SourceOptions, default_urls
 from sources.synthetic.seed import seed
 from tests.conftest import NOW, SMALL
 from tests.gateway.conftest import LiveServer
@@ -40,6 +40,8 @@ def persons_on_postgres(
     settings = dataclasses.replace(
         Settings.demo(seeded),
         sources={**default_urls(seeded), "persons": through},
+        # Persons get 0.5 s per statement plus 1 s to connect: a hung server costs 1.5 s.
+        source_options={"persons": SourceOptions(statement_timeout_ms=500, connect_timeout_s=1)},
         audit_url=f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}",
         signing_keys=tmp_path / "keys",
     )
@@ -87,3 +89,27 @@ def test_a_source_that_goes_down_and_comes_back(
     assert "errors" not in after, after
     assert after["data"]["persons"] == before["data"]["persons"]
     assert httpx.get(f"{live.url}/readyz").status_code == 200
+
+
+@pytest.mark.postgres
+def test_a_source_that_hangs_costs_its_time_limit_not_the_answer(
+    persons_on_postgres: tuple[LiveServer, TcpProxy], token_for: Callable[[str], str]
+) -> None:
+    live, proxy = persons_on_postgres
+    token = token_for("GZ-PSB")
+    before, _ = ask(live, token)
+    assert "errors" not in before
+    proxy.stall()  # connections stay open, nothing comes back
+    during, took = ask(live, token)
+    assert during["data"]["persons"] is None
+    assert len(during["data"]["licenses"]["edges"]) == 2
+    assert [e["extensions"]["code"] for e in during["errors"]] == ["SOURCE_UNAVAILABLE"]
+    assert "did not answer within 1.5 s" in during["errors"][0]["message"]
+    assert took < 5  # the source's limit, not a hang
+    proxy.resume()
+    deadline = time.monotonic() + 10
+    while True:  # a connection cut mid-statement is replaced on the next use
+        after, _ = ask(live, token)
+        if "errors" not in after or time.monotonic() > deadline:
+            break
+    assert after["data"]["persons"] == before["data"]["persons"]
