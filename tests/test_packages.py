@@ -14,7 +14,8 @@ PACKAGES = ("sources", "policies", "resolvers", "gateway")
 
 
 @pytest.mark.parametrize(
-    "package", ["sources", "policies", "resolvers", "gateway.audit", "gateway.vouchers"]
+    "package",
+    ["sources", "policies", "resolvers", "gateway.audit", "gateway.backup", "gateway.vouchers"],
 )
 def test_every_name_a_package_exports_exists(package: str) -> None:
     module = importlib.import_module(package)

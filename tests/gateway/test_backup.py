@@ -24,8 +24,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import MetaData, select
 from sqlalchemy.engine import make_url
 
-from gateway import backup
 from gateway.audit import AuditEntry, AuditStore, Operation
+from gateway.backup import servers, sqlite
 from gateway.backup_commands import backup_command, restore_command
 from gateway.cli import main
 from gateway.vouchers import Keyring, VoucherStore, issue
@@ -316,7 +316,7 @@ def test_a_backup_taken_while_the_audit_log_grows_is_one_consistent_snapshot(
     url, keys = sqlite_url(deployment / "audit.db"), deployment / "keys" / "gateway"
     fill_audit(url, keys, records=4_000, batch=500)  # ~3 MB: hundreds of pages to copy
     # One page per step of the online backup, so the gateway's writes land mid-copy.
-    monkeypatch.setattr(backup, "_PAGES_PER_STEP", 1)
+    monkeypatch.setattr(sqlite, "_PAGES_PER_STEP", 1)
     appended, writing, stop = [0], threading.Event(), threading.Event()
 
     def gateway() -> None:
@@ -399,7 +399,7 @@ def test_rows_are_counted_in_either_layout_of_a_mariadb_or_mysql_dump(tmp_path: 
         "INSERT INTO `odd``name` VALUES (1),(2);\n",
         "utf-8",
     )
-    assert backup._dumped_rows(dump) == {"audit_log": 5, "empty": 0, "odd`name": 2}
+    assert servers._dumped_rows(dump) == {"audit_log": 5, "empty": 0, "odd`name": 2}
 
 
 # -- servers ----------------------------------------------------------------------------------
