@@ -1,4 +1,4 @@
-"""The ASGI application: GraphQL over HTTP, GraphiQL, health, and policy reload.
+"""The ASGI application: GraphQL over HTTP, GraphiQL, health, metrics, and policy reload.
 
 A request: the bearer token names the agency (gateway.identity); its grants and schema come
 from the policy in force (`Served`, swapped whole on reload, so a request in flight keeps the
@@ -15,7 +15,7 @@ import logging
 import re
 import time
 import uuid
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,8 @@ from gateway.evidence import GatewayEvidence
 from gateway.execution import OperationError, run_operation
 from gateway.graphiql import GRAPHIQL_HTML
 from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
+from gateway.logs import logged_as
+from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.policy_sync import PolicyFollower, PolicyStore, StoredPolicy
 from gateway.served import PolicyTexts, Served
 from gateway.trail import Trail
@@ -43,7 +45,7 @@ from resolvers.fetch import DEFAULT_TIMEOUT
 from sources.engines import SourceOptions, make_engine
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterator
 
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import Request
@@ -93,9 +95,11 @@ class Gateway:
         #: The time (aware). Audit records and vouchers carry it; the served policy is decided
         #: as of its local date (temporary rules end at midnight).
         self.clock = clock
+        self.metrics = Metrics.from_environment()
         # Built from the files now, so a broken catalogue stops the start at once; start() then
         # publishes it to the policy store, or adopts what other processes published.
         self.served = Served.build(PolicyTexts.read(settings), self.today())
+        self.metrics.serving(self.served.policy.version)
         _freeze()
         self.engines: dict[str, AsyncEngine] = {
             name: make_engine(url, options=settings.source_options.get(name))
@@ -121,12 +125,23 @@ class Gateway:
         self.evidence = GatewayEvidence(settings, self.engines)
         self.audit_store = AuditStore(settings.audit_url, signer=self.evidence.keyring.sign)
         self.audit = AuditWriter(self.audit_store)
+        self.audit.on_commit = self.metrics.audited
+        self.metrics.watch({**self.engines, "audit": self.audit_store.engine})
         self.policy_store = PolicyStore(self.audit_store.engine)
         self.policy_follower = PolicyFollower(
             self.policy_store, settings.audit_url, self._adopt_published
         )
-        #: The policy_versions row this process serves (0 before start()).
         self.policy_id = 0
+
+    @property
+    def policy_id(self) -> int:
+        """The policy_versions row this process serves (0 before start())."""
+        return self._policy_id
+
+    @policy_id.setter
+    def policy_id(self, row: int) -> None:
+        self._policy_id = row
+        self.metrics.policy_row.set(row)
 
     def today(self) -> date:
         """The local date by the gateway's clock."""
@@ -151,9 +166,12 @@ class Gateway:
         If the record cannot be written the response is withheld: 503, AUDIT_UNAVAILABLE.
         """
         try:
-            await self.audit.record(trail.entry())
+            with self.metrics.pending():
+                await self.audit.record(trail.entry())
         except AuditUnavailableError as error:
+            self.metrics.answered(trail, decision="failed")
             return _error_response(503, str(error), "AUDIT_UNAVAILABLE", trail.request_id)
+        self.metrics.answered(trail)
         return response
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
@@ -232,6 +250,7 @@ class Gateway:
 
     def _swap(self, served: Served) -> None:
         self.served = served
+        self.metrics.serving(served.policy.version)
         _freeze()
 
     async def close(self) -> None:
@@ -243,6 +262,7 @@ class Gateway:
         await self.evidence.close()
         for engine in self.engines.values():
             await engine.dispose()
+        self.metrics.close()
 
     def context(self, served: Served, grants: Grants, request_id: str) -> RequestContext:
         """A fresh request context (its own DataLoaders) for one operation."""
@@ -307,6 +327,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "policyVersion": gateway.served.policy.version})
 
+    async def metrics(_request: Request) -> Response:
+        """Prometheus text format, every worker's (docs/gateway.md, "Observability")."""
+        return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE)
+
     async def ready(_request: Request) -> Response:
         """Each source's and the audit store's health (Art. 20); 503 unless all answer."""
         checks = await gateway.readiness()
@@ -317,11 +341,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
 
     async def graphiql(request: Request) -> Response:
         if "text/html" not in request.headers.get("accept", ""):
-            trail = start_trail(request)  # a refused API call: audited like any other
-            return await gateway.record(trail, refuse(
-                trail, 405, "Send GraphQL operations with POST (JSON body); GET serves GraphiQL "
-                "to browsers.", "METHOD_NOT_ALLOWED",
-            ))  # fmt: skip
+            with start_trail(request) as trail:  # a refused API call: audited like any other
+                return await gateway.record(trail, refuse(
+                    trail, 405, "Send GraphQL operations with POST (JSON body); GET serves "
+                    "GraphiQL to browsers.", "METHOD_NOT_ALLOWED",
+                ))  # fmt: skip
         return HTMLResponse(GRAPHIQL_HTML)  # the page itself reads no data: not audited
 
     async def identify(request: Request, trail: Trail) -> str | Response:
@@ -360,12 +384,16 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         trail.refuse(code, message)
         return _error_response(status, message, code, trail.request_id)
 
-    def start_trail(request: Request) -> Trail:
-        return Trail(request.url.path, _request_id(request), gateway.timestamp())
+    @contextmanager
+    def start_trail(request: Request) -> Iterator[Trail]:
+        """The request's trail; meanwhile, log lines carry its id (gateway.logs)."""
+        trail = Trail(request.url.path, _request_id(request), gateway.timestamp())
+        with logged_as(trail.request_id):
+            yield trail
 
     async def graphql_post(request: Request) -> Response:
-        trail = start_trail(request)
-        return await gateway.record(trail, await answer_graphql(request, trail))
+        with start_trail(request) as trail:
+            return await gateway.record(trail, await answer_graphql(request, trail))
 
     async def answer_graphql(request: Request, trail: Trail) -> Response:
         agency = await identify(request, trail)
@@ -422,8 +450,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         return JSONResponse(body, headers={"X-Request-Id": trail.request_id})
 
     async def reload_policy(request: Request) -> Response:
-        trail = start_trail(request)
-        return await gateway.record(trail, await answer_reload(request, trail))
+        with start_trail(request) as trail:
+            return await gateway.record(trail, await answer_reload(request, trail))
 
     async def answer_reload(request: Request, trail: Trail) -> Response:
         agency = await identify(request, trail)
@@ -467,6 +495,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         routes=[
             Route("/healthz", health, methods=["GET"]),
             Route("/readyz", ready, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             Route("/graphql", graphiql, methods=["GET"]),
             Route("/graphql", graphql_post, methods=["POST"]),
             Route("/admin/policy/reload", reload_policy, methods=["POST"]),

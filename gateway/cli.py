@@ -31,6 +31,7 @@ from sources.inventory import SOURCES
 from sources.synthetic.seed import DEFAULT_AS_OF, SeedPlan, seed
 
 if TYPE_CHECKING:
+    from gateway.logs import LogFormat
     from gateway.settings import Settings
     from policies.catalog import Catalog
     from policies.rules import AuthorRule
@@ -190,18 +191,29 @@ def demo_command(data_dir: Path, host: str, port: int, no_serve: bool) -> None:
     _serve(Settings.demo(data_dir, host=host, port=port))
 
 
-def _serve(settings: Settings, *, workers: int = 1, config: Path | None = None) -> None:
+def _serve(
+    settings: Settings,
+    *,
+    workers: int = 1,
+    config: Path | None = None,
+    log_format: LogFormat = "text",
+) -> None:
     import uvicorn  # noqa: PLC0415 (only serving needs it)
 
     from gateway.app import create_app  # noqa: PLC0415
-    from gateway.serving import CONFIG_VARIABLE, prepare  # noqa: PLC0415
+    from gateway.logs import configure_logging, log_config  # noqa: PLC0415
+    from gateway.serving import CONFIG_VARIABLE, prepare, shared_metrics_folder  # noqa: PLC0415
 
+    configure_logging(json=log_format == "json")
+    # uvicorn applies it again in each worker process, to its own loggers and to govgate's.
+    logs = log_config(log_format)
     if workers == 1:
         try:
             app = create_app(settings)
         except (PolicyError, GatewayError, SourceError) as error:
             fail(str(error))
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=logs,
+                    log_level="info")  # fmt: skip
         return
     if config is None:
         fail("--workers needs a deployment file: serve with --config FILE.")
@@ -210,8 +222,10 @@ def _serve(settings: Settings, *, workers: int = 1, config: Path | None = None) 
     except (PolicyError, GatewayError, SourceError) as error:
         fail(str(error))
     os.environ[CONFIG_VARIABLE] = str(config.resolve())
-    uvicorn.run("gateway.serving:app_from_environment", factory=True, workers=workers,
-                host=settings.host, port=settings.port, log_level="info")  # fmt: skip
+    with shared_metrics_folder():  # set before the workers start: they read it on import
+        uvicorn.run("gateway.serving:app_from_environment", factory=True, workers=workers,
+                    host=settings.host, port=settings.port, log_config=logs,
+                    log_level="info")  # fmt: skip
 
 
 @main.command("serve")
@@ -229,7 +243,14 @@ def _serve(settings: Settings, *, workers: int = 1, config: Path | None = None) 
     show_default=True,
     help="Worker processes; they share one policy and one audit chain (docs/deploy.md).",
 )
-def serve_command(config_path: Path, workers: int) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    show_default=True,
+    help="Logs on stderr: one JSON object per line, or text for a terminal (docs/gateway.md).",
+)
+def serve_command(config_path: Path, workers: int, log_format: LogFormat) -> None:
     """Serve a deployment: sources by URL, catalogue and rules, keys and limits from --config."""
     from gateway.settings import load_settings  # noqa: PLC0415
 
@@ -237,7 +258,7 @@ def serve_command(config_path: Path, workers: int) -> None:
         settings = load_settings(config_path)
     except GatewayError as error:
         fail(str(error))
-    _serve(settings, workers=workers, config=config_path)
+    _serve(settings, workers=workers, config=config_path, log_format=log_format)
 
 
 # -- policy -----------------------------------------------------------------------------------

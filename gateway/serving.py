@@ -4,26 +4,34 @@ Workers are separate processes (uvicorn's), each with its own event loop, connec
 audit writer; they share the sources, the audit store and the published policy through the
 databases (gateway.policy_sync), so any number of them, on any number of machines, serve one
 policy and write one audit chain. Before the workers start, the parent prepares the shared
-state once (tables, the signing key, the policy), so workers never race to create them.
+state once (tables, the signing key, the policy), so workers never race to create them, and
+a fresh folder where every worker writes its metrics for `/metrics` to add up (gateway.metrics).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.app import Gateway, create_app
 from gateway.errors import GatewayError
+from gateway.metrics import MULTIPROCESS_VARIABLE
 from gateway.settings import load_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from starlette.applications import Starlette
 
     from gateway.settings import Settings
 
-__all__ = ["CONFIG_VARIABLE", "app_from_environment", "prepare"]
+__all__ = ["CONFIG_VARIABLE", "app_from_environment", "prepare", "shared_metrics_folder"]
 
 #: The environment variable naming the deployment file for worker processes.
 CONFIG_VARIABLE = "GOVGATE_CONFIG"
@@ -37,6 +45,7 @@ def app_from_environment() -> Starlette:
             f"{CONFIG_VARIABLE} is not set; start workers with `govgate serve --config FILE "
             "--workers N`."
         )
+    logging.captureWarnings(True)  # into the worker's log, formatted as `govgate serve` says
     return create_app(load_settings(Path(path)))
 
 
@@ -52,3 +61,25 @@ def prepare(settings: Settings) -> None:
             await gateway.close()
 
     asyncio.run(run())
+
+
+@contextmanager
+def shared_metrics_folder() -> Iterator[Path]:
+    """A new, empty folder for the workers' metrics, named by $PROMETHEUS_MULTIPROC_DIR for
+    the worker processes started within the block; removed afterwards.
+
+    Always a new one: counts left by an earlier run would be added to this one's. It is made
+    under the system's temporary folder ($TMPDIR; a tmpfs is best: workers write to it on
+    every request).
+    """
+    folder = Path(tempfile.mkdtemp(prefix="govgate-metrics-"))
+    previous = os.environ.get(MULTIPROCESS_VARIABLE)
+    os.environ[MULTIPROCESS_VARIABLE] = str(folder)
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROCESS_VARIABLE, None)
+        else:
+            os.environ[MULTIPROCESS_VARIABLE] = previous
+        shutil.rmtree(folder, ignore_errors=True)

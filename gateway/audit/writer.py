@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from gateway.errors import GatewayError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gateway.audit.entry import AuditEntry
     from gateway.audit.store import AuditStore
 
@@ -43,6 +45,8 @@ class AuditWriter:
         self.written = 0
         self.batches = 0
         self.last_commit_seconds = 0.0
+        #: Called after every committed batch with (records, seconds): metrics listen here.
+        self.on_commit: Callable[[int, float], None] | None = None
 
     def start(self) -> None:
         """Start the background task (inside the running event loop)."""
@@ -95,6 +99,8 @@ class AuditWriter:
         self.last_commit_seconds = time.perf_counter() - started
         self.written += len(batch)
         self.batches += 1
+        if self.on_commit is not None:
+            self.on_commit(len(batch), self.last_commit_seconds)
         for (_, future), number in zip(batch, numbers, strict=True):
             if not future.done():
                 future.set_result(number)
