@@ -38,7 +38,9 @@ from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.policy_sync import PolicyFollower, PolicyStore, StoredPolicy
 from gateway.served import PolicyTexts, Served
 from gateway.trail import Trail
-from gateway.vouchers import VoucherStoreError
+from gateway.vouchers import CanonicalFormError
+from gateway.vouchers.store import voucher_row
+from gateway.vouchers.store import vouchers as vouchers_table
 from policies.errors import PolicyError
 from resolvers.context import RequestContext
 from resolvers.fetch import DEFAULT_TIMEOUT
@@ -167,7 +169,7 @@ class Gateway:
         """
         try:
             with self.metrics.pending():
-                await self.audit.record(trail.entry())
+                await self.audit.record(trail.entry(), trail.evidence)
         except AuditUnavailableError as error:
             self.metrics.answered(trail, decision="failed")
             return _error_response(503, str(error), "AUDIT_UNAVAILABLE", trail.request_id)
@@ -433,18 +435,20 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
                     entities={entity for entity, _ in context.returned},
                     now=context.now,
                 )
-            except VoucherStoreError as error:  # no voucher, no documentary data (Art. 23)
-                log.error("voucher store failed for request %s: %s", trail.request_id, error)
+            except CanonicalFormError as error:  # data JSON cannot carry exactly: no voucher
+                log.error("no voucher for request %s: %s", trail.request_id, error)
                 return refuse(
-                    trail, 503, "The voucher store cannot record this answer, so it was not "
-                    "released (Art. 23); try again shortly.", "AUDIT_UNAVAILABLE",
+                    trail, 500, "The answer could not be fixed in a voucher, so it was not "
+                    f"released (Art. 23); give request id {trail.request_id} to the platform "
+                    "administrator.", "INTERNAL_SERVER_ERROR",
                 )  # fmt: skip
             trail.result(result)
             trail.fields |= read
             trail.records += [f"{entity}:{key}" for entity, key in context.returned]
             trail.flags += context.flags
             if voucher is not None:
-                trail.vouchers.append(voucher)
+                trail.vouchers.append(voucher.id)
+                trail.evidence.append((vouchers_table, voucher_row(voucher)))
             results.append(result)
         body = results if batch else results[0]
         return JSONResponse(body, headers={"X-Request-Id": trail.request_id})

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.freshness import FreshnessMonitor, stale_warnings
 from gateway.vouchers import (
     Keyring,
+    Voucher,
     VoucherStore,
     data_sha256,
     issue,
@@ -52,8 +53,10 @@ class GatewayEvidence:
         self.monitor = FreshnessMonitor(engines)
 
     async def start(self) -> None:
-        """Create the voucher tables if missing."""
+        """Create the voucher tables if missing; record the current key's public half."""
         await self.store.create()
+        current = self.keyring.current
+        await self.store.record_key(current.kid, current.public_key_b64)
 
     async def close(self) -> None:
         """Release the store's connections."""
@@ -88,9 +91,10 @@ class GatewayEvidence:
         fields: set[str],
         entities: set[str],
         now: datetime,
-    ) -> str | None:
-        """Add `extensions.voucher` and `extensions.warnings` to `response` where due; the id of
-        the voucher issued (stored before the response is released), if any."""
+    ) -> Voucher | None:
+        """Add `extensions.voucher` and `extensions.warnings` to `response` where due; the
+        voucher issued, if any. The caller records it with the request's audit record, in the
+        same transaction, before the response is released (Art. 23)."""
         if response.get("data") is None or not entities:
             return None
         extensions: dict[str, Any] = {}
@@ -103,8 +107,7 @@ class GatewayEvidence:
         if datasets:
             voucher = issue(self.keyring, agency=grants.agency.code, request_id=request_id,
                             datasets=datasets, data=response["data"], issued_at=now)  # fmt: skip
-            await self.store.save(voucher, self.keyring.current.public_key_b64)
             extensions["voucher"] = voucher.to_json()
         if extensions:
             response.setdefault("extensions", {}).update(extensions)
-        return voucher.id if voucher else None
+        return voucher

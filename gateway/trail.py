@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from gateway.audit import AuditEntry, Operation, query_sha256
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+
     from gateway.audit import Decision
 
 __all__ = ["Trail"]
@@ -50,6 +52,8 @@ class Trail:
     codes: set[str] = field(default_factory=set)
     flags: list[str] = field(default_factory=list)
     vouchers: list[str] = field(default_factory=list)
+    #: Rows (table, values) recorded in the same transaction as the audit record: vouchers.
+    evidence: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
     #: Whether any operation ran and released data (a batch may mix refused and answered).
     executed: bool = False
 

@@ -161,8 +161,14 @@ class AuditStore:
         """Release the connections."""
         await self.engine.dispose()
 
-    async def append(self, entries: Sequence[AuditEntry]) -> list[int]:
-        """Chain `entries` onto the log in one transaction; their sequence numbers."""
+    async def append(
+        self, entries: Sequence[AuditEntry], extra: Sequence[tuple[Table, dict[str, Any]]] = ()
+    ) -> list[int]:
+        """Chain `entries` onto the log in one transaction; their sequence numbers.
+
+        `extra` rows (table, values) are inserted in the same transaction: the evidence a
+        request produced (its vouchers) is recorded exactly when its audit record is.
+        """
         if not entries:
             return []
         async with self.engine.begin() as connection:
@@ -187,6 +193,8 @@ class AuditStore:
                 })  # fmt: skip
                 prev = digest
             await connection.execute(insert(audit_log), rows)
+            for table, values in extra:
+                await connection.execute(insert(table), values)
             key_id, signature = (
                 self.signer(head_payload(seq, prev)) if self.signer else (None, None)
             )

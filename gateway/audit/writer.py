@@ -12,17 +12,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from gateway.errors import GatewayError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from sqlalchemy import Table
+
     from gateway.audit.entry import AuditEntry
     from gateway.audit.store import AuditStore
 
-__all__ = ["AuditUnavailableError", "AuditWriter"]
+__all__ = ["AuditUnavailableError", "AuditWriter", "Extra"]
+
+#: Rows (table, values) to insert in the same transaction as an entry.
+Extra = Sequence[tuple["Table", dict[str, Any]]]
 
 log = logging.getLogger("govgate.audit")
 
@@ -37,7 +43,7 @@ class AuditWriter:
     def __init__(self, store: AuditStore, *, max_batch: int = 1_000) -> None:
         self.store = store
         self.max_batch = max_batch
-        self._pending: list[tuple[AuditEntry, asyncio.Future[int]]] = []
+        self._pending: list[tuple[AuditEntry, Extra, asyncio.Future[int]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -52,15 +58,15 @@ class AuditWriter:
         """Start the background task (inside the running event loop)."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
 
-    async def record(self, entry: AuditEntry) -> int:
-        """Append `entry` and wait until it is committed; its sequence number.
+    async def record(self, entry: AuditEntry, extra: Extra = ()) -> int:
+        """Append `entry` (and its `extra` rows) and wait until committed; its sequence number.
 
         Raises AuditUnavailableError when the store cannot take it.
         """
         if self._closing or self._task is None:
             raise AuditUnavailableError("The gateway is shutting down; send the request again.")
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append((entry, future))
+        self._pending.append((entry, extra, future))
         self._wake.set()
         return await future
 
@@ -82,17 +88,19 @@ class AuditWriter:
             if self._closing:
                 return
 
-    async def _commit(self, batch: list[tuple[AuditEntry, asyncio.Future[int]]]) -> None:
+    async def _commit(self, batch: list[tuple[AuditEntry, Extra, asyncio.Future[int]]]) -> None:
         started = time.perf_counter()
         try:
-            numbers = await self.store.append([entry for entry, _ in batch])
+            numbers = await self.store.append(
+                [entry for entry, _, _ in batch], [row for _, rows, _ in batch for row in rows]
+            )
         except Exception as error:  # any store failure: refuse the request, never drop silently
             log.error("audit store failed to record %d requests: %s", len(batch), error)
             failure = AuditUnavailableError(
                 "The audit store cannot record this request, so it was not answered (Art. 28); "
                 "try again shortly, and tell the platform administrator if it persists."
             )
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_exception(failure)
             return
@@ -101,6 +109,6 @@ class AuditWriter:
         self.batches += 1
         if self.on_commit is not None:
             self.on_commit(len(batch), self.last_commit_seconds)
-        for (_, future), number in zip(batch, numbers, strict=True):
+        for (_, _, future), number in zip(batch, numbers, strict=True):
             if not future.done():
                 future.set_result(number)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Row
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["VoucherStore", "metadata", "signing_keys", "vouchers"]
+__all__ = ["VoucherStore", "metadata", "signing_keys", "voucher_row", "vouchers"]
 
 #: The voucher tables only: `create()` never touches the audit tables beside them.
 metadata = MetaData()
@@ -113,16 +113,7 @@ class VoucherStore:
         """
         if self._recorded.get(voucher.key_id) != public_key_b64:
             await self._record_key(voucher.key_id, public_key_b64)
-        row = {
-            "id": voucher.id,
-            "issued_at": voucher.issued_at,
-            "agency": voucher.agency,
-            "request_id": voucher.request_id,
-            "datasets": json.dumps(list(voucher.datasets)),
-            "data_sha256": voucher.data_sha256,
-            "key_id": voucher.key_id,
-            "signature": voucher.signature,
-        }
+        row = voucher_row(voucher)
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(vouchers.insert(), row)
@@ -170,6 +161,11 @@ class VoucherStore:
         """Close the store's connections."""
         await self._engine.dispose()
 
+    async def record_key(self, kid: str, public_key_b64: str) -> None:
+        """Record the public key `kid` (once); raises VoucherStoreError as `save` does."""
+        if self._recorded.get(kid) != public_key_b64:
+            await self._record_key(kid, public_key_b64)
+
     async def _record_key(self, kid: str, public_key_b64: str) -> None:
         try:
             raw = base64.b64decode(public_key_b64.encode("ascii"), validate=True)
@@ -206,6 +202,20 @@ class VoucherStore:
                 "vouchers."
             )
         self._recorded[kid] = public_key_b64
+
+
+def voucher_row(voucher: Voucher) -> dict[str, str]:
+    """The `vouchers` row of `voucher` (the gateway writes it in the request's audit batch)."""
+    return {
+        "id": voucher.id,
+        "issued_at": voucher.issued_at,
+        "agency": voucher.agency,
+        "request_id": voucher.request_id,
+        "datasets": json.dumps(list(voucher.datasets)),
+        "data_sha256": voucher.data_sha256,
+        "key_id": voucher.key_id,
+        "signature": voucher.signature,
+    }
 
 
 async def _recorded_key(connection: AsyncConnection, kid: str) -> str | None:
