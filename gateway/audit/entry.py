@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 __all__ = ["DECISIONS", "AuditEntry", "Decision", "Operation", "canonical", "query_sha256"]
@@ -79,9 +79,13 @@ class AuditEntry:
 
     def content(self) -> dict[str, Any]:
         """The entry as the JSON object the chain hashes (camelCase keys, lists for tuples)."""
-        raw = asdict(self)
-        raw["operations"] = [{"name": op.name, "sha256": op.sha256} for op in self.operations]
-        out = {_camel(k): list(v) if isinstance(v, tuple) else v for k, v in raw.items()}
+        # Field by field, not dataclasses.asdict: its deep copy was most of an append's Python
+        # time (bench/gw_run.py, audit cost).
+        out: dict[str, Any] = {}
+        for name, key in _KEYS:
+            value = getattr(self, name)
+            out[key] = list(value) if isinstance(value, tuple) else value
+        out["operations"] = [{"name": op.name, "sha256": op.sha256} for op in self.operations]
         out["rowCount"] = self.row_count
         return out
 
@@ -97,6 +101,10 @@ class AuditEntry:
         return cls(**values)
 
 
+def _camel_keys() -> tuple[tuple[str, str], ...]:
+    return tuple((f.name, _camel(f.name)) for f in fields(AuditEntry))
+
+
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
@@ -104,3 +112,7 @@ def _camel(name: str) -> str:
 
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+#: (attribute, JSON key) of every member, in declaration order.
+_KEYS = _camel_keys()
