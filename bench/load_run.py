@@ -360,15 +360,15 @@ class MemorySampler(threading.Thread):
         super().__init__(daemon=True)
         self.parent = parent
         self.samples: list[tuple[float, dict[int, float]]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.started_at = time.monotonic()
 
     def run(self) -> None:
-        while not self._stop.wait(2.0):
+        while not self._halt.wait(2.0):
             self.samples.append((time.monotonic() - self.started_at, self.rss()))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
 
     def rss(self) -> dict[int, float]:
