@@ -6,18 +6,29 @@
 #
 # Environment: GW_DURATION (seconds per measured run, default 15), GW_WARMUP (default 3),
 # GW_REPEAT (runs per point, default 2), GW_CONNECTIONS (default 16), GW_DOC (the Markdown
-# file whose generated block is rewritten, default docs/benchmarks.md; "-" for none).
+# file whose generated block is rewritten, default docs/benchmarks.md; "-" for none),
+# GW_MAX_OTHERS (default 25) and GW_QUIET_BUDGET (default 900): before each run, wait (up to
+# 60 s, and up to GW_QUIET_BUDGET seconds over the whole run) until other processes use at most
+# GW_MAX_OTHERS % of one core, and measure a run during which they used more again (at most
+# twice); contended runs kept once the budget is spent are flagged in the report;
+# GW_BASELINE (a commit, e.g. 98875e4: also serve the gateway at that commit, from `git
+# archive`, and measure it beside the current one; figures from another day or machine are
+# not comparable, these are).
 #
 # What it does:
 #   1. installs wrk (Debian package) if missing, and py-spy into bench/out/tools (for the
 #      profile; skipped if PyPI is unreachable);
 #   2. seeds bench/out/gw-data with `govgate seed --persons PERSONS` unless it already holds
-#      that many persons, then `govgate demo --no-serve` there (signing key and policy);
+#      that many persons in files of the current schema (the `updated_at` indexes the
+#      freshness check reads; older files lack them), then `govgate demo --no-serve` there
+#      (signing key and policy); the audit database there is emptied at the start of each run;
 #   3. runs bench/gw_run.py: per scenario, the floor (bench/gw_floor.py: the same SQL through
 #      the same driver, no GraphQL), the gateway as GZ-PSB (all person fields but two) and as
 #      TH-CA (one district, fewer fields), the gateway with authorization stubbed and with
-#      the token check also stubbed, and one GC experiment; checks every answer, counts SQL
-#      statements per request, profiles two scenarios with py-spy;
+#      the token check also stubbed, one GC experiment, and the gateway with its audit
+#      store's append a no-op (and with the voucher store's save a no-op too), for the
+#      audit's cost; checks every answer and every variant, counts SQL statements per request
+#      and audit records per commit, profiles two scenarios with py-spy;
 #   4. writes bench/out/gateway.json and bench/out/gateway.md, and rewrites the generated
 #      block of "## Gateway throughput" in docs/benchmarks.md.
 # Every server it starts listens on 127.0.0.1 only and is stopped on exit or interrupt.
@@ -49,12 +60,23 @@ fi
 have=0
 if [ -f "$data/persons.db" ] && [ -f "$data/licenses.db" ] && [ -f "$data/land.db" ] \
    && [ -f "$data/entities.db" ]; then
+  # The person count, or 0 when a file predates the `updated_at` indexes (re-seed).
   have=$(.venv/bin/python -c 'import sqlite3, sys
+def count(persons, *files):
+    for path in files:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        found = db.execute("SELECT count(*) FROM sqlite_master WHERE type = ? AND sql LIKE ?",
+                           ("index", "%(updated_at)%")).fetchone()[0]
+        db.close()
+        if not found:
+            print(f"{path} lacks the updated_at index (older schema)", file=sys.stderr)
+            return 0
+    db = sqlite3.connect(f"file:{persons}?mode=ro", uri=True)
+    return db.execute("SELECT count(*) FROM persons").fetchone()[0]
 try:
-    print(sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-          .execute("SELECT count(*) FROM persons").fetchone()[0])
+    print(count(*sys.argv[1:]))
 except sqlite3.Error:
-    print(0)' "$data/persons.db")
+    print(0)' "$data/persons.db" "$data"/{persons,licenses,land,entities}.db)
 fi
 if [ "$have" != "$persons" ]; then
   echo "Seeding $persons persons into $data/ ..."
@@ -83,7 +105,9 @@ trap 'exit 143' TERM
 .venv/bin/python bench/gw_run.py --data "$data" --out "$out" \
   --duration "${GW_DURATION:-15}" --warmup "${GW_WARMUP:-3}" --repeat "${GW_REPEAT:-2}" \
   --connections "${GW_CONNECTIONS:-16}" --doc "${GW_DOC:-docs/benchmarks.md}" \
-  --command "bench/gateway.sh${1:+ $1}" &
+  --max-others "${GW_MAX_OTHERS:-25}" --quiet-budget "${GW_QUIET_BUDGET:-900}" \
+  ${GW_BASELINE:+--baseline "$GW_BASELINE"} \
+  --command "${GW_BASELINE:+GW_BASELINE=$GW_BASELINE }bench/gateway.sh${1:+ $1}" &
 runner=$!
 status=0
 wait "$runner" || status=$?

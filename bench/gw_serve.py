@@ -1,7 +1,7 @@
 """Benchmark launcher: the govgate gateway (or the SQL floor) on 127.0.0.1, plus /bench/stats.
 
     .venv/bin/python bench/gw_serve.py --data DIR --port PORT [--app gateway|floor]
-                                       [--variant product|noauthz|noauth|gctuned|noaudit|nodisk]
+                                       [--variant product|noauthz|noauth|gctuned|noaudit|novouchers]
 
 Used by bench/gw_run.py (see bench/gateway.sh); nothing here is part of the product.
 
@@ -15,11 +15,13 @@ Both get two extra routes, appended after the product's own (so they never sit i
 the distinct statement texts) and `POST /bench/reset`. They count with a SQLAlchemy
 `before_cursor_execute` listener on every source engine. For the gateway, /bench/stats also
 reports the audit writer since the last reset (records written, batches committed, from the
-writer's own `written` and `batches` counters, and the wall time spent in `AuditStore.append`)
-and the vouchers (how many were signed and stored, the time in `issue` and in
-`VoucherStore.save`). Those times come from thin timing wrappers set on the gateway's own
-store objects in this process (two `perf_counter` calls per batch or voucher); they change
-nothing else.
+writer's own `written` and `batches` counters; the wall time spent in `AuditStore.append` and
+the voucher rows handed to it with the batches) and the vouchers signed (how many, and the
+time in `issue`). Those come from thin wrappers set in this process on the gateway's audit
+store object and on `gateway.evidence.issue` (two `perf_counter` calls per batch or voucher);
+they change nothing else. It also names the folder the product was imported from (gw_run.py
+serves a snapshot of the source tree, so that edits to the checkout during a run do not mix
+two versions).
 
 `--variant` (gateway only) changes the gateway in this process only, to measure what a part
 costs:
@@ -33,11 +35,15 @@ costs:
 * `gctuned`: the product, with `gc.freeze()` after start-up (an experiment for the report's
   suggestions; a deployment setting, not a code change).
 * `noaudit`: the product, with the audit store's `append` replaced by a no-op that hands back
-  sequence numbers: the trail is still gathered and the entry built and handed to the group-
-  commit writer, which still batches and wakes the requests, but nothing is hashed, inserted
-  or committed (no disk writes for the audit). Vouchers are still signed and stored.
-* `nodisk`: `noaudit` and, in addition, `VoucherStore.save` is a no-op: vouchers are still
-  signed and attached, but nothing is written to disk at all.
+  sequence numbers: the trail is still gathered, the entry built and handed to the group-
+  commit writer, which still batches and wakes the requests, and vouchers are still signed
+  and attached, but nothing is hashed, inserted or committed: no disk writes at all (the
+  vouchers are stored in the audit transaction, so they are not stored either).
+* `baseline`: the product as served (gw_run.py serves it from an older commit's source, to
+  compare with on the same machine in the same minutes).
+* `novouchers`: the product, with the voucher rows dropped from each batch on their way to the
+  audit store's `append` (vouchers still signed and attached to the answers; the audit records
+  still written): what storing the vouchers adds to the audit's commits.
 """
 
 from __future__ import annotations
@@ -60,7 +66,6 @@ from sqlalchemy import event, select
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-import gateway.evidence
 from gateway import execution
 from gateway.validation import rules_for
 from policies.grants import Grants, RowScope
@@ -89,21 +94,32 @@ class StatementStats:
         gc.callbacks.append(self._on_gc)
         self.writer: Any = None  # the gateway's AuditWriter
         self._writer_base = (0, 0)  # its (written, batches) at the last reset
-        # [calls, seconds, max seconds] of AuditStore.append, issue, VoucherStore.save.
-        self.timed: dict[str, list[float]] = {k: [0, 0.0, 0.0] for k in ("append", "sign", "save")}
+        # [calls, seconds, max seconds] of AuditStore.append and of issue (signing a voucher).
+        self.timed: dict[str, list[float]] = {k: [0, 0.0, 0.0] for k in ("append", "sign")}
+        self.extra_rows = 0  # rows (vouchers) handed to append beside the entries
 
     def watch_gateway(self, gw: Any) -> None:
-        """Time the audit store's append and the vouchers' signing and storing (wrappers)."""
+        """Time the audit store's append and the signing of vouchers (wrappers)."""
         self.writer = gw.audit
-        store, vouchers = gw.audit_store, gw.evidence.store
-        for obj, name in ((store, "append"), (vouchers, "save"), (gw.audit, "written"),
-                          (gw.audit, "batches")):  # fmt: skip
+        store = gw.audit_store
+        for obj, name in ((store, "append"), (gw.audit, "written"), (gw.audit, "batches")):
             if not hasattr(obj, name):
                 raise SystemExit(f"{type(obj).__name__}.{name} is gone: update bench/gw_serve.py")
+        import gateway.evidence  # noqa: PLC0415 (not in a baseline from before the audit)
+
         if not hasattr(gateway.evidence, "issue"):
             raise SystemExit("gateway.evidence.issue is gone: update bench/gw_serve.py")
-        store.append = self._timed_async("append", store.append)
-        vouchers.save = self._timed_async("save", vouchers.save)
+        append = store.append
+
+        async def timed_append(entries: Any, extra: Any = (), *args: Any, **kwargs: Any) -> Any:
+            self.extra_rows += len(extra)
+            started = time.perf_counter()
+            try:
+                return await append(entries, extra, *args, **kwargs)
+            finally:
+                self._add("append", time.perf_counter() - started)
+
+        store.append = timed_append
         gateway.evidence.issue = self._timed_sync("sign", gateway.evidence.issue)
 
     def _add(self, name: str, seconds: float) -> None:
@@ -111,16 +127,6 @@ class StatementStats:
         entry[0] += 1
         entry[1] += seconds
         entry[2] = max(entry[2], seconds)
-
-    def _timed_async(self, name: str, function: Any) -> Any:
-        async def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return await function(*args, **kwargs)
-            finally:
-                self._add(name, time.perf_counter() - started)
-
-        return timed
 
     def _timed_sync(self, name: str, function: Any) -> Any:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -168,6 +174,7 @@ class StatementStats:
                         for g, (c, t) in self.gc.items()
                     },
                     "gc_objects": len(gc.get_objects()),
+                    "source": str(Path(execution.__file__).resolve().parent.parent),
                     **self._evidence(),
                 }
             )
@@ -183,12 +190,14 @@ class StatementStats:
             return {"calls": int(calls), "seconds": round(seconds, 4),
                     "max_seconds": round(longest, 4)}  # fmt: skip
 
-        return {
-            "audit": {"written": written, "batches": batches,
-                      "records_per_batch": written / batches if batches else None,
-                      "append": timed("append")},  # fmt: skip
-            "vouchers": {"sign": timed("sign"), "save": timed("save")},
+        audit = {
+            "written": written,
+            "batches": batches,
+            "records_per_batch": written / batches if batches else None,
+            "append": timed("append"),
+            "voucher_rows": self.extra_rows,
         }
+        return {"audit": audit, "vouchers": {"sign": timed("sign")}}
 
     async def reset(self, _request: Request) -> Response:
         with self.lock:
@@ -198,6 +207,7 @@ class StatementStats:
                 entry[:] = [0, 0.0]
             for entry in self.timed.values():
                 entry[:] = [0, 0.0, 0.0]
+            self.extra_rows = 0
             if self.writer is not None:
                 self._writer_base = (self.writer.written, self.writer.batches)
         return JSONResponse({"reset": True})
@@ -275,7 +285,7 @@ def _stub_audit_append(app: Any) -> None:
         raise SystemExit("AuditStore.append is gone: update bench/gw_serve.py")
     last = 0
 
-    async def append(entries: Any) -> list[int]:
+    async def append(entries: Any, *_extra: Any, **_kwargs: Any) -> list[int]:
         nonlocal last
         numbers = list(range(last + 1, last + 1 + len(entries)))
         last += len(entries)
@@ -284,16 +294,18 @@ def _stub_audit_append(app: Any) -> None:
     store.append = append
 
 
-def _stub_voucher_save(app: Any) -> None:
-    """Storing a voucher becomes a no-op (it is still signed and attached to the answer)."""
-    vouchers = app.state.gateway.evidence.store
-    if not hasattr(vouchers, "save"):
-        raise SystemExit("VoucherStore.save is gone: update bench/gw_serve.py")
+def _drop_voucher_rows(app: Any) -> None:
+    """The audit store's append gets the entries only, not the vouchers' rows beside them."""
+    store = app.state.gateway.audit_store
+    if "extra" not in inspect.signature(store.append).parameters:
+        raise SystemExit("AuditStore.append takes no extra rows: update bench/gw_serve.py")
+    append = store.append
 
-    async def save(*_args: Any, **_kwargs: Any) -> None:
-        return None
+    async def entries_only(entries: Any, *_extra: Any, **_kwargs: Any) -> list[int]:
+        numbers: list[int] = await append(entries)
+        return numbers
 
-    vouchers.save = save
+    store.append = entries_only
 
 
 def build(args: argparse.Namespace) -> Any:
@@ -316,12 +328,13 @@ def build(args: argparse.Namespace) -> Any:
             # the full collections that requests trigger no longer walk it.
             gc.collect()
             gc.freeze()
-        elif args.variant in ("noaudit", "nodisk"):
+        elif args.variant == "noaudit":
             _stub_audit_append(app)
-            if args.variant == "nodisk":
-                _stub_voucher_save(app)
+        elif args.variant == "novouchers":
+            _drop_voucher_rows(app)
         engines = app.state.gateway.engines
-        stats.watch_gateway(app.state.gateway)
+        if hasattr(app.state.gateway, "audit"):  # a baseline from before the audit has none
+            stats.watch_gateway(app.state.gateway)
     stats.listen(engines)
     app.router.routes.append(Route("/bench/stats", stats.stats, methods=["GET"]))
     app.router.routes.append(Route("/bench/reset", stats.reset, methods=["POST"]))
@@ -335,7 +348,7 @@ def main() -> None:
     parser.add_argument("--app", choices=("gateway", "floor"), default="gateway")
     parser.add_argument(
         "--variant",
-        choices=("product", "noauthz", "noauth", "gctuned", "noaudit", "nodisk"),
+        choices=("product", "noauthz", "noauth", "gctuned", "noaudit", "novouchers", "baseline"),
         default="product",
     )
     args = parser.parse_args()

@@ -12,7 +12,14 @@ event loop thread's CPU, which is what bounds the throughput: SQLite runs in aio
 * validate: `graphql.validate` with the agency's rules (`rules_for`, built per request as the
   gateway does), and, for comparison, with graphql-core's standard rules built once;
 * execute: `graphql.execute` with a fresh request context (resolvers, DataLoaders, SQL), also
-  as wall-clock time (which includes waiting for SQLite).
+  as wall-clock time (which includes waiting for SQLite);
+* freshness + voucher: `GatewayEvidence.attach` (stale-data warnings from the cached newest
+  times; for documentary answers, signing the voucher and storing it), CPU and wall clock;
+* audit record: the request's `Trail` (filled as `graphql_post` fills it, the voucher's row
+  included) recorded by `Gateway.record` (entry, group-commit writer, hash chain, insert,
+  signed head, commit with synchronous=FULL), CPU and wall clock. One request at a time,
+  each record is a batch of one: under load the writer groups them, so a commit's CPU and
+  its fsync are shared by a batch (see the audit figures of gw_run.py).
 
 The collector is paused while a request runs (and run every 50 requests), so these are the
 stages' own costs; what the collector costs under load is measured by gw_run.py. Prints JSON.
@@ -33,10 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from graphql import execute, parse, specified_rules, validate
+from starlette.responses import Response
 
 from gateway.app import create_app
+from gateway.audit import fields_read
 from gateway.settings import Settings
+from gateway.trail import Trail
 from gateway.validation import rules_for
+from gateway.vouchers.store import voucher_row, vouchers
 
 
 def _token(data: Path, agency: str) -> str:
@@ -60,12 +71,15 @@ async def stages(data: Path, bodies_dir: Path, n: int) -> dict[str, Any]:
     wanted = inspect.signature(rules_for).parameters
     limit_args = {k: getattr(limits, k) for k in wanted if hasattr(limits, k)}
     header = f"Bearer {_token(data, 'GZ-PSB')}"
+    await gw.start()  # the audit store and writer, the voucher tables
     out: dict[str, Any] = {}
     for name in ("s1-city", "s2-city", "s3-city"):
         lines = (bodies_dir / f"{name}.txt").read_text("utf-8").splitlines()
         times: dict[str, list[float]] = {k: [] for k in (
             "token", "grants + schema", "parse", "validate (agency rules)",
-            "validate (standard rules)", "execute", "execute, wall clock")}  # fmt: skip
+            "validate (standard rules)", "execute", "execute, wall clock",
+            "freshness + voucher", "freshness + voucher, wall clock",
+            "audit record (batch of 1)", "audit record, wall clock")}  # fmt: skip
         for i in range(n + 20):  # the first 20 warm caches up and are not counted
             body = json.loads(lines[i % len(lines)])
             if i % 50 == 0:
@@ -103,12 +117,39 @@ async def stages(data: Path, bodies_dir: Path, n: int) -> dict[str, Any]:
                 result = await outcome if inspect.isawaitable(outcome) else outcome
                 t6 = cpu()
                 wall = time.perf_counter() - wall
+                # As graphql_post goes on: evidence, then the audit record.
+                response: dict[str, Any] = {"data": result.data}
+                read = fields_read(schema._schema, document, body.get("operationName"))
+                wall_evidence = time.perf_counter()
+                voucher = await gw.evidence.attach(
+                    response, catalog=served.policy.catalog, grants=grants,
+                    request_id=context.request_id, fields=read,
+                    entities={entity for entity, _ in context.returned}, now=context.now,
+                )  # fmt: skip
+                t7 = cpu()
+                wall_evidence = time.perf_counter() - wall_evidence
+                wall_audit = time.perf_counter()
+                trail = Trail("/graphql", context.request_id, gw.timestamp())
+                trail.agency = agency
+                trail.policy_version = served.policy.version
+                trail.operation(body)
+                trail.result(response)
+                trail.fields |= read
+                trail.records += [f"{entity}:{key}" for entity, key in context.returned]
+                trail.flags += context.flags
+                if voucher is not None:
+                    trail.vouchers.append(voucher.id)
+                    trail.evidence.append((vouchers, voucher_row(voucher)))
+                await gw.record(trail, Response())
+                t8 = cpu()
+                wall_audit = time.perf_counter() - wall_audit
             finally:
                 gc.enable()
             if problems or plain or result.errors:
                 raise SystemExit(f"{name}: {problems or plain or result.errors}")
             if i >= 20:
-                spans = (t1 - t0, t2 - t1, t3 - t2, agency_span, standard_span, t6 - t5, wall)
+                spans = (t1 - t0, t2 - t1, t3 - t2, agency_span, standard_span, t6 - t5, wall,
+                         t7 - t6, wall_evidence, t8 - t7, wall_audit)  # fmt: skip
                 for key, seconds in zip(times, spans, strict=True):
                     times[key].append(seconds * 1e6)
         out[name] = {k: round(statistics.mean(v), 1) for k, v in times.items()}
