@@ -26,9 +26,12 @@
 #      the same driver, no GraphQL), the gateway as GZ-PSB (all person fields but two) and as
 #      TH-CA (one district, fewer fields), the gateway with authorization stubbed and with
 #      the token check also stubbed, one GC experiment, and the gateway with its audit
-#      store's append a no-op (and with the voucher store's save a no-op too), for the
-#      audit's cost; checks every answer and every variant, counts SQL statements per request
-#      and audit records per commit, profiles two scenarios with py-spy;
+#      store's append a no-op, and with only the voucher rows left out of its commits, for
+#      the audit's and the vouchers' cost (and, with GW_BASELINE, the gateway at that commit); checks every answer and every variant, counts SQL statements per request
+#      and audit records per commit, profiles two scenarios with py-spy. All servers run from
+#      a copy of the product's source (bench/out/gw-src) and stay up, paused but for the one
+#      being measured, and the runs go scenario by scenario across them, so that a point and
+#      the floor it is compared with are measured minutes apart;
 #   4. writes bench/out/gateway.json and bench/out/gateway.md, and rewrites the generated
 #      block of "## Gateway throughput" in docs/benchmarks.md.
 # Every server it starts listens on 127.0.0.1 only and is stopped on exit or interrupt.

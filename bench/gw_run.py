@@ -93,13 +93,13 @@ class Server:
 
     running: ClassVar[list[Server]] = []
     #: Where the servers import the product from (PYTHONPATH); None: the installed checkout.
-    source: ClassVar[Path | None] = None
+    default_source: ClassVar[Path | None] = None
 
     def __init__(
         self, data: Path, app: str, variant: str, log: Path, source: Path | None = None
     ) -> None:
         self.app, self.variant = app, variant
-        self.source = source or Server.source
+        self.source = source or Server.default_source
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -330,7 +330,9 @@ def check(server: Server, bodies: Path, token: str | None, n: int = 20) -> dict[
     }
 
 
-def check_variant(server: Server, data: Path, tokens: dict[str, str]) -> dict[str, Any]:
+def check_variant(
+    server: Server, data: Path, tokens: dict[str, str], bodies_dir: Path
+) -> dict[str, Any]:
     """Prove the variant is what it says: the stubs answer what the product refuses."""
     db = sqlite3.connect(f"file:{data / 'persons.db'}?mode=ro", uri=True)
     some_id = db.execute("SELECT id_number FROM persons LIMIT 1").fetchone()[0]
@@ -347,7 +349,7 @@ def check_variant(server: Server, data: Path, tokens: dict[str, str]) -> dict[st
     # A documentary answer (a person's licences): is its audit record, and its voucher, on disk?
     audit_db = data / "audit.db"
     before = _audit_rows(audit_db)
-    documentary = (BENCH / "out" / "gw-bodies" / "s2-city.txt").read_text("utf-8").splitlines()[0]
+    documentary = (bodies_dir / "s2-city.txt").read_text("utf-8").splitlines()[0]
     answer = server.post("/graphql", documentary.encode(), tokens["GZ-PSB"])
     after = _audit_rows(audit_db)
     voucher_attached = "voucher" in (answer.get("extensions") or {})
@@ -511,7 +513,7 @@ def data_summary(data: Path) -> dict[str, Any]:
 def product_env(source: Path | None = None) -> dict[str, str]:
     """The environment of a server or helper: the product imported from the snapshot."""
     env = dict(os.environ)
-    source = source or Server.source
+    source = source or Server.default_source
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source),
                                                           env.get("PYTHONPATH")]))  # fmt: skip
@@ -599,7 +601,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for stale in (data / "audit.db", data / "audit.db-wal", data / "audit.db-shm"):
         stale.unlink(missing_ok=True)
     commit = git_commit()  # of the snapshot, taken next
-    Server.source = snapshot(out)
+    Server.default_source = snapshot(out)
     results: dict[str, Any] = {
         "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"),
         "command": args.command,
@@ -639,7 +641,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             server = Server(data, app, variant, out / f"gw-{app}-{variant}.log", source)
             servers[app, variant] = server
             if app == "gateway":
-                results["checks"][f"{app}/{variant}/variant"] = check_variant(server, data, tokens)
+                results["checks"][f"{app}/{variant}/variant"] = check_variant(
+                    server, data, tokens, bodies_dir
+                )
             for _scenario, _label, bodies, agency in points:
                 key = f"{app}/{variant}/{bodies}/{agency or '-'}"
                 checked = check(server, bodies_dir / f"{bodies}.txt", tokens.get(agency or ""))
