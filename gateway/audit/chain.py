@@ -24,6 +24,7 @@ __all__ = [
     "ChainWalker",
     "StoredRecord",
     "link_hash",
+    "link_hash_of",
     "verify_chain",
 ]
 
@@ -35,9 +36,12 @@ ProblemKind = Literal["modified", "deleted", "inserted", "reordered"]
 
 def link_hash(prev_hash: str, content: dict[str, Any]) -> str:
     """The hash of a record whose predecessor's hash is `prev_hash`."""
-    return hashlib.sha256(
-        _DOMAIN + prev_hash.encode("ascii") + b"\n" + canonical(content)
-    ).hexdigest()
+    return link_hash_of(prev_hash, canonical(content))
+
+
+def link_hash_of(prev_hash: str, text: bytes) -> str:
+    """`link_hash` of a record whose canonical form `text` is already at hand."""
+    return hashlib.sha256(_DOMAIN + prev_hash.encode("ascii") + b"\n" + text).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

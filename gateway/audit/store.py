@@ -32,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 
-from gateway.audit.chain import GENESIS, StoredRecord, link_hash
+from gateway.audit.chain import GENESIS, StoredRecord, link_hash_of
 from gateway.audit.entry import AuditEntry, canonical
 from sources.engines import make_engine
 
@@ -185,16 +185,19 @@ class AuditStore:
             rows: list[dict[str, Any]] = []
             for entry in entries:
                 seq += 1
-                content = entry.content()
-                digest = link_hash(prev, content)
+                text = canonical(entry.content())  # once: hashed and stored
+                digest = link_hash_of(prev, text)
                 rows.append({
                     "seq": seq, "at": entry.at, "agency": entry.agency, "decision": entry.decision,
-                    "content": canonical(content).decode(), "prev_hash": prev, "hash": digest,
+                    "content": text.decode(), "prev_hash": prev, "hash": digest,
                 })  # fmt: skip
                 prev = digest
             await connection.execute(insert(audit_log), rows)
+            by_table: dict[Table, list[dict[str, Any]]] = {}
             for table, values in extra:
-                await connection.execute(insert(table), values)
+                by_table.setdefault(table, []).append(values)
+            for table, many in by_table.items():  # one statement per table, not per row
+                await connection.execute(insert(table), many)
             key_id, signature = (
                 self.signer(head_payload(seq, prev)) if self.signer else (None, None)
             )
