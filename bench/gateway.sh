@@ -44,17 +44,7 @@ out=bench/out
 data="$out/gw-data"
 mkdir -p "$out"
 
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "Installing wrk (Debian package) ..."
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
-  else
-    echo "wrk is missing: sudo apt-get install wrk, then run this again." >&2
-    exit 1
-  fi
-fi
-[ -x .venv/bin/govgate ] || { python3 -m venv .venv && .venv/bin/pip install -q -e .; }
+. bench/_setup.sh  # wrk and the virtualenv
 if [ ! -x "$out/tools/bin/py-spy" ]; then
   .venv/bin/pip install -q --target "$out/tools" py-spy >/dev/null 2>&1 \
     || echo "py-spy could not be installed: the run goes on without the profile."

@@ -4,7 +4,8 @@
 --
 -- BODIES_FILE holds one JSON request body per line (bench/gw_scenarios.py); the script rotates
 -- over them, each connection from its own offset, so consecutive requests ask for different
--- records. TOKEN, when given, goes in `Authorization: Bearer TOKEN`. Requests are formatted
+-- records. TOKEN, when given, goes in `Authorization: Bearer TOKEN`; a line may also carry its
+-- own token before a tab (`TOKEN<TAB>BODY`: bench/load_run.py's mixed traffic). Requests are formatted
 -- once, in init(), so the load generator spends its time on the network, not in Lua.
 --
 -- response() counts answers that are not HTTP 200 or whose body carries a GraphQL "errors"
@@ -30,7 +31,12 @@ function init(args)
   end
   local file = assert(io.open(path, "r"), "cannot open " .. tostring(path))
   for line in file:lines() do
-    if #line > 0 then
+    local own, body = line:match("^([^\t{]+)\t(.+)$")
+    if own then
+      local mine = { ["Content-Type"] = "application/json",
+                     ["Authorization"] = "Bearer " .. own }
+      table.insert(requests_list, wrk.format("POST", "/graphql", mine, body))
+    elseif #line > 0 then
       table.insert(requests_list, wrk.format("POST", "/graphql", headers, line))
     end
   end

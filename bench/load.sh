@@ -12,16 +12,6 @@ cd "$(dirname "$0")/.."
 persons="${1:-100000}"
 duration="${2:-60}"
 
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "Installing wrk (Debian package) ..."
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
-  else
-    echo "wrk is missing: sudo apt-get install wrk, then run this again." >&2
-    exit 1
-  fi
-fi
-[ -x .venv/bin/govgate ] || { python3 -m venv .venv && .venv/bin/pip install -q -e .; }
+. bench/_setup.sh  # wrk and the virtualenv
 exec .venv/bin/python bench/load_run.py --persons "$persons" --duration "$duration" \
   --pg "${GOVGATE_BENCH_PG:-postgresql://postgres@127.0.0.1:5432}"

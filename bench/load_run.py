@@ -323,15 +323,15 @@ def drive(url: str, lines: Path, duration: int, connections: int) -> dict[str, A
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is missing: run bench/load.sh, which installs it")
-    script = ROOT / "bench" / "load_wrk.lua"
+    script = ROOT / "bench" / "gw_wrk.lua"
     done = subprocess.run(
         [wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s",
          str(script), url, "--", str(lines)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     for line in done.stdout.splitlines():
-        if line.startswith("LOADTEST "):
-            return dict(json.loads(line.removeprefix("LOADTEST ")))
+        if line.startswith("GWBENCH "):
+            return dict(json.loads(line.removeprefix("GWBENCH ")))
     raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
 
 
