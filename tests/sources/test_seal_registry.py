@@ -5,18 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from sources.seal import ALGORITHM, IssuerKey, claimed_issuer, issuer_key, seal, seal_holds
-
-RECORD: dict[str, object] = {
-    "license_number": "FB-440106-2025-000001-3",
-    "kind": "食品经营许可证",
-    "holder_kind": "entity",
-    "holder_id": "91440106MAEF2KJ373",
-    "issuer_code": "GZ-AMR",
-    "issued_on": date(2025, 3, 22),
-    "valid_until": None,
-    "status": "valid",
-    "division_code": "440106",
-}
+from tests.sources.test_seal import RECORD
 
 
 def sealed(record: dict[str, object], key: IssuerKey) -> dict[str, object]:
