@@ -6,10 +6,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.errors import GatewayError
 from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key
@@ -18,7 +19,7 @@ from policies.rules import default_rules_path
 from sources.engines import SourceOptions, default_urls, parse_source_urls
 from sources.errors import SourceConfigError
 
-__all__ = ["ConfigError", "Limits", "Settings", "load_settings"]
+__all__ = ["ConfigError", "Limits", "Settings", "load_settings", "section"]
 
 
 class ConfigError(GatewayError):
@@ -85,6 +86,28 @@ class Settings:
 
 
 _KIND_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
+
+_Section = TypeVar("_Section")
+
+
+def section(path: Path, cls: type[_Section], table: dict[str, Any], name: str) -> _Section:
+    """Build the frozen dataclass `cls` from the TOML table `[name]`.
+
+    A key that is not one of `cls`'s fields is refused naming itself and every valid key (a
+    misspelling must not pass silently, nor show Python internals); a value the class refuses
+    is reported with the table's name.
+    """
+    known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    for key in table:
+        if key not in known:
+            raise ConfigError(
+                f"{path}: [{name}] has no setting {key!r}; its settings are "
+                f"{', '.join(sorted(known))} (docs/deploy-config.md)."
+            )
+    try:
+        return cls(**table)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{path}: [{name}] {error}") from None
 
 
 def _get(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -176,7 +199,7 @@ def load_settings(path: str | Path) -> Settings:
             algorithms=tuple(_get(identity, "algorithms", list, "identity") or ("EdDSA",)),
             public_keys=keys,
             jwks_url=_get(identity, "jwks_url", str, "identity"),
-            limits=Limits(**limits),
+            limits=section(path, Limits, limits, "limits"),
             source_options=options,
             host=_get(server, "host", str, "server") or "127.0.0.1",
             port=_get(server, "port", int, "server") or 8000,
