@@ -101,8 +101,8 @@ def section(path: Path, cls: type[_Section], table: dict[str, Any], name: str) -
     for key in table:
         if key not in known:
             raise ConfigError(
-                f"{path}: [{name}] has no setting {key!r}; its settings are "
-                f"{', '.join(sorted(known))} (docs/deploy-config.md)."
+                f"{path}: [{name}] {key!r} is an unknown setting; the settings of [{name}] "
+                f"are {', '.join(sorted(known))} (docs/deploy-config.md)."
             )
     try:
         return cls(**table)

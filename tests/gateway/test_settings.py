@@ -43,7 +43,11 @@ def test_the_example_file_loads_with_paths_relative_to_itself() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("[limits]\n", "[limits]\nmax_depht = 3\n"), "unknown setting"),
+        (
+            ("[limits]\n", "[limits]\nmax_depht = 3\n"),
+            "'max_depht' is an unknown setting; the "
+            "settings of \\[limits\\] are max_aliases, max_batch, max_body_bytes, max_depth",
+        ),
         (("port = 8000", 'port = "eight"'), "server.port must be an integer"),
         (('persons = "sqlite', 'people = "sqlite'), "'people' is not a source"),
         (("max_page_size = 100", "max_page_size = 0"), "limits.max_page_size must be at least 1"),
