@@ -316,7 +316,9 @@ def check_command(catalog_path: Path, rules_path: Path | None, day: datetime | N
         sys.exit(1)
     try:
         _, rules = _load_inputs(catalog_path, rules_path)
-        policy = Policy.build(catalog, rules, day=day.date() if day else None)
+        # Only the decisions the derivation check needs are asked for (precompute=False).
+        compiled = compile_policy(catalog, rules)
+        policy = Policy.load(catalog, compiled, day=day.date() if day else None, precompute=False)
     except PolicyError as error:
         click.echo(str(error), err=True)
         sys.exit(1)

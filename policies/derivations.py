@@ -11,11 +11,15 @@ decided (author rules included), for `govgate policy check` to warn about; `reve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 from sources.derivations import derivations, revealed_by
+from sources.inventory import field_names
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from policies.catalog import Agency, Catalog, FieldShare
     from policies.grants import Policy
     from sources.derivations import Derivation
@@ -74,11 +78,12 @@ def exposures(policy: Policy) -> list[Exposure]:
     """Every (agency, granted field, revealed field not granted), acknowledged or not."""
     catalog = policy.catalog
     found = []
+    revealing = [ref for ref in field_names() if derivations(ref)]
     for agency in catalog.agencies:
-        readable = policy.grants_for(agency.code).readable
-        for field in sorted(readable):
+        reads = _reader(policy, agency.code)
+        for field in filter(reads, revealing):
             for derivation in derivations(field):
-                if derivation.revealed in readable:
+                if reads(derivation.revealed):
                     continue
                 entries = _granting(catalog, agency, field)
                 through = _through(policy, agency, field, entries)
@@ -96,13 +101,28 @@ def exposures(policy: Policy) -> list[Exposure]:
 def revealers(policy: Policy, agency_code: str, ref: str) -> list[tuple[Derivation, str | None]]:
     """The fields the agency may read whose values reveal `ref`, each with the catalogue's
     acknowledgement reason (None when not acknowledged)."""
-    readable = policy.grants_for(agency_code).readable
+    reads = _reader(policy, agency_code)
     out = []
     for derivation in revealed_by(ref):
-        if derivation.field in readable:
+        if reads(derivation.field):
             acknowledged = acknowledgement(policy.catalog, derivation.field, ref)
             out.append((derivation, acknowledged[1] if acknowledged else None))
     return out
+
+
+def _reader(policy: Policy, agency_code: str) -> Callable[[str], bool]:
+    """May the agency read a field? From its grants when the policy computed them, else by
+    asking the enforcer for just the fields asked about (`policy check` and `explain` need a
+    few dozen decisions, not every agency's ~130)."""
+    grants = policy.grants.get(agency_code)
+    if grants is not None:
+        return grants.readable.__contains__
+
+    @cache
+    def reads(ref: str) -> bool:
+        return policy.decide(agency_code, ref, "query")
+
+    return reads
 
 
 def _granting(catalog: Catalog, agency: Agency, field: str) -> list[FieldShare]:

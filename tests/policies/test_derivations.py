@@ -67,6 +67,14 @@ def test_the_shipped_catalogue_acknowledges_every_derivation_it_grants(policy: P
     assert ("GZ-PSB", "Person.idNumber", "Person.birthDate") not in pairs
 
 
+def test_asking_the_enforcer_field_by_field_finds_the_same_as_precomputed_grants(
+    policy: Policy,
+) -> None:
+    # `policy check` asks only the decisions it needs (precompute=False); same answer.
+    lazy = Policy.load(policy.catalog, policy.compiled, day=DAY, precompute=False)
+    assert exposures(lazy) == exposures(policy)
+
+
 def test_an_unacknowledged_derivation_warns_for_each_agency_naming_both_fields_and_the_entry() -> (
     None
 ):
