@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -31,7 +31,7 @@ from gateway.audit import AuditStore, AuditUnavailableError, AuditWriter
 from gateway.errors import AuthenticationError
 from gateway.evidence import GatewayEvidence
 from gateway.execution import OperationError, run_operation
-from gateway.graphiql import GRAPHIQL_HTML
+from gateway.graphiql import AGENCY_HEADER, graphiql_page
 from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
 from gateway.logs import logged_as
 from gateway.metrics import CONTENT_TYPE, Metrics
@@ -174,6 +174,8 @@ class Gateway:
             self.metrics.answered(trail, decision="failed")
             return _error_response(503, str(error), "AUDIT_UNAVAILABLE", trail.request_id)
         self.metrics.answered(trail)
+        if trail.agency is not None:  # GraphiQL shows who answered (gateway/graphiql.py)
+            response.headers[AGENCY_HEADER] = trail.agency
         return response
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
@@ -348,7 +350,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
                     trail, 405, "Send GraphQL operations with POST (JSON body); GET serves "
                     "GraphiQL to browsers.", "METHOD_NOT_ALLOWED",
                 ))  # fmt: skip
-        return HTMLResponse(GRAPHIQL_HTML)  # the page itself reads no data: not audited
+        return graphiql_page()  # the page itself reads no data: not audited
 
     async def identify(request: Request, trail: Trail) -> str | Response:
         """The calling agency's code, or the 401/503 answer refusing its token."""

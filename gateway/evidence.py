@@ -99,7 +99,9 @@ class GatewayEvidence:
             return None
         extensions: dict[str, Any] = {}
         newest = await self.monitor.newest(grants)
-        warnings = stale_warnings(catalog, fields, entities, newest, now)
+        warnings = stale_warnings(
+            catalog, grants, fields=fields, entities=entities, newest=newest, now=now
+        )
         if warnings:
             extensions["warnings"] = warnings
         datasets = documentary_datasets(catalog, fields, entities)

@@ -95,13 +95,19 @@ class FreshnessMonitor:
 
 def stale_warnings(
     catalog: Catalog,
+    grants: Grants,
+    *,
     fields: Iterable[str],
     entities: Iterable[str],
     newest: Mapping[str, datetime | None],
     now: datetime,
 ) -> list[dict[str, object]]:
     """`extensions.warnings` for a response that read `fields` and returned records of
-    `entities`: one STALE_DATA warning per stale dataset among them."""
+    `entities`: one STALE_DATA warning per stale dataset among them.
+
+    The time (in `lastUpdated` and the message) and the staleness itself are as `grants` may
+    know them: to the day unless the agency may read the dataset's `updatedAt` (Art. 17 asks
+    for the warning, not for the hour a record changed; policies.freshness)."""
     read, returned = set(fields), set(entities)
     touched = [
         d for d in catalog.datasets
@@ -109,18 +115,19 @@ def stale_warnings(
         and newest.get(d.source) is not None  # never read (source down): no claim either way
     ]  # fmt: skip
     warnings: list[dict[str, object]] = []
-    for state in freshness_of(touched, newest, now):
+    for state in freshness_of(touched, newest, now, grants=grants):
         if state.fresh:
             continue
-        last = state.last_updated.strftime("%Y-%m-%dT%H:%M:%SZ") if state.last_updated else None
+        last = state.shown
+        when = (last if state.exact else f"on {last}") if last else "never"
         warnings.append({
             "code": "STALE_DATA",
             "dataset": state.dataset.id,
             "lastUpdated": last,
             "frequency": state.dataset.frequency.text,
             "message": (
-                f"Dataset {state.dataset.id} was last updated {last or 'never'}, longer ago than "
-                f"its frequency ({state.dataset.frequency.text}) allows (Art. 17); confirm "
+                f"Dataset {state.dataset.id} was last updated {when}, longer ago than its "
+                f"frequency ({state.dataset.frequency.text}) allows (Art. 17); confirm "
                 f"critical values with the provider, {state.dataset.provider}."
             ),
         })  # fmt: skip

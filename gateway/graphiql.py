@@ -1,12 +1,53 @@
 """The GraphiQL page: paste an agency token, explore that agency's schema, run queries.
 
 GraphiQL and React are served from `gateway/static/graphiql/` (vendored, MIT), so the page works
-without internet access. The token is kept in the browser tab's sessionStorage only.
+without internet access; so are the page's own script and styles (`govgate.js`, `govgate.css`),
+because the page's Content-Security-Policy runs nothing inline: a query string or a schema
+description that smuggled markup into the page could not run a script, load anything from
+elsewhere or send a token elsewhere. Nor may another site frame the page (`frame-ancestors
+'none'`, `X-Frame-Options: DENY`: no clickjacking of a developer holding a token).
+
+An `Authorization` header set in GraphiQL's Headers tab takes precedence over the token bar;
+the line under the bar says which agency answered, from the `X-Govgate-Agency` header the
+gateway puts on every answer to an authenticated request (`AGENCY_HEADER`).
 """
 
 from __future__ import annotations
 
-__all__ = ["GRAPHIQL_HTML"]
+from starlette.responses import HTMLResponse
+
+__all__ = ["AGENCY_HEADER", "CONTENT_SECURITY_POLICY", "GRAPHIQL_HTML", "graphiql_page"]
+
+#: Names the agency whose token a request was answered for; only on authenticated answers.
+AGENCY_HEADER = "X-Govgate-Agency"
+
+#: GraphiQL's dialogs (settings, short keys) lock page scrolling with one fixed <style> element
+#: (react-remove-scroll-bar's, in graphiql.min.js); on this page, which never scrolls and whose
+#: body has no margin, its text is constant, so it is allowed by its hash and nothing else
+#: inline is. A new GraphiQL may change it: the browser test opens both dialogs and fails on
+#: any CSP violation, naming the hash the browser wants.
+_SCROLL_LOCK_STYLE = "'sha256-Y/huXlwoYkVyQlxwSVcCi1RCDGDCSVBzDt0hYP9qlTc='"
+
+#: Everything from this origin only; nothing inline (but that one style), no eval, no frames,
+#: no plugins. Fonts and the favicon are data: URLs inside the vendored CSS and the page.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'none'",
+    "script-src 'self'",
+    f"style-src 'self' {_SCROLL_LOCK_STYLE}",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+))  # fmt: skip
+
+_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # the page's address may carry a query (?query=)
+}
 
 GRAPHIQL_HTML = """<!doctype html>
 <html lang="en">
@@ -15,16 +56,7 @@ GRAPHIQL_HTML = """<!doctype html>
   <title>govgate GraphiQL</title>
   <link rel="icon" href="data:,">
   <link rel="stylesheet" href="/static/graphiql/graphiql.min.css">
-  <style>
-    html, body { height: 100%; margin: 0; font-family: system-ui, sans-serif; }
-    body { display: flex; flex-direction: column; }
-    #bar { display: flex; gap: .5rem; align-items: center; padding: .5rem .75rem;
-           background: #0b3d6b; color: #fff; }
-    #bar input { flex: 1; font-family: monospace; padding: .3rem; }
-    #bar button { padding: .3rem .8rem; }
-    #who { min-width: 12rem; text-align: right; }
-    #graphiql { flex: 1; min-height: 0; }
-  </style>
+  <link rel="stylesheet" href="/static/graphiql/govgate.css">
 </head>
 <body>
   <div id="bar">
@@ -36,66 +68,18 @@ GRAPHIQL_HTML = """<!doctype html>
     <button id="connect" type="button">Connect</button>
     <span id="who">not connected</span>
   </div>
+  <div id="answered" role="status">No answer yet. An Authorization header in the Headers tab
+    takes precedence over the token bar.</div>
   <div id="graphiql"></div>
   <script src="/static/graphiql/react.production.min.js"></script>
   <script src="/static/graphiql/react-dom.production.min.js"></script>
   <script src="/static/graphiql/graphiql.min.js"></script>
-  <script>
-    const params = new URLSearchParams(location.search);
-    const defaultQuery = params.get("query") ||
-      "# Paste your agency's token above and press Connect.\\n" +
-      "# Then open the Docs to see exactly what your agency may read.\\n" +
-      "{\\n  me {\\n    agency { code name division }\\n" +
-      "    scopes { type scope division }\\n  }\\n}\\n";
-    const root = ReactDOM.createRoot(document.getElementById("graphiql"));
-    let generation = 0;
-
-    function fetcherFor(token) {
-      if (!token) {  // nothing to ask the server yet: say what to do instead of a 401
-        return async () => ({ errors: [{ message:
-          "Not connected: paste your agency's token in the bar above and press Connect." }] });
-      }
-      return async (body) => {
-        const response = await fetch("/graphql", {
-          method: "POST",
-          headers: { "Content-Type": "application/json",
-                     ...(token ? { "Authorization": "Bearer " + token } : {}) },
-          body: JSON.stringify(body),
-        });
-        return response.json();
-      };
-    }
-
-    function render(token) {
-      generation += 1;  // a new key makes GraphiQL fetch the new agency's schema
-      root.render(React.createElement(GraphiQL, {
-        key: generation, fetcher: fetcherFor(token), defaultQuery,
-        defaultEditorToolsVisibility: false,
-      }));
-    }
-
-    async function connect() {
-      const token = document.getElementById("token").value.trim();
-      const who = document.getElementById("who");
-      sessionStorage.setItem("govgate-token", token);
-      render(token);
-      if (!token) {
-        who.textContent = "not connected: paste a token";
-        return;
-      }  // the old GraphiQL, with the old token, is gone before anything is said
-      who.textContent = "connecting...";
-      const answer = await fetcherFor(token)({ query: "{ me { agency { code name } } }" });
-      who.textContent = answer.data ? "connected as " + answer.data.me.agency.code
-                                    : (answer.errors || [{message: "not connected"}])[0].message;
-    }
-
-    document.getElementById("connect").addEventListener("click", connect);
-    document.getElementById("token").addEventListener("keydown", (e) => {
-      if (e.key === "Enter") connect();
-    });
-    document.getElementById("token").value = sessionStorage.getItem("govgate-token") || "";
-    connect();
-  </script>
+  <script src="/static/graphiql/govgate.js"></script>
 </body>
 </html>
 """
+
+
+def graphiql_page() -> HTMLResponse:
+    """The page, with its Content-Security-Policy and framing and sniffing protections."""
+    return HTMLResponse(GRAPHIQL_HTML, headers=_HEADERS)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from policies._yaml import dotted
 from policies.errors import Problem
+from sources.derivations import derivations
 from sources.inventory import SOURCES
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ class _Checker:
                 self.report(where, unknown(f"{source.entity} field", field, inventory))
             elif not self.is_broken(where):
                 self.check_share(where, share, duties)
+                self.check_acknowledgements(where, f"{source.entity}.{field}", share)
 
     def check_share(self, path: Path, share: dict[str, Any], duties: dict[str, Any]) -> None:
         sharing = share["sharing"]
@@ -164,6 +166,36 @@ class _Checker:
         for i, duty in enumerate(named):
             if duty not in duties:
                 self.report((*path, "duties", i), unknown("duty", duty, duties))
+
+    def check_acknowledgements(self, path: Path, ref: str, share: dict[str, Any]) -> None:
+        """`acknowledges` names fields this field really reveals, each with a reason, on an
+        entry that lets someone read it (docs/catalog.md, "Identifiers carry data")."""
+        acknowledged = share.get("acknowledges", {})
+        if not acknowledged:
+            return
+        where = (*path, "acknowledges")
+        if share["sharing"] == "none" or "query" not in share.get("methods", ["query"]):
+            self.report(
+                where,
+                f"this entry lets no one read {ref} (not shareable, or verify only), so its "
+                "value reveals nothing to acknowledge; remove acknowledges",
+            )
+            return
+        revealed = [d.revealed for d in derivations(ref)]
+        for other, reason in acknowledged.items():
+            if other not in revealed:
+                declared = ", ".join(revealed) or "nothing"
+                self.report(
+                    (*where, other),
+                    f"the field inventory does not say {ref} reveals {other} (it reveals "
+                    f"{declared}); acknowledge only what it declares, or remove this line",
+                )
+            elif not reason.strip():
+                self.report(
+                    (*where, other),
+                    f"say why readers of {ref} may learn {other}: the reason is the point of "
+                    "an acknowledgement",
+                )
 
     def check_one_provider_per_field(self) -> None:
         # Art. 12-14: one authoritative provider per item. One provider may list a field in

@@ -7,6 +7,7 @@ each with its line and path in the file. See docs/catalog.md.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -100,7 +101,12 @@ class Frequency:
 
 @dataclass(frozen=True, slots=True)
 class FieldShare:
-    """How one dataset shares one field: the content, method and scope of Art. 8."""
+    """How one dataset shares one field: the content, method and scope of Art. 8.
+
+    `acknowledges` are (revealed field, reason) pairs: fields this field's value reveals (the
+    field inventory's derivations) that the catalogue knowingly lets its readers learn.
+    `line` is where the entry is in the file, for messages.
+    """
 
     dataset: str
     entity: str
@@ -109,6 +115,8 @@ class FieldShare:
     duties: tuple[str, ...]
     methods: tuple[Method, ...]
     secret: bool
+    acknowledges: tuple[tuple[str, str], ...] = ()
+    line: int | None = dataclasses.field(default=None, compare=False)
 
     @property
     def ref(self) -> str:
@@ -220,7 +228,7 @@ def parse_catalog(text: str, *, name: str = "<catalogue>") -> Catalog:
     problems += check_catalog(document, lines, name, broken=broken)
     if problems:
         raise CatalogError(sorted(problems, key=lambda p: (p.line or 0, p.path)))
-    return _build(document, name)
+    return _build(document, lines, name)
 
 
 # What a value must look like, in words, for the schema's patterns (keyed by the value's name).
@@ -232,6 +240,7 @@ _PATTERN_HINTS = {
     "id": "ids are lower case words joined by hyphens, e.g. civil-affairs",
     "duties": "duty ids are lower case words joined by hyphens, e.g. civil-affairs",
     "frequency": "write 'real time', 'within N days' (e.g. 'within 3 days') or 'quarterly'",
+    "acknowledges": "name the revealed field as Type.field, e.g. Person.birthDate",
 }
 
 
@@ -261,9 +270,9 @@ def _schema_problems(
     return problems, broken
 
 
-def _build(document: dict[str, Any], name: str) -> Catalog:
+def _build(document: dict[str, Any], lines: LineMap, name: str) -> Catalog:
     datasets = []
-    for raw in document["datasets"]:
+    for index, raw in enumerate(document["datasets"]):
         shares = tuple(
             FieldShare(
                 dataset=raw["id"],
@@ -273,6 +282,8 @@ def _build(document: dict[str, Any], name: str) -> Catalog:
                 duties=tuple(entry.get("duties", ())),
                 methods=tuple(entry.get("methods", ("query",))),
                 secret=bool(entry.get("secret", False)),
+                acknowledges=tuple(entry.get("acknowledges", {}).items()),
+                line=lines.line(("datasets", index, "fields", field)),
             )
             for field, entry in raw["fields"].items()
         )

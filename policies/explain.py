@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from policies.derivations import revealers
 from policies.grants import field_ref
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ class Explanation:
     article: str
     reason: str
     policy_version: str
+    #: For a denied field: the fields the agency may read whose values reveal it, in words.
+    revealed_by: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         """The explanation as plain JSON-ready data."""
@@ -74,7 +77,22 @@ def explain(
         article=article,
         reason=reason,
         policy_version=policy.version,
+        revealed_by=() if allowed else _revealed_by(policy, agency_code, ref),
     )
+
+
+def _revealed_by(policy: Policy, agency_code: str, ref: str) -> tuple[str, ...]:
+    """Denied, but carried by a field the agency reads: say which, how, and whether the
+    catalogue acknowledges it (docs/catalog.md, "Identifiers carry data")."""
+    out = []
+    for derivation, reason in revealers(policy, agency_code, ref):
+        amount = "all" if derivation.whole else "part"
+        said = f"acknowledged in the catalogue: {reason}" if reason else "not acknowledged"
+        out.append(
+            f"{derivation.field}, which {agency_code} may read, reveals {amount} of it: "
+            f"{derivation.how} ({said})"
+        )
+    return tuple(out)
 
 
 def _describe(share: FieldShare) -> str:

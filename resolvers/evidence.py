@@ -7,7 +7,6 @@ may read or verify something of.
 
 from __future__ import annotations
 
-from datetime import datetime  # noqa: TC003 (strawberry reads the annotations at run time)
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -110,29 +109,25 @@ async def dataset_freshness(info: Info) -> list[DatasetFreshness]:
         raise EvidenceUnavailableError("No freshness monitor is configured.")
     grants = ctx.grants
     newest = await ctx.evidence.newest(grants)
-    return [
-        _shown(state, exact=f"{state.dataset.entity}.updatedAt" in grants.readable)
-        for state in freshness_of(datasets_seen_by(ctx.catalog, grants), newest, ctx.now)
-    ]
+    seen = datasets_seen_by(ctx.catalog, grants)
+    return [_shown(state) for state in freshness_of(seen, newest, ctx.now, grants=grants)]
 
 
-def _shown(state: Freshness, *, exact: bool) -> DatasetFreshness:
+def _shown(state: Freshness) -> DatasetFreshness:
     """A dataset's freshness as an agency sees it: to the second only if it may read the
-    records' `updatedAt`, else to the day (the hour a record changed is that field's content)."""
-    last = state.last_updated
+    records' `updatedAt`, else to the day (the hour a record changed is that field's content);
+    `policies.freshness` works out the age and staleness from what the agency may know."""
     return DatasetFreshness(
         dataset=state.dataset.id,
         name=state.dataset.name,
         provider=state.dataset.provider,
         frequency=state.dataset.frequency.text,
-        last_updated=(_utc(last) if exact else last.date().isoformat()) if last else None,
+        last_updated=state.shown,
         age_hours=(
-            round(state.age_seconds / 3600, 2) if exact and state.age_seconds is not None else None
+            round(state.age_seconds / 3600, 2)
+            if state.exact and state.age_seconds is not None
+            else None
         ),
         max_age_hours=state.dataset.frequency.max_age.total_seconds() / 3600,
         within_frequency=state.fresh,
     )
-
-
-def _utc(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None

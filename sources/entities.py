@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Date, Index, MetaData, String, Table, Text
 
 from sources._columns import TABLE_OPTIONS, TIMESTAMP
-from sources.types import FieldSpec, SourceSpec
+from sources.types import FieldSpec, Reveals, SourceSpec
 
 __all__ = ["ENTITIES", "legal_entities", "metadata"]
 
@@ -45,7 +45,28 @@ ENTITIES = SourceSpec(
     table=legal_entities,
     key="creditCode",
     fields=(
-        FieldSpec("creditCode", ("credit_code",), "Unified social credit code (GB 32100)."),
+        FieldSpec(
+            "creditCode",
+            ("credit_code",),
+            "Unified social credit code (GB 32100).",
+            reveals=(
+                Reveals(
+                    "LegalEntity.kind",
+                    "characters 1-2 are the registration authority and category (GB 32100), "
+                    "e.g. 92 for an individual business",
+                    whole=False,
+                ),
+                Reveals(
+                    "LegalEntity.divisionCode",
+                    "characters 3-8 are the division code of the registering authority (GB 32100)",
+                ),
+                Reveals(
+                    "LegalEntity.organisationCode",
+                    "characters 9-17 are the organisation code, where the entity has one "
+                    "(GB 32100)",
+                ),
+            ),
+        ),
         FieldSpec(
             "organisationCode", ("organisation_code",), "Organisation code (GB 11714), if any."
         ),
@@ -54,6 +75,13 @@ ENTITIES = SourceSpec(
             ("registration_number",),
             "15-digit business registration number, for market entities without an "
             "organisation code.",
+            reveals=(
+                Reveals(
+                    "LegalEntity.divisionCode",
+                    "characters 1-6 are the division code of the registering authority "
+                    "(GS 15-2006)",
+                ),
+            ),
         ),
         FieldSpec("name", ("name",), "Registered name."),
         FieldSpec("kind", ("kind",), "company, individual business, public institution, ..."),
@@ -61,6 +89,7 @@ ENTITIES = SourceSpec(
             "legalRepresentative",
             ("legal_representative",),
             "Resident ID number of the legal representative.",
+            reveals=(Reveals("Person.idNumber", "it is the representative's resident ID number"),),
         ),
         FieldSpec(
             "registeredCapital", ("registered_capital",), "Registered capital in yuan.", "integer"

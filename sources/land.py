@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Date, Index, MetaData, String, Table
 
 from sources._columns import LONG_TEXT, REAL, TABLE_OPTIONS, TIMESTAMP
-from sources.types import FieldSpec, SourceSpec
+from sources.types import FieldSpec, Reveals, SourceSpec
 
 __all__ = ["LAND", "land_parcels", "metadata"]
 
@@ -45,7 +45,20 @@ LAND = SourceSpec(
     table=land_parcels,
     key="parcelCode",
     fields=(
-        FieldSpec("parcelCode", ("parcel_code",), "Cadastral parcel code (19 characters)."),
+        FieldSpec(
+            "parcelCode",
+            ("parcel_code",),
+            "Cadastral parcel code (19 characters).",
+            reveals=(
+                Reveals("LandParcel.divisionCode", "characters 1-6 are the division code"),
+                Reveals(
+                    "LandParcel.rightType",
+                    "characters 13-14, the feature code (TD/T 1057), are the ownership (state, "
+                    "collective, disputed) and the kind of land use right",
+                    whole=False,
+                ),
+            ),
+        ),
         FieldSpec("divisionCode", ("division_code",), "District the parcel lies in."),
         FieldSpec("landUse", ("land_use",), "Land use class (GB/T 21010)."),
         FieldSpec("area", ("area",), "Area in square metres.", "float"),
@@ -55,10 +68,23 @@ LAND = SourceSpec(
             "rightHolderId",
             ("right_holder_id",),
             "ID number of a person or credit code of an entity holding the right.",
+            reveals=(
+                Reveals("Person.idNumber", "it is the holder's resident ID number, for a person"),
+                Reveals("LegalEntity.creditCode", "it is the holder's credit code, for an entity"),
+            ),
         ),
         FieldSpec("rightType", ("right_type",), "Kind of real-estate right."),
         FieldSpec(
-            "certificateNumber", ("certificate_number",), "Real-estate rights certificate number."
+            "certificateNumber",
+            ("certificate_number",),
+            "Real-estate rights certificate number.",
+            reveals=(
+                Reveals(
+                    "LandParcel.registeredOn",
+                    "the year in brackets, 粤(YYYY), is the year the right was registered",
+                    whole=False,
+                ),
+            ),
         ),
         FieldSpec("registeredOn", ("registered_on",), "Date the right was registered.", "date"),
         FieldSpec("updatedAt", ("updated_at",), "When the record last changed (UTC).", "datetime"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Date, Index, MetaData, String, Table
 
 from sources._columns import TABLE_OPTIONS, TIMESTAMP
-from sources.types import FieldSpec, SourceSpec
+from sources.types import FieldSpec, Reveals, SourceSpec
 
 __all__ = ["LICENSES", "issuer_keys", "licenses", "metadata"]
 
@@ -54,10 +54,27 @@ LICENSES = SourceSpec(
     table=licenses,
     key="licenseNumber",
     fields=(
-        FieldSpec("licenseNumber", ("license_number",), "Electronic licence identifier."),
+        FieldSpec(
+            "licenseNumber",
+            ("license_number",),
+            "Electronic licence identifier.",
+            reveals=(
+                Reveals("License.kind", "characters 1-2 are the kind code (BL, FB, CP, DL, MC)"),
+                Reveals("License.divisionCode", "characters 4-9 are the division code"),
+                Reveals("License.issuedOn", "characters 11-14 are the year of issue", whole=False),
+            ),
+        ),
         FieldSpec("kind", ("kind",), "Licence kind, e.g. business licence, driving licence."),
         FieldSpec("holderKind", ("holder_kind",), "person or entity."),
-        FieldSpec("holderId", ("holder_id",), "ID number or credit code of the holder."),
+        FieldSpec(
+            "holderId",
+            ("holder_id",),
+            "ID number or credit code of the holder.",
+            reveals=(
+                Reveals("Person.idNumber", "it is the holder's resident ID number, for a person"),
+                Reveals("LegalEntity.creditCode", "it is the holder's credit code, for an entity"),
+            ),
+        ),
         FieldSpec("issuerCode", ("issuer_code",), "Code of the issuing agency."),
         FieldSpec("issuedOn", ("issued_on",), "Date of issue.", "date"),
         FieldSpec(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, Date, Index, MetaData, String, Table
 
 from sources._columns import TABLE_OPTIONS, TIMESTAMP
-from sources.types import FieldSpec, SourceSpec
+from sources.types import FieldSpec, Reveals, SourceSpec
 
 __all__ = ["PERSONS", "metadata", "persons"]
 
@@ -41,7 +41,19 @@ PERSONS = SourceSpec(
     table=persons,
     key="idNumber",
     fields=(
-        FieldSpec("idNumber", ("id_number",), "Resident ID number (GB 11643)."),
+        FieldSpec(
+            "idNumber",
+            ("id_number",),
+            "Resident ID number (GB 11643).",
+            # Characters 1-6 are where the number was first issued, not the household's
+            # division today (divisionCode): a hint, not that field, so not declared.
+            reveals=(
+                Reveals("Person.birthDate", "characters 7-14 are the date of birth (GB 11643)"),
+                Reveals(
+                    "Person.gender", "character 17 is odd for a man, even for a woman (GB 11643)"
+                ),
+            ),
+        ),
         FieldSpec("name", ("name",), "Name as registered."),
         FieldSpec("gender", ("gender",), "male or female."),
         FieldSpec("birthDate", ("birth_date",), "Date of birth.", "date"),

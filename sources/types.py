@@ -8,10 +8,24 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from sqlalchemy import Table
 
-__all__ = ["EntityType", "FieldSpec", "SourceName", "SourceSpec"]
+__all__ = ["EntityType", "FieldSpec", "Reveals", "SourceName", "SourceSpec"]
 
 SourceName = Literal["persons", "entities", "land", "licenses"]
 EntityType = Literal["Person", "LegalEntity", "LandParcel", "License"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reveals:
+    """Another field that a field's value carries: whoever reads the value reads that one too.
+
+    `field` is `Type.field`; `how` says which part of the value it is, in words a policy
+    author can check against the standard; `whole` is False when only part of the other field
+    can be read off (the year of a date, the category of a kind).
+    """
+
+    field: str
+    how: str
+    whole: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,12 +33,14 @@ class FieldSpec:
     """One field of an entity type, as the catalogue and the GraphQL schema name it.
 
     `columns` are the table columns that hold it (one, except composite fields like a seal).
+    `reveals` are the fields its value embeds (identifiers carry data: docs/data-model.md).
     """
 
     name: str
     columns: tuple[str, ...]
     description: str
     kind: Literal["string", "date", "datetime", "integer", "float", "boolean", "json"] = "string"
+    reveals: tuple[Reveals, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

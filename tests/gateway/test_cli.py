@@ -23,10 +23,32 @@ def govgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 
 def test_policy_check_passes_the_shipped_catalogue() -> None:
-    result = govgate("policy", "check")
+    result = govgate("policy", "check", *DAY)
     assert result.returncode == 0, result.stderr
     assert "no problems. 15 agencies" in result.stdout
     assert "2 author rules" in result.stdout
+    # Every derivation its grants allow is acknowledged: no warnings.
+    assert "acknowledged in the catalogue, 0 warnings." in result.stdout
+    assert result.stderr == ""
+
+
+def test_policy_check_warns_about_an_unacknowledged_derivation_and_still_exits_zero(
+    tmp_path: Path,
+) -> None:
+    text = SHIPPED_CATALOG.read_text("utf-8")
+    start = text.index("      licenseNumber:\n")
+    ack = text.index("        acknowledges:\n", start)
+    end = text.index("      kind: {sharing: unconditional}", ack)
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(text[:ack] + text[end:], "utf-8")
+    result = govgate("policy", "check", "--catalog", str(edited), *DAY)
+    assert result.returncode == 0, result.stderr
+    assert "7 warnings (warnings do not fail the check)." in result.stdout
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 7
+    assert all(line.startswith(f"{edited}:") for line in warnings)
+    assert any("warning: PY-TAX reads License.licenseNumber" in line and
+               "not granted License.divisionCode" in line for line in warnings)  # fmt: skip
 
 
 def test_policy_check_prints_every_problem_and_exits_non_zero(tmp_path: Path) -> None:
@@ -81,6 +103,16 @@ def test_explain_exits_one_when_denied_and_prints_json_on_request() -> None:
     assert data["source"] == "rules:guangzhou.rules.csv:9"
     assert "complaint 2026-031" in data["entry"]
     assert set(data) >= {"rule", "entry", "article", "reason", "policy_version"}
+
+
+def test_explain_of_a_denied_field_names_the_granted_fields_that_reveal_it() -> None:
+    result = govgate("policy", "explain", "--agency", "PY-TAX",
+                     "--field", "License.divisionCode", *DAY)  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        "  revealed by: License.licenseNumber, which PY-TAX may read, reveals all of it: "
+        "characters 4-9 are the division code (acknowledged in the catalogue:" in result.stdout
+    )
 
 
 def test_explain_of_a_secret_field_cites_article_16() -> None:

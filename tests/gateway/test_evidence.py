@@ -207,3 +207,27 @@ def test_a_licence_altered_behind_the_gateways_back_is_flagged_in_the_audit_log(
     assert response.json()["data"]["license"] == {"status": "valid", "seal": {"valid": False}}
     record = audit_of(folder, response.headers["x-request-id"])
     assert record["flags"] == [f"seal-invalid:License:{number}"]
+
+
+def test_a_stale_data_warning_tells_the_hour_only_to_an_agency_that_may_read_updated_at(
+    altered: tuple[LiveServer, Path, str], token_for: Callable[[str], str]
+) -> None:
+    server, folder, _ = altered
+    with closing(sqlite3.connect(folder / "licenses.db")) as db:
+        (newest,) = db.execute("SELECT max(updated_at) FROM licenses").fetchone()
+    exact, day = newest[:19].replace(" ", "T") + "Z", newest[:10]
+    # GZ-AMR may read License.updatedAt (market supervision): the time to the second.
+    [amr] = send(server, token_for("GZ-AMR"), LICENCES).json()["extensions"]["warnings"]
+    assert amr["lastUpdated"] == exact
+    assert exact in amr["message"]
+    # GZ-PSB reads these licences but not their updatedAt: the same warning, only the day,
+    # in the message too.
+    [psb] = send(server, token_for("GZ-PSB"), LICENCES).json()["extensions"]["warnings"]
+    assert (psb["code"], psb["dataset"]) == ("STALE_DATA", "electronic-licences")
+    assert psb["lastUpdated"] == day
+    assert f"last updated on {day}," in psb["message"]
+    assert newest[11:16] not in json.dumps(psb)  # the hour and minute appear nowhere
+    rows = send(server, token_for("GZ-PSB"), "{ freshness { dataset lastUpdated ageHours } }")
+    licences = next(row for row in rows.json()["data"]["freshness"]
+                    if row["dataset"] == "electronic-licences")  # fmt: skip
+    assert licences == {"dataset": "electronic-licences", "lastUpdated": day, "ageHours": None}

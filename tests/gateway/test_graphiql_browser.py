@@ -229,3 +229,116 @@ def test_the_docs_explorer_shows_only_the_connected_agencys_person_fields(
     # The same page, reconnected as a city agency granted only the person's name and ID number.
     connect(browser, token_for("GZ-AMR"), "GZ-AMR")
     assert person_fields_in_docs(browser) & PERSON_FIELDS == {"idNumber", "name"}
+
+
+# -- the Headers tab, the answer line and the page's Content-Security-Policy --------------------
+
+ME = "{ me { agency { code } } }"
+
+
+def answered_as(driver: webdriver.Chrome) -> str:
+    """The line under the bar that says who answered the last request."""
+    return driver.find_element(By.ID, "answered").text
+
+
+def run(driver: webdriver.Chrome, expect: str) -> dict[str, Any]:
+    """Press Run and wait until the result pane holds `expect`; the answer as JSON."""
+    driver.execute_script(
+        "document.querySelector('.graphiql-response .CodeMirror').CodeMirror.setValue('')"
+    )
+    driver.find_element(By.CLASS_NAME, "graphiql-execute-button").click()
+    wait_for(driver, lambda d: expect in result(d), f"{expect} in the result pane")
+    answer: dict[str, Any] = json.loads(result(driver))
+    return answer
+
+
+def set_headers_tab(driver: webdriver.Chrome, headers: dict[str, str]) -> None:
+    """Open GraphiQL's Headers tab and put `headers` (JSON) in its editor."""
+    tab = driver.find_element(
+        By.XPATH, '//div[contains(@class, "graphiql-editor-tools")]//button[text()="Headers"]'
+    )
+    tab.click()
+    editor = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror"
+    wait_for(
+        driver,
+        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, editor)),
+        "the Headers editor",
+    )
+    driver.execute_script(
+        f"document.querySelector({json.dumps(editor)}).CodeMirror.setValue(arguments[0])",
+        json.dumps(headers),
+    )
+
+
+def csp_violations(entries: list[dict[str, Any]]) -> list[str]:
+    return [
+        str(entry["message"])
+        for entry in entries
+        if "Content Security Policy" in str(entry["message"])
+        or "Refused to" in str(entry["message"])
+    ]
+
+
+def test_an_authorization_header_in_the_headers_tab_takes_precedence_and_says_so(
+    browser: webdriver.Chrome, live: LiveServer, token_for: Callable[[str], str]
+) -> None:
+    open_graphiql(browser, live, ME)
+    connect(browser, token_for("TH-CA"), "TH-CA")
+    assert run(browser, "TH-CA")["data"]["me"]["agency"]["code"] == "TH-CA"
+    assert answered_as(browser) == "Answered as TH-CA: token from the bar."
+
+    # Another agency's token in the Headers tab: the server answers as that agency, and the
+    # page says the tab overrode the bar (which still says what it was connected as).
+    set_headers_tab(browser, {"Authorization": f"Bearer {token_for('PY-TAX')}"})
+    assert run(browser, "PY-TAX")["data"]["me"]["agency"]["code"] == "PY-TAX"
+    assert answered_as(browser) == (
+        "Answered as PY-TAX: Authorization from the Headers tab (it overrides the token bar)."
+    )
+    assert browser.find_element(By.ID, "who").text == "connected as TH-CA"
+
+    # A bad token there is refused, not quietly replaced by the bar's.
+    set_headers_tab(browser, {"authorization": "Bearer not-a-token"})
+    refused = run(browser, "UNAUTHENTICATED")
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert answered_as(browser).startswith("Not authenticated (HTTP 401): Authorization from")
+
+    # Without it, the bar's token again.
+    set_headers_tab(browser, {})
+    assert run(browser, "TH-CA")["data"]["me"]["agency"]["code"] == "TH-CA"
+    assert answered_as(browser) == "Answered as TH-CA: token from the bar."
+    entries: list[dict[str, Any]] = browser.get_log("browser")  # type: ignore[no-untyped-call]
+    assert csp_violations(entries) == []
+
+
+def test_the_page_works_under_its_content_security_policy_which_blocks_inline_script(
+    browser: webdriver.Chrome, live: LiveServer, token_for: Callable[[str], str]
+) -> None:
+    open_graphiql(browser, live, ME)
+    connect(browser, token_for("GZ-AMR"), "GZ-AMR")
+    assert run(browser, "GZ-AMR")["data"]["me"]["agency"]["code"] == "GZ-AMR"
+    assert person_fields_in_docs(browser) & PERSON_FIELDS == {"idNumber", "name"}
+    for dialog in ("Open settings dialog", "Open short keys dialog"):  # they inject a style
+        browser.find_element(By.CSS_SELECTOR, f'button[aria-label="{dialog}"]').click()
+        wait_for(
+            browser,
+            expected_conditions.visibility_of_element_located((By.CLASS_NAME, "graphiql-dialog")),
+            dialog,
+        )
+        browser.find_element(By.CSS_SELECTOR, ".graphiql-dialog-close").click()
+        wait_for(
+            browser,
+            expected_conditions.invisibility_of_element_located((By.CLASS_NAME, "graphiql-dialog")),
+            f"{dialog} to close",
+        )
+    entries: list[dict[str, Any]] = browser.get_log("browser")  # type: ignore[no-untyped-call]
+    assert csp_violations(entries) == [], entries
+
+    # The policy is in force, not merely sent: markup that got into the page cannot run.
+    browser.execute_script(
+        "const s = document.createElement('script');"
+        "s.textContent = 'window.injected = true';"
+        "document.body.appendChild(s);"
+    )
+    assert browser.execute_script("return window.injected === undefined") is True
+    blocked: list[dict[str, Any]] = browser.get_log("browser")  # type: ignore[no-untyped-call]
+    assert any("script-src 'self'" in message for message in csp_violations(blocked)), blocked

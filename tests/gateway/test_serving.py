@@ -109,6 +109,42 @@ def test_graphiql_and_its_assets_are_served_locally(client: httpx.Client) -> Non
     assert client.get("/graphql").status_code == 405
 
 
+def test_the_graphiql_page_forbids_inline_script_framing_and_sniffing(
+    client: httpx.Client,
+) -> None:
+    page = client.get("/graphql", headers={"Accept": "text/html"})
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in page.headers["content-security-policy"].split(";")
+    )
+    assert policy["script-src"] == "'self'"  # no 'unsafe-inline', no 'unsafe-eval'
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["default-src"] == "'none'"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    # Nothing inline for the policy to have to allow: every script and style is a file.
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)
+    assert "<style" not in page.text
+    assert not re.search(r"<[^>]*\son[a-z]+\s*=", page.text)  # no onclick= and the like
+
+
+def test_every_authenticated_answer_names_the_agency_and_no_other_does(
+    client: httpx.Client, token_for: Callable[[str], str]
+) -> None:
+    query = {"query": "{ me { agency { code } } }"}
+    answered = client.post("/graphql", json=query,
+                           headers={"Authorization": f"Bearer {token_for('PY-TAX')}"})  # fmt: skip
+    assert answered.headers["x-govgate-agency"] == "PY-TAX"
+    refused = client.post("/graphql", json={"query": "{ person(idNumber: \"1\") { religion } }"},
+                          headers={"Authorization": f"Bearer {token_for('PY-TAX')}"})  # fmt: skip
+    assert refused.headers["x-govgate-agency"] == "PY-TAX"  # refused, but as PY-TAX
+    for headers in ({}, {"Authorization": "Bearer not.a.jwt"}):
+        unauthenticated = client.post("/graphql", json=query, headers=headers)
+        assert unauthenticated.status_code == 401
+        assert "x-govgate-agency" not in unauthenticated.headers
+    assert "x-govgate-agency" not in client.get("/graphql", headers={"Accept": "text/html"}).headers
+
+
 def test_health_reports_the_policy_version(client: httpx.Client) -> None:
     body = client.get("/healthz").json()
     assert body["status"] == "ok"
