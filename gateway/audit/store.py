@@ -242,13 +242,18 @@ class AuditStore:
 
 
 def _stored(row: Any) -> StoredRecord:
-    """A row as a chain record; a copied column that disagrees with `content` shows as a change."""
+    """A row as a chain record: the hash is checked over the stored text itself; the copied
+    columns are compared with it separately, a disagreement being a modification."""
     raw = str(row["content"])
     content: dict[str, Any] = json.loads(raw)
     exact = canonical(content).decode() == raw
-    for name in _COPIED:
-        content[name] = row[name]
-    return StoredRecord(int(row["seq"]), str(row["prev_hash"]), str(row["hash"]), content, exact)
+    disagreements = tuple(
+        (name, row[name], content.get(name)) for name in _COPIED if row[name] != content.get(name)
+    )
+    return StoredRecord(
+        int(row["seq"]), str(row["prev_hash"]), str(row["hash"]), content, exact,
+        raw.encode("utf-8", "surrogatepass"), disagreements,
+    )  # fmt: skip
 
 
 def _sqlite_durable(dbapi_connection: Any, _record: object) -> None:
