@@ -31,7 +31,7 @@ __all__ = [
 GENESIS = "0" * 64
 _DOMAIN = b"govgate-audit-v1\n"
 
-ProblemKind = Literal["modified", "deleted", "inserted", "reordered"]
+ProblemKind = Literal["modified", "deleted", "inserted", "reordered", "rewritten"]
 
 
 def link_hash(prev_hash: str, content: dict[str, Any]) -> str:
@@ -69,6 +69,9 @@ class ChainProblem:
     seq: int
     kind: ProblemKind
     message: str
+    #: When the first changed record can only be bounded (a witness saw records `seq - 1` and
+    #: `last`, nothing between): the last record it may be. None: it is record `seq`.
+    last: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
