@@ -321,9 +321,11 @@ class _Setup:
             ),
             {"t": f"public.{table}"},
         )
-        for (sequence,) in sequences.all():  # a serial id: nextval, never setval
+        for (sequence,) in sequences.all():
+            # A serial id: nextval (USAGE) and reading it (SELECT: `govgate backup`'s pg_dump),
+            # never setval (UPDATE), which could make ids repeat.
             await self._run("REVOKE ALL ON SEQUENCE %I FROM PUBLIC, %I", sequence, self.role)
-            await self._run("GRANT USAGE ON SEQUENCE %I TO %I", sequence, self.role)
+            await self._run("GRANT USAGE, SELECT ON SEQUENCE %I TO %I", sequence, self.role)
         after = await self._privileges(table)
         extra = [p for p in after if p not in privileges]
         if extra:  # through PUBLIC is revoked above: a role it belongs to grants them

@@ -163,6 +163,27 @@ def test_the_gateways_role_may_append_and_read_but_never_rewrite_the_log(
     assert "now belongs to" not in again
 
 
+def test_a_gateway_role_starts_even_when_a_trigger_is_missing_and_says_so(
+    new_role: Callable[[str], str], postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    role = new_role("gw")
+    init("init-roles", postgres_url, role)
+    assert run(postgres_url, "DROP TRIGGER audit_log_no_truncate ON audit_log") == [""]
+
+    async def start() -> None:
+        store = AuditStore(as_role(postgres_url, role))
+        try:
+            await store.create()  # may not create the trigger: warns, and the store works
+            await store.append([entry(1)])
+        finally:
+            await store.close()
+
+    asyncio.run(start())
+    assert "the append-only triggers on audit_log are missing" in caplog.text
+    assert "govgate audit init-roles" in caplog.text
+    assert scalar(postgres_url, "SELECT count(*) FROM audit_log") == 1
+
+
 def test_init_roles_refuses_a_superuser_and_says_what_to_do(
     new_role: Callable[[str], str], postgres_url: str
 ) -> None:
