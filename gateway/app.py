@@ -28,6 +28,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gateway.audit import AuditStore, AuditUnavailableError, AuditWriter
+from gateway.audit.publisher import WitnessPublisher
+from gateway.audit.witness import open_witness
 from gateway.errors import AuthenticationError
 from gateway.evidence import GatewayEvidence
 from gateway.execution import OperationError, run_operation
@@ -127,7 +129,15 @@ class Gateway:
         self.evidence = GatewayEvidence(settings, self.engines)
         self.audit_store = AuditStore(settings.audit_url, signer=self.evidence.keyring.sign)
         self.audit = AuditWriter(self.audit_store)
-        self.audit.on_commit = self.metrics.audited
+        self.audit.on_commit = self._audited
+        # Art. 28: the signed head goes to witnesses the gateway cannot rewrite, in the background.
+        witnessing = settings.witnessing
+        self.witnesses = WitnessPublisher(
+            self.audit_store, [open_witness(w) for w in witnessing.witnesses],
+            every=witnessing.witness_every, interval_s=witnessing.witness_interval_s,
+            timeout_s=witnessing.witness_timeout_s, clock=self.timestamp,
+            on_result=self.metrics.witnessed,
+        )  # fmt: skip
         self.metrics.watch({**self.engines, "audit": self.audit_store.engine})
         self.policy_store = PolicyStore(self.audit_store.engine)
         self.policy_follower = PolicyFollower(
@@ -160,7 +170,16 @@ class Gateway:
         await self.policy_store.create()
         self.policy_id = await self._publish_if_new(self.served)
         self.audit.start()
+        self.witnesses.start()
+        if not self.witnesses.witnesses and self.audit_store.engine.dialect.name != "sqlite":
+            log.warning("no audit witness is configured ([audit] witnesses): a log rewritten "
+                        "with the gateway's own key would verify (docs/security.md)")  # fmt: skip
         self.policy_follower.start()
+
+    def _audited(self, records: int, seconds: float) -> None:
+        """The audit writer committed a batch: metrics, and the witnesses' count."""
+        self.metrics.audited(records, seconds)
+        self.witnesses.committed(records)
 
     async def record(self, trail: Trail, response: Response) -> Response:
         """Write the request's audit record, then release `response` (Art. 28, 34).
@@ -262,6 +281,7 @@ class Gateway:
         every engine."""
         await self.policy_follower.close()
         await self.audit.close()
+        await self.witnesses.close()  # the final head, once every record is written
         await self.audit_store.close()
         await self.evidence.close()
         for engine in self.engines.values():
@@ -340,7 +360,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         checks = await gateway.readiness()
         ok = all(check["ok"] for check in checks.values())
         body = {"status": "ready" if ok else "degraded", "checks": checks,
-                "policyVersion": gateway.served.policy.version}  # fmt: skip
+                "policyVersion": gateway.served.policy.version,
+                # Shown, not counted: a witness outage must not drain every gateway (Art. 28).
+                "witnesses": gateway.witnesses.status()}  # fmt: skip
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def graphiql(request: Request) -> Response:

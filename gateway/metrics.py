@@ -125,6 +125,19 @@ class Metrics:
             "serves: the newest published once every worker followed a reload).",
             registry=registry, multiprocess_mode="livemin",
         )  # fmt: skip
+        self.witness_published = Counter(
+            "govgate_audit_witness_published", "Signed chain heads published, by witness.",
+            ["witness"], registry=registry,
+        )  # fmt: skip
+        self.witness_failures = Counter(
+            "govgate_audit_witness_failures", "Attempts to publish the chain head that failed, "
+            "by witness (requests are not affected; see docs/security.md).",
+            ["witness"], registry=registry,
+        )  # fmt: skip
+        self.witness_seq = Gauge(
+            "govgate_audit_witness_seq", "The last record whose signed head a witness holds.",
+            ["witness"], registry=registry, multiprocess_mode="max",
+        )  # fmt: skip
         self._version: str | None = None
 
     @classmethod
@@ -158,6 +171,11 @@ class Metrics:
         self.audit_batches.inc()
         self.audit_commit_seconds.observe(seconds)
         self.audit_last_commit.set(seconds)
+
+    def witnessed(self, witness: str, ok: bool, seq: int) -> None:
+        """A publication to `witness` succeeded or failed; it now holds the head of `seq`."""
+        (self.witness_published if ok else self.witness_failures).labels(witness).inc()
+        self.witness_seq.labels(witness).set(seq)
 
     def serving(self, version: str) -> None:
         """The policy served is now `version`."""

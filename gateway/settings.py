@@ -19,7 +19,7 @@ from policies.rules import default_rules_path
 from sources.engines import SourceOptions, default_urls, parse_source_urls
 from sources.errors import SourceConfigError
 
-__all__ = ["ConfigError", "Limits", "Settings", "load_settings", "section"]
+__all__ = ["ConfigError", "Limits", "Settings", "Witnessing", "load_settings", "section"]
 
 
 class ConfigError(GatewayError):
@@ -47,6 +47,43 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Witnessing:
+    """Where and how often the gateway publishes its signed audit head (`[audit]`, Art. 28).
+
+    Defaults: no witness (a deployment must name one it cannot rewrite: docs/deploy.md); when
+    there is one, a head every 1,000 records or 5 seconds, so a rewrite with the gateway's own
+    key can hide at most the last few seconds of records.
+    """
+
+    #: Database URLs (an insert-only role) and/or paths of append-only files.
+    witnesses: tuple[str, ...] = ()
+    witness_every: int = 1_000
+    witness_interval_s: float = 5.0
+    #: How long one publication (or reading the head) may take before it counts as failed.
+    witness_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        given: object = self.witnesses
+        if (
+            isinstance(given, str)
+            or not isinstance(given, (list, tuple))
+            or not all(isinstance(w, str) and w for w in given)
+        ):
+            raise ConfigError(
+                "witnesses must be a list of database URLs or file paths, "
+                'e.g. ["/var/lib/govgate-witness/heads.jsonl"].'
+            )
+        object.__setattr__(self, "witnesses", tuple(given))
+        every: object = self.witness_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ConfigError(f"witness_every must be a record count of 1 or more, not {every!r}.")
+        for name in ("witness_interval_s", "witness_timeout_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"{name} must be a number of seconds above 0, not {value!r}.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything `govgate serve` needs."""
 
@@ -68,6 +105,8 @@ class Settings:
     #: Folder of the gateway's own signing keys (vouchers, audit checkpoints); see
     #: gateway.signing. Created with a first key when missing.
     signing_keys: Path = Path("data/keys/gateway")
+    #: Witnesses of the audit chain's signed head (`[audit] witnesses`, docs/security.md).
+    witnessing: Witnessing = field(default_factory=Witnessing)
 
     @classmethod
     def demo(cls, data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> Settings:
@@ -90,23 +129,26 @@ _KIND_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "a tabl
 _Section = TypeVar("_Section")
 
 
-def section(path: Path, cls: type[_Section], table: dict[str, Any], name: str) -> _Section:
+def section(
+    path: Path, cls: type[_Section], table: dict[str, Any], name: str, *, also: tuple[str, ...] = ()
+) -> _Section:
     """Build the frozen dataclass `cls` from the TOML table `[name]`.
 
     A key that is not one of `cls`'s fields is refused naming itself and every valid key (a
     misspelling must not pass silently, nor show Python internals); a value the class refuses
-    is reported with the table's name.
+    is reported with the table's name. `also` names keys of the table read elsewhere (valid,
+    but not `cls`'s); they are left out of `cls`.
     """
     known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     for key in table:
-        if key not in known:
+        if key not in known and key not in also:
             raise ConfigError(
                 f"{path}: [{name}] {key!r} is an unknown setting; the settings of [{name}] "
-                f"are {', '.join(sorted(known))} (docs/deploy-config.md)."
+                f"are {', '.join(sorted([*known, *also]))} (docs/deploy-config.md)."
             )
     try:
-        return cls(**table)
-    except (TypeError, ValueError) as error:
+        return cls(**{k: v for k, v in table.items() if k not in also})
+    except (TypeError, ValueError, ConfigError) as error:
         raise ConfigError(f"{path}: [{name}] {error}") from None
 
 
@@ -150,6 +192,16 @@ def _source_options(
         except SourceConfigError as error:
             raise ConfigError(f"{path}: [source_options] for {name}: {error}") from None
     return options
+
+
+def _witnessing(path: Path, audit: dict[str, Any], base: Path) -> Witnessing:
+    """`[audit]`'s witness keys; relative files and SQLite paths are relative to the file."""
+    witnessing = section(path, Witnessing, audit, "audit", also=("url",))
+    resolved = tuple(
+        _relative_sqlite(w, base) if "://" in w else str((base / w).resolve())
+        for w in witnessing.witnesses
+    )
+    return dataclasses.replace(witnessing, witnesses=resolved)
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -207,6 +259,7 @@ def load_settings(path: str | Path) -> Settings:
                 _get(audit, "url", str, "audit") or "sqlite+aiosqlite:///audit.db", base
             ),
             signing_keys=(base / (_get(signing, "keys", str, "signing") or "keys")).resolve(),
+            witnessing=_witnessing(path, audit, base),
         )
     except TypeError as error:
         raise ConfigError(

@@ -31,7 +31,7 @@ __all__ = [
 GENESIS = "0" * 64
 _DOMAIN = b"govgate-audit-v1\n"
 
-ProblemKind = Literal["modified", "deleted", "inserted", "reordered"]
+ProblemKind = Literal["modified", "deleted", "inserted", "reordered", "rewritten"]
 
 
 def link_hash(prev_hash: str, content: dict[str, Any]) -> str:
@@ -55,6 +55,11 @@ class StoredRecord:
     #: False when the stored text is not the canonical form of its contents (rewritten by hand:
     #: escapes or duplicate members that read differently to different tools).
     canonical: bool = True
+    #: The stored text exactly as the store holds it; the hash is checked over these bytes, not
+    #: over `content` re-encoded (None: `content` came from an export, hash its canonical form).
+    text: bytes | None = None
+    #: Copied columns that disagree with the stored text: (column, column value, text value).
+    disagreements: tuple[tuple[str, object, object], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,9 @@ class ChainProblem:
     seq: int
     kind: ProblemKind
     message: str
+    #: When the first changed record can only be bounded (a witness saw records `seq - 1` and
+    #: `last`, nothing between): the last record it may be. None: it is record `seq`.
+    last: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,17 +157,30 @@ def _check(
 
 
 def _check_itself(record: StoredRecord) -> ChainProblem | None:
-    """A record on its own: its hash covers its contents, stored as the gateway wrote them."""
-    if link_hash(record.prev_hash, record.content) != record.hash:
-        return ChainProblem(
-            record.seq, "modified",
-            f"Record {record.seq} was modified: its contents no longer match its hash.",
-        )  # fmt: skip
+    """A record on its own: its stored text is the canonical form the gateway writes, its hash
+    covers exactly that text, and the columns copied from it say what it says."""
     if not record.canonical:
         return ChainProblem(
             record.seq, "modified",
             f"Record {record.seq} was rewritten: its stored text is not the canonical form the "
             "gateway writes, so tools reading it may see other values than the hash covers.",
+        )  # fmt: skip
+    computed = (
+        link_hash_of(record.prev_hash, record.text)
+        if record.text is not None
+        else link_hash(record.prev_hash, record.content)
+    )
+    if computed != record.hash:
+        return ChainProblem(
+            record.seq, "modified",
+            f"Record {record.seq} was modified: its contents no longer match its hash.",
+        )  # fmt: skip
+    if record.disagreements:
+        column, in_column, in_text = record.disagreements[0]
+        return ChainProblem(
+            record.seq, "modified",
+            f"Record {record.seq} was modified: its {column} column says {in_column!r} but the "
+            f"record it was copied from says {in_text!r} (reports read the column).",
         )  # fmt: skip
     return None
 

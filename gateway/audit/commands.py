@@ -1,7 +1,8 @@
 """`govgate audit ...`: check the hash chain, export the log (Art. 28, 34).
 
-govgate audit verify  (--data DIR | --config FILE)       exit 0: intact; 1: names the break
+govgate audit verify  (--data DIR | --config FILE) [--witness W]...  exit 0: intact; 1: the break
 govgate audit export  --format jsonl [--from D] [--to D]  one JSON object per record
+govgate audit init-roles | init-witness  (gateway.audit.roles_command): PostgreSQL roles
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from gateway._cli import deployment_options, fail
 from gateway.audit.chain import ChainProblem, ChainVerdict, ChainWalker
 from gateway.audit.store import AuditStore, SignedHead, head_payload
+from gateway.audit.witness_check import WitnessCheck, WitnessError, WitnessReport, read_witnesses
 from gateway.vouchers import PublicKeyring, VoucherError, verify_signature
 from sources.engines import sqlite_path
 
@@ -65,9 +67,23 @@ def _store(settings: Settings) -> AuditStore:
     help="A record the log must still hold, as `govgate audit head` printed it earlier "
     "(repeatable): catches a log cut back to an old, validly signed head.",
 )
-def verify_command(settings: Settings, keys_file: Path | None, anchors: tuple[str, ...]) -> None:
-    """Check every record and link of the chain and the signed head; name the first record
-    tampered with."""
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    metavar="URL_OR_FILE",
+    help="A witness the gateway publishes its signed heads to: a database URL with a role that "
+    "may read audit_witness, or a witness file (repeatable). The log must agree with every "
+    "head it holds: catches a log rewritten and signed again with the gateway's own key.",
+)
+def verify_command(
+    settings: Settings,
+    keys_file: Path | None,
+    anchors: tuple[str, ...],
+    witnesses: tuple[str, ...],
+) -> None:
+    """Check every record and link of the chain and the signed head, and against the heads the
+    witnesses hold; name the first record tampered with."""
     wanted = dict(_anchor(text) for text in anchors)
     try:
         keys = (
@@ -78,19 +94,44 @@ def verify_command(settings: Settings, keys_file: Path | None, anchors: tuple[st
     except VoucherError as error:
         fail(str(error))
     try:
-        verdict = asyncio.run(_verify(_store(settings), keys, wanted))
+        report = asyncio.run(read_witnesses(witnesses, keys))
+    except WitnessError as error:
+        fail(str(error))
+    for note in report.notes:
+        click.echo(f"warning: {note}", err=True)
+    published = len(settings.witnessing.witnesses)
+    if not witnesses and published:
+        click.echo(f"note: this deployment publishes its head to {published} witness(es); pass "
+                   "each with --witness to check the log against them.", err=True)  # fmt: skip
+    try:
+        verdict = asyncio.run(_verify(_store(settings), keys, wanted, WitnessCheck(report.heads)))
     except SQLAlchemyError as error:
         fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
              "check the URL and that the database is up.")  # fmt: skip
     problem = verdict.problem
     if problem is None:
         click.echo(f"audit log intact: {verdict.checked:,} records, chain verified to record "
-                   f"{verdict.last_seq}.")  # fmt: skip
+                   f"{verdict.last_seq}.{_witnessed(report, verdict.last_seq)}")  # fmt: skip
         return
     click.echo(f"audit log TAMPERED: {problem.message}", err=True)
-    click.echo(f"(checked {verdict.checked:,} records; first problem at record "
-               f"{problem.seq}, kind: {problem.kind})", err=True)  # fmt: skip
+    where = (f"first problem at record {problem.seq}" if problem.last is None
+             else f"first problem between records {problem.seq} and {problem.last}")  # fmt: skip
+    click.echo(f"(checked {verdict.checked:,} records; {where}, kind: {problem.kind})",
+               err=True)  # fmt: skip
     sys.exit(1)
+
+
+def _witnessed(report: WitnessReport, last_seq: int) -> str:
+    """What the witnesses confirmed, for the verdict line."""
+    if not report.witnesses:
+        return ""
+    newest = max((head.seq for _, head in report.heads), default=0)
+    if newest == 0:
+        return " No witness holds a head to check against."
+    tail = (f"; records {newest + 1} to {last_seq} are newer than any witnessed head"
+            if last_seq > newest else "")  # fmt: skip
+    return (f" It agrees with all {len(report.heads):,} heads from {report.witnesses} "
+            f"witness(es), up to record {newest}{tail}.")  # fmt: skip
 
 
 def _anchor(text: str) -> tuple[int, str]:
@@ -102,7 +143,7 @@ def _anchor(text: str) -> tuple[int, str]:
 
 
 async def _verify(
-    store: AuditStore, keys: Mapping[str, str], anchors: Mapping[int, str]
+    store: AuditStore, keys: Mapping[str, str], anchors: Mapping[int, str], witnessed: WitnessCheck
 ) -> ChainVerdict:
     try:
         signed = await store.signed_head()
@@ -113,12 +154,18 @@ async def _verify(
                   disable=None, mininterval=0.5) as bar:  # fmt: skip
             async with aclosing(store.records()) as records:
                 async for record in records:
-                    problem = walker.feed(record) or _against_anchor(record, anchors)
+                    problem = (
+                        walker.feed(record)
+                        or _against_anchor(record, anchors)
+                        or witnessed.feed(record)
+                    )
                     bar.update()
                     if problem is not None:
                         break
         if problem is None:
             problem = walker.finish(head)
+        if problem is None:  # before the head's signature: a re-signed head passes that
+            problem = witnessed.finish(walker.last_seq)
         if problem is None and signed is not None and signed.seq > 0:
             problem = _head_signature_problem(signed, keys)
         if problem is None and anchors and max(anchors) > walker.last_seq:
@@ -240,6 +287,8 @@ async def _export(store: AuditStore, out: TextIO, start: str | None, end: str | 
     return count
 
 
-# `audit report` lives in its own module (it draws charts); importing it adds it to the group.
-# At the bottom because that module imports `audit_group` from this one.
+# `audit report` (it draws charts) and `audit init-roles | init-witness` live in their own
+# modules; importing them adds them to the group. At the bottom because they import
+# `audit_group` from this one.
 from gateway.audit import report_command as _report_command  # noqa: E402, F401
+from gateway.audit import roles_command as _roles_command  # noqa: E402, F401

@@ -2,7 +2,9 @@
 
 SQLite by default (`DATA/audit.db`, WAL, synchronous FULL: a committed record survives a power
 cut), PostgreSQL in a deployment. Triggers refuse UPDATE and DELETE on the log, so changing it
-takes someone who can drop them; `govgate audit verify` then finds what they did.
+takes someone who can drop them; `govgate audit verify` then finds what they did. On
+PostgreSQL the gateway connects with a role that may only append and read
+(`gateway.audit.roles`), and publishes its signed head to witnesses (`gateway.audit.witness`).
 
 Appending locks the head row first, so writers in several processes interleave whole batches
 and the chain stays one line (Art. 28).
@@ -28,12 +30,12 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
 
 from gateway.audit.chain import GENESIS, StoredRecord, link_hash_of
 from gateway.audit.entry import AuditEntry, canonical
+from gateway.audit.schema import append_only, ensure_tables
 from sources.engines import make_engine
 
 if TYPE_CHECKING:
@@ -98,32 +100,6 @@ audit_head = Table(
 )
 
 
-def append_only(dialect: str, table: str) -> list[str]:
-    """DDL making `table` refuse UPDATE and DELETE (Art. 28); none for other dialects."""
-    message = f"{table} is append-only (Art. 28)"
-    if dialect == "sqlite":
-        return [
-            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
-            for verb in ("update", "delete")
-        ]
-    if dialect == "postgresql":
-        return [
-            f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql "
-            f"AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$",
-            f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
-        ]
-    if dialect in {"mysql", "mariadb"}:
-        return [
-            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
-            f"FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{message}'"
-            for verb in ("update", "delete")
-        ]
-    return []
-
-
 #: The members of `content` that also have their own column.
 _COPIED = ("at", "agency", "decision")
 
@@ -148,11 +124,13 @@ class AuditStore:
             event.listen(self.engine.sync_engine, "connect", _sqlite_durable)
 
     async def create(self) -> None:
-        """Create the tables, triggers and head if missing (safe on an existing store)."""
+        """Create the tables, triggers and head if missing (safe on an existing store).
+
+        On a store an administrator prepared (`govgate audit init-roles`) nothing is created,
+        so the gateway's append-only role, which may not run DDL, starts all the same.
+        """
         async with self.engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
-            for statement in append_only(self.engine.dialect.name, "audit_log"):
-                await connection.execute(text(statement))
+            await ensure_tables(connection, metadata, ["audit_log"])
             found = await connection.scalar(select(audit_head.c.id).where(audit_head.c.id == 1))
             if found is None:
                 await connection.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
@@ -242,13 +220,18 @@ class AuditStore:
 
 
 def _stored(row: Any) -> StoredRecord:
-    """A row as a chain record; a copied column that disagrees with `content` shows as a change."""
+    """A row as a chain record: the hash is checked over the stored text itself; the copied
+    columns are compared with it separately, a disagreement being a modification."""
     raw = str(row["content"])
     content: dict[str, Any] = json.loads(raw)
     exact = canonical(content).decode() == raw
-    for name in _COPIED:
-        content[name] = row[name]
-    return StoredRecord(int(row["seq"]), str(row["prev_hash"]), str(row["hash"]), content, exact)
+    disagreements = tuple(
+        (name, row[name], content.get(name)) for name in _COPIED if row[name] != content.get(name)
+    )
+    return StoredRecord(
+        int(row["seq"]), str(row["prev_hash"]), str(row["hash"]), content, exact,
+        raw.encode("utf-8", "surrogatepass"), disagreements,
+    )  # fmt: skip
 
 
 def _sqlite_durable(dbapi_connection: Any, _record: object) -> None:

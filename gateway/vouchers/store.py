@@ -21,11 +21,11 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, MetaData, String, Table, Text, inspect, select, text
+from sqlalchemy import Column, MetaData, String, Table, Text, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from gateway.audit.store import append_only
+from gateway.audit.schema import ensure_tables
 from gateway.vouchers.errors import VoucherStoreError
 from gateway.vouchers.keyring import key_id
 from gateway.vouchers.voucher import Voucher
@@ -82,10 +82,9 @@ class VoucherStore:
         """Create the voucher tables if they are missing (other tables are left alone)."""
         try:
             async with self._engine.begin() as connection:
-                await connection.run_sync(metadata.create_all, checkfirst=True)
-                for table in ("vouchers", "signing_keys"):  # evidence is never rewritten
-                    for statement in append_only(self._engine.dialect.name, table):
-                        await connection.execute(text(statement))
+                # Evidence is never rewritten; on a store an administrator prepared (`govgate
+                # audit init-roles`) this sends no DDL, which the gateway's role may not run.
+                await ensure_tables(connection, metadata, ["vouchers", "signing_keys"])
         except (SQLAlchemyError, OSError) as error:
             raise VoucherStoreError(
                 f"Cannot create the voucher tables in {self._where} ({_describe(error)}); {_REACH}."

@@ -104,6 +104,34 @@ def test_a_changed_copy_column_counts_as_a_modification(audit_dir: Path) -> None
     assert "Record 6 was modified" in output
 
 
+def test_an_agency_changed_inside_the_stored_record_is_named(audit_dir: Path) -> None:
+    # The column still says GZ-PSB; only the hashed text changes. The verifier used to put the
+    # column's value back into the record before hashing, and found nothing.
+    tamper(audit_dir, "UPDATE audit_log SET content = replace(content, '\"agency\":\"GZ-PSB\"', "
+                      "'\"agency\":\"TH-CA\"') WHERE seq = 5")  # fmt: skip
+    code, output = verify(audit_dir)
+    assert code == 1, output
+    assert "Record 5 was modified: its contents no longer match its hash" in output
+
+
+def test_a_decision_changed_inside_the_stored_record_is_named(audit_dir: Path) -> None:
+    tamper(audit_dir, "UPDATE audit_log SET content = replace(content, '\"decision\":\"allowed\"',"
+                      " '\"decision\":\"refused\"') WHERE seq = 2")  # fmt: skip
+    code, output = verify(audit_dir)
+    assert code == 1, output
+    assert "Record 2 was modified" in output
+
+
+def test_a_changed_column_is_named_with_what_it_says_and_what_the_record_says(
+    audit_dir: Path,
+) -> None:
+    tamper(audit_dir, "UPDATE audit_log SET decision = 'refused' WHERE seq = 7")
+    code, output = verify(audit_dir)
+    assert code == 1, output
+    assert "Record 7 was modified: its decision column says 'refused' but the record" in output
+    assert "says 'allowed'" in output
+
+
 def test_a_deleted_record_is_named(audit_dir: Path) -> None:
     tamper(audit_dir, "DELETE FROM audit_log WHERE seq = 5")
     code, output = verify(audit_dir)
