@@ -180,6 +180,12 @@ class RateLimiter:
                             flags=(f"misuse:verify-candidates:{subject}",))  # fmt: skip
 
     async def _admit(self, checks: Sequence[Check]) -> Verdict:
+        # Shielded: when one verification of an operation is refused, graphql-core cancels its
+        # siblings; their admissions still finish (a candidate tried is a candidate counted),
+        # never half-way through a transaction.
+        return await asyncio.shield(self._admit_in_time(checks))
+
+    async def _admit_in_time(self, checks: Sequence[Check]) -> Verdict:
         async with asyncio.timeout(STORE_TIMEOUT):
             return await self.store.admit(checks, now=self.clock())
 
