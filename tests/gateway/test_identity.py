@@ -458,7 +458,7 @@ async def test_a_token_for_another_audience_is_refused(
     assert "'govgate'" in error.message
 
 
-@pytest.mark.parametrize("claim", ["exp", "iss", "aud", "sub"])
+@pytest.mark.parametrize("claim", ["exp", "iat", "jti", "iss", "aud", "sub"])
 async def test_a_token_without_a_required_claim_is_refused_naming_it(
     authenticator: Authenticator, key: SigningKey, claim: str
 ) -> None:
