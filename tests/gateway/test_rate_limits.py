@@ -312,7 +312,7 @@ def test_a_window_slides_by_the_second(windows: DatabaseWindows) -> None:
         out = []
         for at in (t, t + 10, t + 20, t + 30, t + 59, t + 60, t + 61):
             verdict = await windows.admit([check], now=at)
-            out.append((verdict.refused and verdict.refused.name, verdict.retry_after))
+            out.append((verdict.refused.name if verdict.refused else None, verdict.retry_after))
         return out
 
     assert asyncio.run(run()) == [
@@ -332,11 +332,11 @@ def test_refused_checks_count_nothing_unless_they_count_members(windows: Databas
         out = []
         for at in (0.0, 1.0, 3601.0):
             verdict = await windows.admit([minute, hour], now=1e6 + at)
-            out.append(verdict.refused and verdict.refused.name)
+            out.append(verdict.refused.name if verdict.refused else None)
         for claim in ("a", "b", "c", "a"):
             subject = Check(name="s", key="p", seconds=100, limit=2, member=claim)
             verdict = await windows.admit([subject], now=1e6)
-            out.append(verdict.refused and verdict.refused.name)
+            out.append(verdict.refused.name if verdict.refused else None)
         return out
 
     # The hour refuses the second; nothing of it is counted, so an hour after the first the
