@@ -38,6 +38,14 @@ from gateway.identity import Authenticator, IdentityConfig, unauthenticated_resp
 from gateway.logs import logged_as
 from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.policy_sync import PolicyFollower, PolicyStore, StoredPolicy
+from gateway.ratelimit import (
+    DatabaseWindows,
+    RateLimiter,
+    retry_after_of,
+    too_many_verifications,
+    verifications_in,
+)
+from gateway.revocation import Revocations, RevocationStore
 from gateway.served import PolicyTexts, Served
 from gateway.trail import Trail
 from gateway.vouchers import CanonicalFormError
@@ -122,8 +130,11 @@ class Gateway:
                 algorithms=settings.algorithms,
                 public_keys=settings.public_keys,
                 jwks_url=settings.jwks_url,
+                max_lifetime_seconds=settings.max_token_lifetime,
+                require_jti=settings.require_jti,
             ),
             is_known_agency=lambda code: code in self.served.policy.grants,
+            is_revoked=lambda jti: self.revocations.is_revoked(jti),  # noqa: PLW0108 (made below)
         )
         self._reload_lock = asyncio.Lock()
         self.evidence = GatewayEvidence(settings, self.engines)
@@ -144,6 +155,12 @@ class Gateway:
             self.policy_store, settings.audit_url, self._adopt_published
         )
         self.policy_id = 0
+        self.revocations = Revocations(RevocationStore(self.audit_store.engine), settings.audit_url)
+        # Shared by every process on the gateway's database: docs/security.md says why.
+        self.limiter = RateLimiter(
+            settings.rate_limits, DatabaseWindows(self.audit_store.engine), self.metrics
+        )
+        self.limiter.check_agencies(self.served.policy.grants)
 
     @property
     def policy_id(self) -> int:
@@ -169,6 +186,8 @@ class Gateway:
         await self.evidence.start()
         await self.policy_store.create()
         self.policy_id = await self._publish_if_new(self.served)
+        await self.revocations.start()
+        await self.limiter.start()
         self.audit.start()
         self.witnesses.start()
         if not self.witnesses.witnesses and self.audit_store.engine.dialect.name != "sqlite":
@@ -280,6 +299,7 @@ class Gateway:
         """Stop following the policy, write the audit records still pending, then dispose of
         every engine."""
         await self.policy_follower.close()
+        await self.revocations.close()
         await self.audit.close()
         await self.witnesses.close()  # the final head, once every record is written
         await self.audit_store.close()
@@ -294,6 +314,7 @@ class Gateway:
             now=self.clock(),
             timeouts=self.timeouts,
             evidence=self.evidence,
+            verification_limits=self.limiter,
             grants=grants,
             catalog=served.policy.catalog,
             policy_version=served.policy.version,
@@ -438,6 +459,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             message = f"A batch holds 1 to {limits.max_batch} operations, not " \
                 f"{len(operations)}; send fewer at once."  # fmt: skip
             return refuse(trail, 200, message, "QUERY_TOO_COMPLEX")
+        # Verifications count per request, batch and all, before anything runs (Art. 24).
+        verifications = verifications_in(operations, max_tokens=limits.max_tokens)
+        throttle = (
+            await gateway.limiter.admit_request(agency, verifications)
+            if verifications <= limits.max_verifications
+            else too_many_verifications(verifications, limits.max_verifications)
+        )
+        if throttle is not None:
+            return throttle.respond(trail)
         results: list[dict[str, Any]] = []
         for operation in operations:
             trail.operation(operation)
@@ -475,7 +505,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
                 trail.evidence.append((vouchers_table, voucher_row(voucher)))
             results.append(result)
         body = results if batch else results[0]
-        return JSONResponse(body, headers={"X-Request-Id": trail.request_id})
+        headers = {"X-Request-Id": trail.request_id}
+        wait = retry_after_of(results)  # every operation refused by a rate limit: 429
+        if wait is not None:
+            headers["Retry-After"] = str(wait)
+        return JSONResponse(body, status_code=200 if wait is None else 429, headers=headers)
 
     async def reload_policy(request: Request) -> Response:
         with start_trail(request) as trail:

@@ -17,6 +17,7 @@ from gateway._cli import data_option, fail
 from gateway.audit.commands import audit_group
 from gateway.backup_commands import backup_command, restore_command
 from gateway.errors import GatewayError
+from gateway.token_commands import token_group
 from gateway.vouchers import voucher_group
 from policies.catalog import SHIPPED_CATALOG, load_catalog
 from policies.compiler import compile_policy, write_policy
@@ -52,6 +53,7 @@ main.add_command(audit_group)
 main.add_command(voucher_group)
 main.add_command(backup_command)
 main.add_command(restore_command)
+main.add_command(token_group)
 
 
 @main.command("seed")
@@ -519,32 +521,3 @@ def reload_command(url: str, data_dir: Path, token: str | None) -> None:
     message = body["errors"][0]["message"] if body.get("errors") else response.text
     click.echo(message, err=True)
     sys.exit(1)
-
-
-# -- token ------------------------------------------------------------------------------------
-
-
-@main.command("token")
-@click.option("--agency", required=True, help="Agency code from the catalogue, e.g. TH-CA.")
-@click.option(
-    "--ttl",
-    "ttl_seconds",
-    type=click.IntRange(60, 31_536_000),
-    default=3600,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long the token stays valid.",
-)
-@data_option("Folder whose keys/dev-signing-key.pem signs the token (created if missing).")
-@_catalog_option
-def token_command(agency: str, ttl_seconds: int, data_dir: Path, catalog_path: Path) -> None:
-    """Print a token for --agency, signed with the development key that demo serves with."""
-    from gateway.errors import SigningKeyError  # noqa: PLC0415 (only `token` signs)
-    from gateway.keys import dev_signing_key, issue_token  # noqa: PLC0415 (only `token` signs)
-
-    try:
-        load_catalog(catalog_path).agency(agency)
-        key = dev_signing_key(data_dir)
-    except (PolicyError, SigningKeyError) as error:
-        fail(str(error))
-    click.echo(issue_token(key, agency=agency, ttl_seconds=ttl_seconds))

@@ -27,6 +27,8 @@ AuthenticationReason = Literal[
     "missing_claim",
     "unknown_agency",
     "keys_unavailable",
+    "lifetime_too_long",
+    "revoked",
 ]
 
 

@@ -57,7 +57,7 @@ def _shape(error: GraphQLError, request_id: str) -> dict[str, Any]:
         out["extensions"] = {"code": "INVALID_IDENTIFIER", "check": original.check}
     elif isinstance(original, ResolverError):
         out["message"] = str(original)
-        out["extensions"] = {"code": original.code}
+        out["extensions"] = {"code": original.code, **original.extensions}
     else:
         log.error(
             "unexpected error in request %s at %s",

@@ -53,9 +53,14 @@ REALM = "govgate"
 JWKS_TIMEOUT_SECONDS = 5.0
 #: Longer than any token an issuer hands out; refused before any parsing.
 MAX_TOKEN_LENGTH = 8192
-REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
+#: Claims every token must carry; `jti` too unless the deployment waives it (`require_jti`).
+REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
+#: The longest lifetime (`exp - iat`) accepted unless configured: a working day and night.
+DEFAULT_MAX_LIFETIME = 86_400
 _CLAIM_MEANING = {
     "exp": "its expiry time",
+    "iat": "when it was issued",
+    "jti": "its unique id, by which it can be revoked",
     "iss": "who issued it",
     "aud": "which service it is for",
     "sub": "the agency it is issued to",
@@ -87,6 +92,10 @@ class IdentityConfig:
     leeway_seconds: int = 30
     jwks_refresh_interval: float = 30.0
     jwks_max_age: float = 300.0
+    #: The longest lifetime (`exp - iat`, seconds) a token may have; longer ones are refused.
+    max_lifetime_seconds: int = DEFAULT_MAX_LIFETIME
+    #: Whether tokens must carry a `jti` (revocation by `govgate token revoke` needs one).
+    require_jti: bool = True
 
     def __post_init__(self) -> None:
         if not self.issuer or not self.audience:
@@ -122,6 +131,11 @@ class IdentityConfig:
             raise ValueError(
                 f"IdentityConfig.jwks_url {self.jwks_url!r} is not an http(s) URL; give the "
                 "address of the issuer's JWKS document."
+            )
+        if self.max_lifetime_seconds < 1:
+            raise ValueError(
+                "IdentityConfig.max_lifetime_seconds must be at least 1: the longest lifetime "
+                "(exp - iat) of an accepted token, in seconds."
             )
         if self.leeway_seconds < 0 or self.jwks_refresh_interval < 0 or self.jwks_max_age < 0:
             raise ValueError(
@@ -228,8 +242,9 @@ def _refuse(reason: AuthenticationReason, message: str) -> NoReturn:
 class Authenticator:
     """Turns an `Authorization` header into the calling agency's code, or refuses it.
 
-    `is_known_agency` answers whether a code is in the sharing catalogue. `http` is the client
-    the JWKS is fetched with; without one, each fetch opens and closes its own.
+    `is_known_agency` answers whether a code is in the sharing catalogue; `is_revoked` whether
+    a token id (`jti`) was revoked (gateway.revocation). `http` is the client the JWKS is
+    fetched with; without one, each fetch opens and closes its own.
     """
 
     def __init__(
@@ -237,10 +252,13 @@ class Authenticator:
         config: IdentityConfig,
         *,
         is_known_agency: Callable[[str], bool],
+        is_revoked: Callable[[str], bool] | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.config = config
         self._is_known_agency = is_known_agency
+        self._is_revoked = is_revoked
+        self._required = (*REQUIRED_CLAIMS, "jti") if config.require_jti else REQUIRED_CLAIMS
         self._http = http
         self._pem = _pem_keys(config)
         self._jwks: dict[str, _Key] = {}
@@ -283,6 +301,7 @@ class Authenticator:
                 f"{', '.join(sorted(key.algorithms))}; ask your token issuer for a new token.",
             )
         claims = self._verified_claims(token, key, algorithm)
+        self._check_bounds(claims)
         agency: str = claims["sub"]
         if not self._is_known_agency(agency):
             _refuse(
@@ -302,7 +321,7 @@ class Authenticator:
                 audience=config.audience,
                 issuer=config.issuer,
                 leeway=config.leeway_seconds,
-                options={"require": list(REQUIRED_CLAIMS), "enforce_minimum_key_length": True},
+                options={"require": list(self._required), "enforce_minimum_key_length": True},
             )
         except jwt.InvalidSignatureError:
             _refuse(
@@ -314,7 +333,7 @@ class Authenticator:
             _refuse(
                 "missing_claim",
                 f"The token has no {error.claim} claim ({_CLAIM_MEANING[error.claim]}); ask "
-                f"your token issuer for a token with {', '.join(REQUIRED_CLAIMS)}.",
+                f"your token issuer for a token with {', '.join(self._required)}.",
             )
         except jwt.ExpiredSignatureError:
             _refuse("expired", "The token has expired; ask your token issuer for a new one.")
@@ -358,6 +377,26 @@ class Authenticator:
                     "issuer for a new token.",
                 )
         return claims
+
+    def _check_bounds(self, claims: dict[str, Any]) -> None:
+        """Refuse a token that lives too long, or that was revoked (by its `jti`)."""
+        limit = self.config.max_lifetime_seconds
+        # Art. 28: a stolen token must stop working on its own, soon; an issuer-set `exp` of
+        # ten years (or 2^62) ahead would make it a password that never changes.
+        if claims["exp"] - claims["iat"] > limit:
+            _refuse(
+                "lifetime_too_long",
+                f"The token lives {_duration(claims['exp'] - claims['iat'])} (exp - iat); this "
+                f"gateway accepts tokens that live at most {_duration(limit)}. Ask your token "
+                "issuer for a shorter-lived token.",
+            )
+        jti = claims.get("jti")
+        if jti is not None and self._is_revoked is not None and self._is_revoked(jti):
+            _refuse(
+                "revoked",
+                "The token was revoked by the gateway's operator; ask your token issuer for a "
+                "new one.",
+            )
 
     async def _key_for(self, kid: object) -> _Key:
         """The key for a token's kid, fetching the JWKS when it is missing or too old."""
@@ -423,6 +462,16 @@ class Authenticator:
             self._jwks_loaded_at = time.monotonic()
             self._jwks_failed = False
         self._jwks_attempted_at = time.monotonic()
+
+
+def _duration(seconds: float) -> str:
+    """`seconds` in the largest whole unit that fits: 36 h, 90 min, 45 s."""
+    seconds = int(seconds)
+    if seconds >= 7200:
+        return f"{seconds // 3600:,} h"
+    if seconds >= 120:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 def _bearer_token(authorization: str | None) -> str:

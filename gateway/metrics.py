@@ -138,6 +138,14 @@ class Metrics:
             "govgate_audit_witness_seq", "The last record whose signed head a witness holds.",
             ["witness"], registry=registry, multiprocess_mode="max",
         )  # fmt: skip
+        self.rate_limited = Counter(
+            "govgate_rate_limited", "Requests and verifications refused by a rate limit, by "
+            "agency and limit (docs/security.md).", ["agency", "limit"], registry=registry,
+        )  # fmt: skip
+        self.misuse = Counter(
+            "govgate_misuse_flags", "Misuse flags written to the audit log (Art. 34(4)), by "
+            "agency and rule, e.g. verify-candidates.", ["agency", "rule"], registry=registry,
+        )  # fmt: skip
         self._version: str | None = None
 
     @classmethod

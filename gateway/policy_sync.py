@@ -24,7 +24,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, func, insert, select, text
 from sqlalchemy.engine import make_url
@@ -40,7 +40,14 @@ if TYPE_CHECKING:
 
     from policies.grants import Policy
 
-__all__ = ["CHANNEL", "PolicyFollower", "PolicyStore", "StoredPolicy", "policy_versions"]
+__all__ = [
+    "CHANNEL",
+    "Followed",
+    "PolicyFollower",
+    "PolicyStore",
+    "StoredPolicy",
+    "policy_versions",
+]
 
 log = logging.getLogger("govgate.policy")
 
@@ -136,24 +143,46 @@ class PolicyStore:
         return new_id
 
 
+class Followed(Protocol):
+    """A table in the gateway's database whose rows every process follows (newest id)."""
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The gateway's database."""
+
+    async def latest_id(self) -> int:
+        """The newest row's id (0 when none)."""
+
+
 class PolicyFollower:
-    """Calls `on_publish(id)` whenever a policy newer than the last one seen is published."""
+    """Calls `on_publish(id)` whenever a row newer than the last one seen is published.
+
+    It follows `policy_versions` on `CHANNEL` by default; gateway.revocation follows revoked
+    tokens the same way, on its own channel.
+    """
 
     #: Seconds between polls: SQLite always; PostgreSQL only as a safety net under LISTEN.
     POLL_SQLITE = 1.0
     POLL_POSTGRESQL = 5.0
 
     def __init__(
-        self, store: PolicyStore, url: str, on_publish: Callable[[int], Awaitable[None]]
+        self,
+        store: Followed,
+        url: str,
+        on_publish: Callable[[int], Awaitable[None]],
+        *,
+        channel: str = CHANNEL,
     ) -> None:
         self.store = store
         self.url = url
         self.on_publish = on_publish
+        self.channel = channel
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start following (inside the running event loop)."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="policy-follower")
+        name = f"follower-{self.channel}"
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=name)
 
     async def close(self) -> None:
         """Stop following."""
@@ -172,10 +201,10 @@ class PolicyFollower:
                     await asyncio.sleep(self.POLL_SQLITE)
                     await self._check()
             except (OSError, TimeoutError, SQLAlchemyError) as error:
-                log.warning("policy follower: %s; retrying in a second", error)
+                log.warning("%s follower: %s; retrying in a second", self.channel, error)
                 await asyncio.sleep(1.0)
             except Exception as error:  # asyncpg's own errors: keep following, never die
-                log.warning("policy follower: %s; retrying in a second", error)
+                log.warning("%s follower: %s; retrying in a second", self.channel, error)
                 await asyncio.sleep(1.0)
 
     async def _check(self) -> None:
@@ -194,7 +223,7 @@ class PolicyFollower:
             heard.set()
 
         try:
-            await connection.add_listener(CHANNEL, notified)
+            await connection.add_listener(self.channel, notified)
             await self._check()  # anything published while we were not listening
             while not connection.is_closed():
                 with contextlib.suppress(TimeoutError):

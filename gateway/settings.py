@@ -10,7 +10,8 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.errors import GatewayError
 from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key
@@ -19,7 +20,19 @@ from policies.rules import default_rules_path
 from sources.engines import SourceOptions, default_urls, parse_source_urls
 from sources.errors import SourceConfigError
 
-__all__ = ["ConfigError", "Limits", "Settings", "Witnessing", "load_settings", "section"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "AgencyRateLimits",
+    "ConfigError",
+    "Limits",
+    "RateLimits",
+    "Settings",
+    "Witnessing",
+    "load_settings",
+    "section",
+]
 
 
 class ConfigError(GatewayError):
@@ -84,6 +97,53 @@ class Witnessing:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AgencyRateLimits:
+    """Sliding windows over one agency's traffic (RATE_LIMITED past them; docs/security.md).
+
+    0 switches a limit off. The request quota is off by default: it is a share of capacity
+    each deployment sizes for itself. The verification limits are on: without them
+    verification is an oracle that reads values by guessing (Art. 24, 34(4)).
+    """
+
+    #: Requests per minute (the per-agency request quota); 0: no quota.
+    requests_per_minute: int = 0
+    #: Verification fields run per minute and per hour, summed over every worker and machine.
+    verifications_per_minute: int = 60
+    verifications_per_hour: int = 1_000
+    #: Distinct claims tried against one subject (an ID number) within `subject_window_seconds`;
+    #: one more refuses every verification of that subject until older claims age out.
+    subject_candidates: int = 5
+    subject_window_seconds: int = 86_400
+
+    def __post_init__(self) -> None:
+        for name in ("requests_per_minute", "verifications_per_minute", "verifications_per_hour",
+                     "subject_candidates"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a whole number, 0 or more (0: no limit).")
+        window = self.subject_window_seconds
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ConfigError(
+                "subject_window_seconds must be a whole number of seconds, 1 or more."
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimits:
+    """`[rate_limits]`: the deployment's windows, and `[rate_limits.agencies.CODE]` overrides."""
+
+    default: AgencyRateLimits = field(default_factory=AgencyRateLimits)
+    agencies: Mapping[str, AgencyRateLimits] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "agencies", MappingProxyType(dict(self.agencies)))
+
+    def for_agency(self, code: str) -> AgencyRateLimits:
+        """The windows that apply to agency `code`."""
+        return self.agencies.get(code, self.default)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything `govgate serve` needs."""
 
@@ -96,6 +156,12 @@ class Settings:
     public_keys: dict[str, str] = field(default_factory=dict)
     jwks_url: str | None = None
     limits: Limits = field(default_factory=Limits)
+    #: Sliding-window limits per agency and per verified subject (`[rate_limits]`).
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    #: The longest lifetime (`exp - iat`, seconds) an accepted token may have.
+    max_token_lifetime: int = 86_400
+    #: Whether tokens must carry a `jti` (revocation by `govgate token revoke` needs one).
+    require_jti: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
     #: Pool sizes and time limits per source (`[source_options]`); defaults where absent.
@@ -124,7 +190,22 @@ class Settings:
         )
 
 
-_KIND_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
+_KIND_NAMES = {
+    str: "a string",
+    int: "an integer",
+    list: "a list",
+    dict: "a table",
+    bool: "true or false",
+}
+
+
+def _positive(path: Path, value: int | None, default: int, name: str) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{path}: {name} must be a whole number of seconds, 1 or more.")
+    return value
+
 
 _Section = TypeVar("_Section")
 
@@ -204,6 +285,24 @@ def _witnessing(path: Path, audit: dict[str, Any], base: Path) -> Witnessing:
     return dataclasses.replace(witnessing, witnesses=resolved)
 
 
+def _rate_limits(path: Path, table: dict[str, Any]) -> RateLimits:
+    """`[rate_limits]`, and `[rate_limits.agencies.CODE]`: an agency's table overrides keys of
+    the deployment's, the rest it inherits."""
+    shared = {k: v for k, v in table.items() if k != "agencies"}
+    agencies = _get(table, "agencies", dict, "rate_limits") or {}
+    default = section(path, AgencyRateLimits, shared, "rate_limits")
+    overrides = {}
+    for code, own in agencies.items():
+        if not isinstance(own, dict):
+            raise ConfigError(
+                f"{path}: rate_limits.agencies.{code} must be a table of limits, e.g. "
+                f"[rate_limits.agencies.{code}] verifications_per_hour = 5000."
+            )
+        name = f"rate_limits.agencies.{code}"
+        overrides[code] = section(path, AgencyRateLimits, {**shared, **own}, name)
+    return RateLimits(default=default, agencies=overrides)
+
+
 def load_settings(path: str | Path) -> Settings:
     """Read a TOML deployment file; raises ConfigError naming what is wrong."""
     path = Path(path)
@@ -252,6 +351,14 @@ def load_settings(path: str | Path) -> Settings:
             public_keys=keys,
             jwks_url=_get(identity, "jwks_url", str, "identity"),
             limits=section(path, Limits, limits, "limits"),
+            rate_limits=_rate_limits(path, _get(document, "rate_limits", dict, "") or {}),
+            max_token_lifetime=_positive(
+                path,
+                _get(identity, "max_token_lifetime", int, "identity"),
+                86_400,
+                "identity.max_token_lifetime",
+            ),
+            require_jti=_get(identity, "require_jti", bool, "identity") is not False,
             source_options=options,
             host=_get(server, "host", str, "server") or "127.0.0.1",
             port=_get(server, "port", int, "server") or 8000,

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
 __all__ = ["Trail"]
 
 #: Codes that mean the gateway itself (or a source) failed, not the request.
-_FAILURES = frozenset({"INTERNAL_SERVER_ERROR", "SOURCE_UNAVAILABLE", "AUDIT_UNAVAILABLE"})
+_FAILURES = frozenset({
+    "INTERNAL_SERVER_ERROR", "SOURCE_UNAVAILABLE", "AUDIT_UNAVAILABLE", "RATE_LIMIT_UNAVAILABLE",
+})  # fmt: skip
 #: Codes that mean an operation was declined before anything ran.
 _REFUSALS = frozenset({
     "FORBIDDEN_FIELD", "QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED",
-    "BAD_REQUEST", "FORBIDDEN", "METHOD_NOT_ALLOWED", "POLICY_INVALID",
+    "BAD_REQUEST", "FORBIDDEN", "METHOD_NOT_ALLOWED", "POLICY_INVALID", "RATE_LIMITED",
 })  # fmt: skip
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from policies.catalog import Catalog
     from policies.grants import Grants
 
-__all__ = ["Evidence", "RequestContext"]
+__all__ = ["Evidence", "LimitRefusal", "RequestContext", "VerificationLimits"]
 
 
 class Evidence(Protocol):
@@ -28,6 +28,27 @@ class Evidence(Protocol):
 
     async def newest(self, grants: Grants) -> Mapping[str, datetime | None]:
         """Source name -> when its newest record within the grants' row scope was updated."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitRefusal:
+    """Why one more verification may not run now: `code` (RATE_LIMITED, or
+    RATE_LIMIT_UNAVAILABLE when the limits cannot be counted), a message for the agency, the
+    seconds to wait, and the flags its audit record gets."""
+
+    code: str
+    message: str
+    retry_after: int
+    flags: tuple[str, ...] = ()
+
+
+class VerificationLimits(Protocol):
+    """Limits on verifying one subject (Art. 24, 34(4)), shared by every gateway process."""
+
+    async def admit_verification(
+        self, agency: str, subject: str, claims: Mapping[str, str]
+    ) -> LimitRefusal | None:
+        """Count verifying `claims` about `subject` (`Person:KEY`); None, or why not."""
 
 
 @dataclass(kw_only=True)
@@ -46,6 +67,8 @@ class RequestContext:
     timeouts: Mapping[str, float] = field(default_factory=dict)
     #: Vouchers and freshness; None where no gateway stands behind the resolvers.
     evidence: Evidence | None = None
+    #: Limits on verification by subject; None where no gateway stands behind the resolvers.
+    verification_limits: VerificationLimits | None = None
     #: DataLoaders of this request, by what they load (see resolvers.loaders).
     loaders: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     #: Every record put into the response, as (entity, key), for the audit log (Art. 34).

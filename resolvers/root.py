@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from resolvers.errors import InvalidArgumentError, TooComplexError
+from resolvers.errors import InvalidArgumentError, RateLimitedError, TooComplexError
 from resolvers.evidence import DatasetFreshness, Voucher, dataset_freshness, find_voucher
 from resolvers.fetch import columns_for, fetch, loader, scoped_select
 from resolvers.records import (
@@ -417,6 +417,15 @@ class Query:
             )
         ctx = info.context
         ctx.flags.append(f"verify:Person:{key}")  # the audit log names what was checked
+        if ctx.verification_limits is not None:  # Art. 34(4): no guessing by verification
+            refusal = await ctx.verification_limits.admit_verification(
+                ctx.grants.agency.code, f"Person:{key}", given
+            )
+            if refusal is not None:
+                ctx.flags.extend(refusal.flags)
+                raise RateLimitedError(
+                    refusal.message, code=refusal.code, retry_after=refusal.retry_after
+                )
         table = SOURCES["persons"].table
         statement = scoped_select(ctx, "persons", ["id_number", *given]).where(
             table.c.id_number == key

@@ -29,6 +29,8 @@ from sqlalchemy.exc import DBAPIError
 from gateway.audit.store import AuditStore
 from gateway.audit.witness import DatabaseWitness
 from gateway.errors import GatewayError
+from gateway.ratelimit.database import DatabaseWindows
+from gateway.revocation import RevocationStore
 from gateway.policy_sync import PolicyStore
 from gateway.vouchers.store import VoucherStore
 from sources.engines import make_engine
@@ -59,6 +61,12 @@ GATEWAY_GRANTS: Mapping[str, tuple[str, ...]] = {
     "signing_keys": ("SELECT", "INSERT"),
     # Policies published for every process to follow (Art. 19); the id comes from a sequence.
     "policy_versions": ("SELECT", "INSERT"),
+    # Rate-limit windows (docs/security.md): counters that slide, so rows come and go. They
+    # are not evidence: the audit record of a refused request is.
+    "rate_keys": ("SELECT", "INSERT", "UPDATE", "DELETE"),
+    "rate_events": ("SELECT", "INSERT", "DELETE"),
+    # Revoked tokens: added, and dropped once the token would have expired anyway.
+    "revoked_tokens": ("SELECT", "INSERT", "DELETE"),
 }
 
 #: The witness database: the publishing role adds heads and can neither read nor change them.
@@ -99,6 +107,8 @@ async def create_gateway_tables(url: str) -> None:
     try:
         await audit.create()
         await PolicyStore(audit.engine).create()
+        await DatabaseWindows(audit.engine).create()
+        await RevocationStore(audit.engine).create()
     finally:
         await audit.close()
     vouchers = VoucherStore(url)

@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +96,7 @@ def good_claims(**changes: Any) -> dict[str, Any]:
     """Valid claims for TH-CA; a change to None drops that claim."""
     now = int(time.time())
     claims = {"sub": "TH-CA", "iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "iat": now, "nbf": now,
-              "exp": now + 600, **changes}  # fmt: skip
+              "exp": now + 600, "jti": uuid.uuid4().hex, **changes}  # fmt: skip
     return {name: value for name, value in claims.items() if value is not None}
 
 
@@ -457,7 +458,7 @@ async def test_a_token_for_another_audience_is_refused(
     assert "'govgate'" in error.message
 
 
-@pytest.mark.parametrize("claim", ["exp", "iss", "aud", "sub"])
+@pytest.mark.parametrize("claim", ["exp", "iat", "jti", "iss", "aud", "sub"])
 async def test_a_token_without_a_required_claim_is_refused_naming_it(
     authenticator: Authenticator, key: SigningKey, claim: str
 ) -> None:
