@@ -29,9 +29,9 @@ from sqlalchemy.exc import DBAPIError
 from gateway.audit.store import AuditStore
 from gateway.audit.witness import DatabaseWitness
 from gateway.errors import GatewayError
+from gateway.policy_sync import PolicyStore
 from gateway.ratelimit.database import DatabaseWindows
 from gateway.revocation import RevocationStore
-from gateway.policy_sync import PolicyStore
 from gateway.vouchers.store import VoucherStore
 from sources.engines import make_engine
 
