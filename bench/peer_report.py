@@ -100,7 +100,7 @@ def markdown(results: dict[str, Any]) -> str:
             counted = sql.get(f"{scenario}-{system}")
             if system.startswith("pgbench"):
                 name = f"PostgreSQL (pgbench, {system.removeprefix('pgbench-c')} clients)"
-                p50, p99 = f"{p['mean_latency_ms']:.2f} (mean)", "n/a"
+                p50, p99 = f"{p['p50_us'] / 1000:.2f}", f"{p['p99_us'] / 1000:.2f}"
                 statements = "1"
                 xact = f"{p['sources_xacts_per_request']:.2f}, -"
             else:
@@ -140,6 +140,16 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {_f(e.get('govgate_over_pgbench'), '.4f')} "
             f"| {_f(e.get('postgraphile_over_pgbench'), '.3f')} |"
         )
+    best = _ceiling(results)
+    if best is not None:
+        clients = best[0].removeprefix("s1/pgbench-c")
+        tried = ", ".join(str(c) for c in load["pgbench_clients"])
+        lines += [
+            "",
+            f"PostgreSQL's ceiling for the s1 statement: pgbench with {clients} clients, the "
+            f"most lookups per second of {tried} clients; its latencies are those of a 2% "
+            "sample of the transactions.",
+        ]
     compared = ", ".join(f"{s} {c['compared']}" for s, c in results["comparison"].items())
     discarded = results.get("discarded_runs", [])
     contended = sum(p.get("contended_runs", 0) for p in results["points"].values())
