@@ -30,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 from gateway.audit import AuditStore, AuditUnavailableError, AuditWriter
 from gateway.errors import AuthenticationError
 from gateway.evidence import GatewayEvidence
-from gateway.execution import OperationError, run_operation
+from gateway.execution import RequestCost, prepare_operation, run_operation
 from gateway.graphiql import GRAPHIQL_HTML
 from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
 from gateway.logs import logged_as
@@ -414,17 +414,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             message = f"A batch holds 1 to {limits.max_batch} operations, not " \
                 f"{len(operations)}; send fewer at once."  # fmt: skip
             return refuse(trail, 200, message, "QUERY_TOO_COMPLEX")
+        # Every operation is checked before any runs: the cost is the request's (a batch's
+        # operations added up), refused as a whole before anything is read.
+        prepared = [prepare_operation(operation, schema=schema, agency=agency,
+                                      request_id=trail.request_id, limits=limits)
+                    for operation in operations]  # fmt: skip
+        cost = RequestCost.of(prepared, limits, batch=batch)
         results: list[dict[str, Any]] = []
-        for operation in operations:
+        for operation, ready in zip(operations, prepared, strict=True):
             trail.operation(operation)
             context = gateway.context(served, grants, trail.request_id)
-            try:
-                result, read = await run_operation(
-                    operation, schema=schema, context=context, limits=limits
-                )
-            except OperationError as error:
-                shaped = {"message": str(error), "extensions": {"code": error.code}}
-                result, read = {"errors": [shaped]}, set()
+            result, read = await run_operation(ready, schema=schema, context=context, cost=cost)
             try:
                 voucher = await gateway.evidence.attach(
                     result,
@@ -451,7 +451,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
                 trail.evidence.append((vouchers_table, voucher_row(voucher)))
             results.append(result)
         body = results if batch else results[0]
-        return JSONResponse(body, headers={"X-Request-Id": trail.request_id})
+        response = JSONResponse(body, headers={"X-Request-Id": trail.request_id})
+        if len(response.body) > limits.max_response_bytes:  # the cost estimate's backstop
+            message = f"The answer is {len(response.body)} bytes; the limit is " \
+                f"{limits.max_response_bytes}, so it was withheld. Ask for smaller pages or " \
+                "fewer fields and links at once."  # fmt: skip
+            trail.withhold(f"response-withheld:{len(response.body)}")
+            return refuse(trail, 200, message, "QUERY_TOO_COMPLEX")
+        return response
 
     async def reload_policy(request: Request) -> Response:
         with start_trail(request) as trail:
