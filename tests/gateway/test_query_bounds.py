@@ -83,7 +83,7 @@ def test_healthz_stays_responsive_while_diamonds_are_refused(
     attackers = [threading.Thread(target=fire, daemon=True) for _ in range(4)]
     for attacker in attackers:
         attacker.start()
-    waits = []
+    waits: list[float] = []
     with httpx.Client(base_url=live.url, timeout=60) as http:
         while any(a.is_alive() for a in attackers) or len(waits) < 5:
             started = time.perf_counter()
