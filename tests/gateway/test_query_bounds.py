@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from graphql import parse
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from gateway.app import create_app
 from gateway.audit import fields_read
@@ -307,7 +307,7 @@ def test_a_name_filter_longer_than_any_name_is_bad_input(
     ask: Ask, entity: str, field: str, longest: int
 ) -> None:
     query = f"query($n: String) {{ {field}(name: $n) {{ edges {{ cursor }} }} }}"
-    for value in ("张" * 30_000, "a" * (longest + 1)):
+    for value in ("张" * 30_000, "%_" * 15_000, "a" * (longest + 1)):
         answer = ask("GZ-AMR", query, n=value)
         assert codes(answer) == ["BAD_USER_INPUT"]
         assert f"a {entity} name has at most {longest}" in answer["errors"][0]["message"]
@@ -342,6 +342,12 @@ async def _rename(url: str) -> None:
         await engine.dispose()
 
 
+def _no_backslash(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
+    cursor.close()
+
+
 @pytest.mark.parametrize(
     "backend",
     ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
@@ -362,7 +368,10 @@ def test_wildcards_in_a_name_filter_are_letters_on_every_database(
     asyncio.run(_rename(urls["persons"]))
     settings = isolated(dataclasses.replace(Settings.demo(seeded), sources=urls), tmp_path)
     query = "query($n: String) { persons(first: 100, name: $n) { edges { node { name } } } }"
-    with LiveServer(create_app(settings, clock=lambda: NOW)) as server:
+    app = create_app(settings, clock=lambda: NOW)
+    if backend == "mariadb":  # as many servers run: a backslash is then a plain character
+        event.listen(app.state.gateway.engines["persons"].sync_engine, "connect", _no_backslash)
+    with LiveServer(app) as server:
         for prefix, expected in PREFIXES.items():
             answer = httpx.post(
                 f"{server.url}/graphql",
