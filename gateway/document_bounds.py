@@ -36,7 +36,7 @@ from graphql import (
     is_list_type,
 )
 
-from gateway.document_walk import fold_operations
+from gateway.document_walk import fold_operations, merge_pairs
 
 if TYPE_CHECKING:
     from graphql import (
@@ -242,6 +242,9 @@ class Bounds:
     operations: tuple[tuple[str | None, Measure], ...]
     #: The whole document's field selections as they run (every operation).
     fields: int
+    #: Pairs of selections merged into one response key (document_walk.merge_pairs); counted
+    #: only once `fields` is within its limit, as the walk expands fragments.
+    merges: int = 0
     #: Whether a `first:` takes a variable (the cost is then measured again per request).
     sized_by_variables: bool = False
 
@@ -257,6 +260,13 @@ class Bounds:
                 f"The query selects {self.fields} fields once its fragments are expanded; the "
                 f"limit is {limits.max_expanded_fields}. Spread each fragment where it is "
                 "needed once, or split the query into several."
+            )
+        elif self.merges > limits.max_merge_pairs:
+            problems.append(
+                f"The query selects the same fields over and over: {self.merges} pairs of "
+                "selections share a response name once its fragments are expanded, and each "
+                f"pair must be checked; the limit is {limits.max_merge_pairs}. Select each "
+                "field once per object."
             )
         for _, measure in self.operations:
             for depth, limit in ((measure.data_depth, limits.max_depth),
@@ -325,9 +335,11 @@ def measure(
     total = 0
     for _, m in operations:
         total = _sum(total, m.fields)
+    within = total <= limits.max_expanded_fields
     return Bounds(
         document=document,
         operations=operations,
         fields=total,
+        merges=merge_pairs(document, limits.max_merge_pairs) if within else 0,
         sized_by_variables=fold.sized_by_variables,
     )

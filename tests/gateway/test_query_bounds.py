@@ -107,6 +107,25 @@ def test_the_audits_read_walk_expands_each_fragment_once(live: LiveServer, level
     assert read == {"Query.me", "Me.policyVersion"}
 
 
+def test_selections_repeated_for_validation_to_compare_pairwise_are_refused_first(
+    ask: Ask,
+) -> None:
+    # 250 copies of one field: graphql-core's overlapping-fields rule compares every pair (and
+    # their sub-selections), 1.7 s on the event loop, for a 750-field document within the
+    # token, depth and size limits.
+    answer, seconds = timed(ask, "GZ-WATER", "{" + " me { agency { code } }" * 250 + "}")
+    assert codes(answer) == ["QUERY_TOO_COMPLEX"]
+    message = answer["errors"][0]["message"]
+    assert "pairs of selections share a response name" in message
+    assert f"the limit is {LIMITS.max_merge_pairs}" in message
+    assert seconds < 1.0
+    fragments = " ".join(f"fragment G{i} on Query {{ me {{ policyVersion }} }}" for i in range(5))
+    spread = " ".join(f"...G{i}" for i in range(5))
+    merged = ask("GZ-WATER", f"{{ me {{ policyVersion }} {spread} }} {fragments}")
+    assert "errors" not in merged  # a few repeats, as fragments make them, are answered
+    assert merged["data"]["me"]["policyVersion"]
+
+
 # -- item 2: aliases as run, cost, response size -------------------------------------------------
 
 
