@@ -67,6 +67,13 @@ SLICING_ARGUMENT = "first"
 SIZED_FIELD = "edges"
 
 
+def _literal(node: IntValueNode) -> int | None:
+    """An Int literal's value; None past 18 digits (far past any page, and Python refuses to
+    convert more than 4,300, which would be an internal error instead of a refusal)."""
+    digits = node.value
+    return int(digits) if len(digits.lstrip("-")) <= 18 else None
+
+
 def _sum(first: int, second: int) -> int:
     return min(CEILING, first + second)
 
@@ -220,7 +227,7 @@ class _Measuring:
         if given is None:
             value = default
         elif isinstance(given.value, IntValueNode):
-            value = int(given.value.value)
+            value = _literal(given.value)
         elif isinstance(given.value, VariableNode):
             self.sized_by_variables = True
             name = given.value.name.value
@@ -327,8 +334,9 @@ def measure(
         for variable in definition.variable_definitions or ():
             if isinstance(variable.default_value, IntValueNode):
                 name = variable.variable.name.value
-                value = int(variable.default_value.value)
-                defaults[name] = max(value, defaults.get(name, value))
+                value = _literal(variable.default_value)
+                if value is not None:
+                    defaults[name] = max(value, defaults.get(name, value))
     fold = _Measuring(schema, limits, variables or {}, defaults)
     measured = fold_operations(schema, document, fold)
     operations = tuple((d.name.value if d.name else None, m) for d, m in measured)

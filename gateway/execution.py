@@ -209,5 +209,21 @@ def _parse_and_validate(
         return {"errors": [_error(p, "QUERY_TOO_COMPLEX") for p in problems]}
     invalid = validate(schema._schema, document, rules_for(agency))
     if invalid:
-        return {"errors": [_shape(p, request_id) for p in invalid]}
+        return {"errors": [_invalid(p, request_id) for p in invalid]}
     return bounds
+
+
+def _invalid(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    """A validation error as the client sees it: about the document, never internal."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return _shape(error, request_id)
+    # A literal its type could not read (an Int of 5,000 digits): Python's own message would
+    # name its internals, and it is the document's fault, not the gateway's.
+    out: dict[str, Any] = dict(error.formatted)
+    out["message"] = (
+        "A value in the query cannot be read as the type its argument takes (an integer of "
+        "thousands of digits, say); send a value of that type."
+    )
+    out["extensions"] = {"code": "GRAPHQL_VALIDATION_FAILED"}
+    return out

@@ -229,6 +229,17 @@ def test_every_answer_reports_its_estimated_cost(
     assert answer["extensions"]["cost"] == {"estimated": estimated, "limit": LIMITS.max_cost}
 
 
+def test_a_page_size_of_thousands_of_digits_is_invalid_graphql_not_an_internal_error(
+    ask: Ask,
+) -> None:
+    # Python refuses to convert more than 4,300 digits: in graphql-core's validation that was
+    # an INTERNAL_SERVER_ERROR, and the cost estimate reads `first` before validation runs.
+    answer = ask("GZ-PSB", "{ persons(first: " + "9" * 5_000 + ") { edges { cursor } } }")
+    assert codes(answer) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "send a value of that type" in answer["errors"][0]["message"]
+    assert "sys." not in answer["errors"][0]["message"]
+
+
 def test_a_batch_reports_the_requests_cost_and_each_operations_share(
     client: httpx.Client, token_for: Callable[[str], str]
 ) -> None:
