@@ -67,7 +67,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway import execution
-from gateway.validation import rules_for
 from policies.grants import Grants, RowScope
 from resolvers import fetch, records, root
 from sources.inventory import SOURCES, field_names
@@ -230,17 +229,10 @@ def _stub_authorization(app: Any, *, verify_tokens: bool) -> None:
     policy = gw.served.policy
     object.__setattr__(policy, "grants_for", lambda _code: open_grants)
 
-    # Standard graphql-core validation (the three rules the agency rule replaces come back),
-    # keeping the product's depth and alias limits; computed once, not per request.
-    limits = gw.settings.limits
-    wanted = inspect.signature(rules_for).parameters
-    product_rules = rules_for(
-        BENCH_AGENCY, **{k: getattr(limits, k) for k in wanted if hasattr(limits, k)}
-    )
-    limits_rule = product_rules[-1]
-    if limits_rule.__name__ != "LimitsRule":
-        raise SystemExit(f"gateway.validation changed: last rule is {limits_rule.__name__}")
-    plain_rules = [*specified_rules, limits_rule]
+    # Standard graphql-core validation (the three rules the agency rule replaces come back);
+    # computed once, not per request. The product's limits (depth, aliases, size, cost) are
+    # checked before validation, by gateway.document_bounds, and stay.
+    plain_rules = list(specified_rules)
 
     def plain_rules_for(*_args: Any, **_kwargs: Any) -> list[Any]:
         return plain_rules

@@ -32,7 +32,7 @@ from gateway.audit.publisher import WitnessPublisher
 from gateway.audit.witness import open_witness
 from gateway.errors import AuthenticationError
 from gateway.evidence import GatewayEvidence
-from gateway.execution import OperationError, run_operation
+from gateway.execution import RequestCost, prepare_operation, run_operation
 from gateway.graphiql import AGENCY_HEADER, graphiql_page
 from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
 from gateway.logs import logged_as
@@ -43,7 +43,6 @@ from gateway.ratelimit import (
     RateLimiter,
     retry_after_of,
     too_many_verifications,
-    verifications_in,
 )
 from gateway.revocation import Revocations, RevocationStore
 from gateway.served import PolicyTexts, Served
@@ -459,8 +458,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             message = f"A batch holds 1 to {limits.max_batch} operations, not " \
                 f"{len(operations)}; send fewer at once."  # fmt: skip
             return refuse(trail, 200, message, "QUERY_TOO_COMPLEX")
+        # Every operation is checked before any runs: the cost is the request's (a batch's
+        # operations added up), refused as a whole before anything is read.
+        prepared = [prepare_operation(operation, schema=schema, agency=agency,
+                                      request_id=trail.request_id, limits=limits)
+                    for operation in operations]  # fmt: skip
+        cost = RequestCost.of(prepared, limits, batch=batch)
         # Verifications count per request, batch and all, before anything runs (Art. 24).
-        verifications = verifications_in(operations, max_tokens=limits.max_tokens)
+        verifications = sum(ready.verifications for ready in prepared)
         throttle = (
             await gateway.limiter.admit_request(agency, verifications)
             if verifications <= limits.max_verifications
@@ -469,16 +474,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         if throttle is not None:
             return throttle.respond(trail)
         results: list[dict[str, Any]] = []
-        for operation in operations:
+        for operation, ready in zip(operations, prepared, strict=True):
             trail.operation(operation)
             context = gateway.context(served, grants, trail.request_id)
-            try:
-                result, read = await run_operation(
-                    operation, schema=schema, context=context, limits=limits
-                )
-            except OperationError as error:
-                shaped = {"message": str(error), "extensions": {"code": error.code}}
-                result, read = {"errors": [shaped]}, set()
+            result, read = await run_operation(ready, schema=schema, context=context, cost=cost)
             try:
                 voucher = await gateway.evidence.attach(
                     result,
@@ -504,12 +503,23 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
                 trail.vouchers.append(voucher.id)
                 trail.evidence.append((vouchers_table, voucher_row(voucher)))
             results.append(result)
-        body = results if batch else results[0]
+        return respond(trail, results if batch else results[0], results)
+
+    def respond(trail: Trail, body: object, results: list[dict[str, Any]]) -> Response:
+        """The answer to release: 429 when every operation was refused by a rate limit; withheld
+        when larger than the byte cap (the cost estimate's backstop)."""
         headers = {"X-Request-Id": trail.request_id}
-        wait = retry_after_of(results)  # every operation refused by a rate limit: 429
+        wait = retry_after_of(results)
         if wait is not None:
             headers["Retry-After"] = str(wait)
-        return JSONResponse(body, status_code=200 if wait is None else 429, headers=headers)
+        response = JSONResponse(body, status_code=200 if wait is None else 429, headers=headers)
+        if len(response.body) > limits.max_response_bytes:
+            message = f"The answer is {len(response.body)} bytes; the limit is " \
+                f"{limits.max_response_bytes}, so it was withheld. Ask for smaller pages or " \
+                "fewer fields and links at once."  # fmt: skip
+            trail.withhold(f"response-withheld:{len(response.body)}")
+            return refuse(trail, 200, message, "QUERY_TOO_COMPLEX")
+        return response
 
     async def reload_policy(request: Request) -> Response:
         with start_trail(request) as trail:

@@ -1,41 +1,36 @@
-"""Run one GraphQL operation for one agency, and shape its errors for the client.
+"""Run the GraphQL operations of one request for one agency, and shape errors for the client.
 
-Order matters: parse (bounded tokens), validate against the agency's own schema (forbidden
-names, depth, aliases), and only then execute. Errors the client can act on keep their message
-and get an `extensions.code`; anything unexpected is masked and logged with the request id.
+Order matters: every operation of the request is parsed (bounded tokens), measured
+(gateway.document_bounds: depth, aliases, verifications, expanded size, cost) and validated
+against the agency's own schema (forbidden names) before any runs; the request's cost, a
+batch's operations added up, is checked against its limit; only then do they execute. Errors
+the client can act on keep their message and get an `extensions.code`; anything unexpected is
+masked and logged with the request id.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
 
 from gateway.audit import fields_read
+from gateway.document_bounds import CEILING, Bounds, measure
 from gateway.validation import rules_for
 from resolvers.errors import ResolverError
 from sources.identifiers import InvalidIdentifierError
 
 if TYPE_CHECKING:
-    from graphql import DocumentNode
-
     from gateway.schemas import AgencySchema
     from gateway.settings import Limits
     from resolvers.context import RequestContext
 
-__all__ = ["OperationError", "run_operation"]
+__all__ = ["Prepared", "RequestCost", "prepare_operation", "run_operation"]
 
 log = logging.getLogger("govgate.gateway")
-
-
-class OperationError(Exception):
-    """A request body that is not a GraphQL operation; `code` goes to the client."""
-
-    def __init__(self, message: str, code: str = "BAD_REQUEST") -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _error(message: str, code: str, **extra: Any) -> dict[str, Any]:
@@ -74,37 +69,121 @@ def _shape(error: GraphQLError, request_id: str) -> dict[str, Any]:
     return out
 
 
-async def run_operation(
-    body: object, *, schema: AgencySchema, context: RequestContext, limits: Limits
-) -> tuple[dict[str, Any], set[str]]:
-    """Execute one operation object (`query`, `variables`, `operationName`): the GraphQL
-    response as a dict, and the `Type.field`s it read (none when it did not run).
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prepared:
+    """One operation of a request, parsed, measured and validated but not run: either its
+    checked document and estimated cost, or the answer refusing it (`refusal`)."""
 
-    Raises OperationError for a body that is not an operation."""
+    bounds: Bounds | None = None
+    variables: dict[str, Any] | None = None
+    operation_name: str | None = None
+    refusal: dict[str, Any] | None = None
+    cost: int = 0
+    #: Verification fields the operation runs (a request's are added up and limited, Art. 24).
+    verifications: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCost:
+    """The estimated cost of a whole request (a batch's operations added up) and its limit."""
+
+    estimated: int
+    limit: int
+    batch: bool = False
+
+    @classmethod
+    def of(cls, prepared: list[Prepared], limits: Limits, *, batch: bool) -> RequestCost:
+        """The cost of running every operation of `prepared`."""
+        return cls(min(CEILING, sum(p.cost for p in prepared)), limits.max_cost, batch)
+
+    @property
+    def over(self) -> bool:
+        """Whether the request asks for more than the deployment allows."""
+        return self.estimated > self.limit
+
+    def extension(self, prepared: Prepared) -> dict[str, int]:
+        """`extensions.cost` of one operation's answer: the request's estimate and its limit;
+        in a batch, also this operation's share (the batch's answer is a bare list)."""
+        report = {"estimated": self.estimated, "limit": self.limit}
+        if self.batch:
+            report["operation"] = prepared.cost
+        return report
+
+
+def prepare_operation(
+    body: object, *, schema: AgencySchema, agency: str, request_id: str, limits: Limits
+) -> Prepared:
+    """Check one operation object (`query`, `variables`, `operationName`) without running it.
+
+    Parse (bounded tokens), measure (gateway.document_bounds: depth, aliases, verifications,
+    expanded size, cost), and only then validate against the agency's schema; a document that
+    passes is kept per schema, with its bounds.
+    """
     if not isinstance(body, dict):
-        raise OperationError("Each operation is a JSON object with a 'query' string.")
+        return _refused("Each operation is a JSON object with a 'query' string.", "BAD_REQUEST")
     query = body.get("query")
     variables = body.get("variables")
     operation_name = body.get("operationName")
     if not isinstance(query, str) or not query.strip():
-        raise OperationError("The operation has no 'query' string; send the GraphQL text in it.")
+        return _refused(
+            "The operation has no 'query' string; send the GraphQL text in it.", "BAD_REQUEST"
+        )
     if variables is not None and not isinstance(variables, dict):
-        raise OperationError("'variables' must be a JSON object (or left out).")
+        return _refused("'variables' must be a JSON object (or left out).", "BAD_REQUEST")
     if operation_name is not None and not isinstance(operation_name, str):
-        raise OperationError("'operationName' must be a string (or left out).")
-    document = schema.recall(query)
-    if document is None:
-        checked = _parse_and_validate(query, schema, context, limits)
+        return _refused("'operationName' must be a string (or left out).", "BAD_REQUEST")
+    bounds = schema.recall(query)
+    if bounds is None:
+        checked = _parse_and_validate(query, schema, agency, request_id, limits)
         if isinstance(checked, dict):
-            return checked, set()
-        document = checked
-        schema.remember(query, document)
+            return Prepared(refusal=checked)
+        bounds = checked
+        schema.remember(query, bounds)
+    cost = bounds.cost(schema._schema, limits, operation_name, variables)
+    return Prepared(
+        bounds=bounds,
+        variables=variables,
+        operation_name=operation_name,
+        cost=cost,
+        verifications=bounds.verifications(operation_name),
+    )
+
+
+def _refused(message: str, code: str) -> Prepared:
+    return Prepared(refusal={"errors": [_error(message, code)]})
+
+
+async def run_operation(
+    prepared: Prepared, *, schema: AgencySchema, context: RequestContext, cost: RequestCost
+) -> tuple[dict[str, Any], set[str]]:
+    """Execute one prepared operation, unless it was refused or the request costs too much:
+    the GraphQL response as a dict (with `extensions.cost`), and the `Type.field`s it read
+    (none when it did not run)."""
+    response, read = await _run(prepared, schema=schema, context=context, cost=cost)
+    response.setdefault("extensions", {})["cost"] = cost.extension(prepared)
+    return response, read
+
+
+async def _run(
+    prepared: Prepared, *, schema: AgencySchema, context: RequestContext, cost: RequestCost
+) -> tuple[dict[str, Any], set[str]]:
+    if prepared.bounds is None:  # refused when it was prepared
+        return dict(prepared.refusal or {}), set()
+    if cost.over:
+        scope = "request (its operations added up)" if cost.batch else "query"
+        return {"errors": [_error(
+            f"The {scope} has an estimated cost of {cost.estimated}; the limit is {cost.limit}. "
+            "Each field costs 1 and everything below a list counts once per item (a page's "
+            "`first`, or the assumed length of a link list): ask for smaller pages, fewer "
+            "aliased copies, fewer links below lists or fewer operations at once, and follow "
+            "endCursor for the rest.", "QUERY_TOO_COMPLEX")]}, set()  # fmt: skip
+    document = prepared.bounds.document
     outcome = execute(
         schema._schema,
         document,
         context_value=context,
-        variable_values=variables,
-        operation_name=operation_name,
+        variable_values=prepared.variables,
+        operation_name=prepared.operation_name,
     )
     # Awaitable when any resolver is async; plain when only `me` or introspection ran.
     result = await outcome if isawaitable(outcome) else outcome
@@ -113,13 +192,14 @@ async def run_operation(
         response["errors"] = [_shape(e, context.request_id) for e in result.errors]
     if result.data is None:  # refused at the start (variables, operation name): nothing read
         return response, set()
-    return response, fields_read(schema._schema, document, operation_name, variables)
+    read = fields_read(schema._schema, document, prepared.operation_name, prepared.variables)
+    return response, read
 
 
 def _parse_and_validate(
-    query: str, schema: AgencySchema, context: RequestContext, limits: Limits
-) -> DocumentNode | dict[str, Any]:
-    """The document, or the GraphQL error response refusing it."""
+    query: str, schema: AgencySchema, agency: str, request_id: str, limits: Limits
+) -> Bounds | dict[str, Any]:
+    """The document with its bounds, or the GraphQL error response refusing it."""
     try:
         document = parse(query, max_tokens=limits.max_tokens)
     except GraphQLSyntaxError as error:
@@ -130,13 +210,28 @@ def _parse_and_validate(
         shaped: dict[str, Any] = dict(error.formatted)
         shaped["extensions"] = {"code": "GRAPHQL_PARSE_FAILED"}
         return {"errors": [shaped]}
-    rules = rules_for(
-        context.grants.agency.code,
-        max_depth=limits.max_depth,
-        max_aliases=limits.max_aliases,
-        max_verifications=limits.max_verifications,
-    )
-    problems = validate(schema._schema, document, rules)
+    # Measured before graphql-core's rules walk it: a document past a bound never reaches them.
+    bounds = measure(document, schema._schema, limits)
+    problems = bounds.refusals(limits)
     if problems:
-        return {"errors": [_shape(p, context.request_id) for p in problems]}
-    return document
+        return {"errors": [_error(p, "QUERY_TOO_COMPLEX") for p in problems]}
+    invalid = validate(schema._schema, document, rules_for(agency))
+    if invalid:
+        return {"errors": [_invalid(p, request_id) for p in invalid]}
+    return bounds
+
+
+def _invalid(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    """A validation error as the client sees it: about the document, never internal."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return _shape(error, request_id)
+    # A literal its type could not read (an Int of 5,000 digits): Python's own message would
+    # name its internals, and it is the document's fault, not the gateway's.
+    out: dict[str, Any] = dict(error.formatted)
+    out["message"] = (
+        "A value in the query cannot be read as the type its argument takes (an integer of "
+        "thousands of digits, say); send a value of that type."
+    )
+    out["extensions"] = {"code": "GRAPHQL_VALIDATION_FAILED"}
+    return out

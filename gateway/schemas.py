@@ -18,10 +18,10 @@ from resolvers.root import Query
 from sources.inventory import BY_ENTITY
 
 if TYPE_CHECKING:
-    from graphql import DocumentNode
     from strawberry.types.base import StrawberryObjectDefinition
     from strawberry.types.field import StrawberryField
 
+    from gateway.document_bounds import Bounds
     from policies.grants import Grants
 
 __all__ = ["AgencySchema", "SchemaCache"]
@@ -34,22 +34,23 @@ class AgencySchema(strawberry.Schema):
     DOCUMENT_CACHE_SIZE = 512
 
     def __init__(self, grants: Grants) -> None:
-        #: Query text -> its parsed document, for documents that passed validation against this
-        #: schema (so nothing agency-specific, like an error message, is ever reused).
-        self.validated: OrderedDict[str, DocumentNode] = OrderedDict()
+        #: Query text -> its parsed document with its bounds (gateway.document_bounds), for
+        #: documents that passed validation against this schema (so nothing agency-specific,
+        #: like an error message, is ever reused).
+        self.validated: OrderedDict[str, Bounds] = OrderedDict()
         self._readable = grants.readable
         self._verifiable = grants.verifiable
         self._visible_types = {entity for entity in BY_ENTITY if grants.fields(entity, "query")}
         super().__init__(query=Query, config=StrawberryConfig(auto_camel_case=True))
 
-    def remember(self, query: str, document: DocumentNode) -> None:
+    def remember(self, query: str, document: Bounds) -> None:
         """Keep a document that passed validation, dropping the least recently used."""
         self.validated[query] = document
         self.validated.move_to_end(query)
         if len(self.validated) > self.DOCUMENT_CACHE_SIZE:
             self.validated.popitem(last=False)
 
-    def recall(self, query: str) -> DocumentNode | None:
+    def recall(self, query: str) -> Bounds | None:
         """A document this schema validated before, or None."""
         document = self.validated.get(query)
         if document is not None:

@@ -50,10 +50,22 @@ class Limits:
     max_batch: int = 10
     max_body_bytes: int = 100_000
     max_verifications: int = 5
+    #: Field selections of a document once its fragments are expanded (gateway.document_bounds).
+    max_expanded_fields: int = 2_000
+    #: Pairs of selections merged into one response name, which validation compares.
+    max_merge_pairs: int = 2_000
+    #: Estimated cost of a request, a batch's operations added up (docs/security.md).
+    max_cost: int = 20_000
+    #: Records a link list (`Person.licenses`...) is assumed to hold when estimating the cost.
+    records_per_link: int = 10
+    #: Bytes of a response body; a larger answer is withheld (QUERY_TOO_COMPLEX).
+    max_response_bytes: int = 4_000_000
 
     def __post_init__(self) -> None:
         names = ("max_depth", "max_aliases", "max_tokens", "max_page_size", "max_batch",
-                 "max_verifications", "max_body_bytes")  # fmt: skip
+                 "max_verifications", "max_body_bytes", "max_expanded_fields",
+                 "max_merge_pairs", "max_cost", "records_per_link",
+                 "max_response_bytes")  # fmt: skip
         for name in names:
             if getattr(self, name) < 1:
                 raise ConfigError(f"limits.{name} must be at least 1.")

@@ -64,6 +64,16 @@ class Trail:
         self.codes.add(code)
         self.reason = reason
 
+    def withhold(self, flag: str) -> None:
+        """The answer was built but not released (too large): nothing went out, so no record,
+        field or voucher counts as disclosed; `flag` says what was withheld."""
+        self.executed = False
+        self.fields.clear()
+        self.records.clear()
+        self.vouchers.clear()
+        self.evidence.clear()
+        self.flags.append(flag)
+
     def unauthenticated_because(self, reason: str) -> None:
         """No agency: the token was missing or bad."""
         self.unauthenticated = True

@@ -12,6 +12,7 @@ import binascii
 from typing import TYPE_CHECKING, Any
 
 import strawberry
+from strawberry.utils.str_converters import to_camel_case
 
 from resolvers.errors import InvalidArgumentError, RateLimitedError, TooComplexError
 from resolvers.evidence import DatasetFreshness, Voucher, dataset_freshness, find_voucher
@@ -149,11 +150,22 @@ def _division(value: str | None) -> str | None:
 def _name_prefix(entity: str, value: str | None) -> list[ColumnElement[bool]]:
     if value is None:
         return []
-    if not value.strip():
+    prefix = value.strip()
+    if not prefix:
         raise InvalidArgumentError("The name filter is empty; give at least one character.")
-    escaped = value.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     column = SOURCES[_SOURCE_OF[entity]].table.c["name"]
-    return [column.like(f"{escaped}%", escape="\\")]
+    longest = getattr(column.type, "length", None)
+    if longest is not None and len(prefix) > longest:
+        # A longer prefix matches nothing; unbounded, it failed in the database (issue 9).
+        raise InvalidArgumentError(
+            f"The name filter is {len(prefix)} characters long; a {entity} name has at most "
+            f"{longest}, so give a prefix of at most {longest} characters."
+        )
+    # `%` and `_` in a name are letters, not wildcards. The escape character is `/`, which
+    # means nothing else in SQLite, PostgreSQL or MariaDB string literals (a backslash does in
+    # MariaDB's).
+    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return [column.like(f"{escaped}%", escape="/")]
 
 
 @strawberry.input(description="A WGS 84 rectangle: parcels whose outline reaches into it.")
@@ -434,7 +446,8 @@ class Query:
         match = bool(rows) and all(
             str(_plain(rows[0][column])) == value for column, value in given.items()
         )
-        return Verification(match=match, checked=sorted(given))
+        # The names the agency sent (`birthDate`), not the database's columns (`birth_date`).
+        return Verification(match=match, checked=sorted(to_camel_case(c) for c in given))
 
 
 def _plain(value: object) -> object:

@@ -2,7 +2,8 @@
 
 Worked out from the validated document against the agency's own schema, so aliases, fragments
 and inline fragments all count under the field's real name, and a selection that `@skip` or
-`@include` left out (with the request's variables) does not count.
+`@include` left out (with the request's variables) does not count. The walk is
+gateway.document_walk's: each fragment is folded once, however often it is spread.
 """
 
 from __future__ import annotations
@@ -10,15 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLIncludeDirective,
     GraphQLObjectType,
     GraphQLSkipDirective,
-    InlineFragmentNode,
     OperationDefinitionNode,
-    get_named_type,
 )
 from graphql.execution.values import (
     VariableValues,
@@ -26,8 +22,12 @@ from graphql.execution.values import (
     get_variable_values,
 )
 
+from gateway.document_walk import fold_operations
+
 if TYPE_CHECKING:
-    from graphql import DocumentNode, GraphQLSchema, SelectionNode, SelectionSetNode
+    from graphql import DocumentNode, FieldNode, GraphQLField, GraphQLSchema, SelectionNode
+
+    from gateway.document_walk import Parent
 
 __all__ = ["fields_read"]
 
@@ -45,66 +45,48 @@ def fields_read(
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
-    root = schema.query_type
-    if root is None or len(operations) != 1:
+    if schema.query_type is None or len(operations) != 1:
         return set()  # execution refuses these; nothing was read
     operation = operations[0]
     coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
-    walk = _Walk(schema, document, None if isinstance(coerced, list) else coerced)
-    walk.selections(operation.selection_set, root, frozenset())
-    return walk.found
+    reading = _Reading(schema, None if isinstance(coerced, list) else coerced)
+    ((_, found),) = fold_operations(schema, document, reading, only=operation)
+    return set(found)
 
 
-class _Walk:
-    """One walk over an operation's selections, with the fragments and variables it needs."""
+class _Reading:
+    """The fold (gateway.document_walk.Fold) that collects `Type.field` names."""
 
-    def __init__(
-        self, schema: GraphQLSchema, document: DocumentNode, variables: VariableValues | None
-    ) -> None:
+    def __init__(self, schema: GraphQLSchema, variables: VariableValues | None) -> None:
         self.schema = schema
         self.variables = variables
-        self.fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        self.found: set[str] = set()
+
+    def empty(self) -> frozenset[str]:
+        return frozenset()
+
+    def add(self, first: frozenset[str], second: frozenset[str]) -> frozenset[str]:
+        return first | second if second else first
 
     def included(self, node: SelectionNode) -> bool:
         """False when `@skip(if: true)` or `@include(if: false)` leaves the selection out."""
+        if not node.directives:
+            return True
         skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
         if skip is not None and skip.get("if") is True:
             return False
         include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
         return include is None or include.get("if") is not False
 
-    def selections(
-        self, selection_set: SelectionSetNode, parent: GraphQLObjectType, seen: frozenset[str]
-    ) -> None:
-        for selection in selection_set.selections:
-            if not self.included(selection):
-                continue
-            if isinstance(selection, FieldNode):
-                self.field(selection, parent, seen)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                named = self.schema.get_type(condition.name.value) if condition else parent
-                if isinstance(named, GraphQLObjectType):
-                    self.selections(selection.selection_set, named, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                fragment = self.fragments.get(selection.name.value)
-                # Validation refuses fragment cycles; `seen` keeps a walk finite regardless.
-                if fragment is None or fragment.name.value in seen:
-                    continue
-                named = self.schema.get_type(fragment.type_condition.name.value)
-                if isinstance(named, GraphQLObjectType):
-                    self.selections(fragment.selection_set, named, seen | {fragment.name.value})
-
-    def field(self, node: FieldNode, parent: GraphQLObjectType, seen: frozenset[str]) -> None:
+    def field(
+        self,
+        node: FieldNode,
+        parent: Parent,
+        definition: GraphQLField | None,
+        below: frozenset[str],
+    ) -> frozenset[str]:
         name = node.name.value
-        definition = parent.fields.get(name)
-        if name.startswith("__") or definition is None:
-            return
-        if not parent.name.endswith(_PLUMBING):
-            self.found.add(f"{parent.name}.{name}")
-        target = get_named_type(definition.type)
-        if node.selection_set is not None and isinstance(target, GraphQLObjectType):
-            self.selections(node.selection_set, target, seen)
+        if name.startswith("__") or definition is None or not isinstance(parent, GraphQLObjectType):
+            return frozenset()
+        if parent.name.endswith(_PLUMBING):
+            return below
+        return below | {f"{parent.name}.{name}"}

@@ -9,7 +9,7 @@ process (docs/security.md, "Verification is not an oracle").
 
 from __future__ import annotations
 
-from gateway.ratelimit.counting import too_many_verifications, verifications_in
+from gateway.ratelimit.counting import too_many_verifications
 from gateway.ratelimit.database import DatabaseWindows
 from gateway.ratelimit.limiter import RateLimiter, Throttle, retry_after_of
 from gateway.ratelimit.windows import Check, Verdict, WindowStore
@@ -23,5 +23,4 @@ __all__ = [
     "WindowStore",
     "retry_after_of",
     "too_many_verifications",
-    "verifications_in",
 ]

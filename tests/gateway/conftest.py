@@ -117,3 +117,13 @@ def ask(client: httpx.Client, token_for: Callable[[str], str]) -> Ask:
         return body
 
     return post
+
+
+def without_cost(answer: dict[str, Any]) -> dict[str, Any]:
+    """`answer` without its `extensions.cost` (on every GraphQL answer), checked to be there;
+    `extensions` goes too when nothing else is in it."""
+    extensions = dict(answer.get("extensions") or {})
+    cost = extensions.pop("cost")
+    assert set(cost) >= {"estimated", "limit"}, cost
+    rest = {k: v for k, v in answer.items() if k != "extensions"}
+    return {**rest, "extensions": extensions} if extensions else rest

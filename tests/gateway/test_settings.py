@@ -45,8 +45,8 @@ def test_the_example_file_loads_with_paths_relative_to_itself() -> None:
     [
         (
             ("[limits]\n", "[limits]\nmax_depht = 3\n"),
-            "'max_depht' is an unknown setting; the "
-            "settings of \\[limits\\] are max_aliases, max_batch, max_body_bytes, max_depth",
+            "'max_depht' is an unknown setting; the settings of \\[limits\\] are "
+            "max_aliases, max_batch, max_body_bytes, max_cost, max_depth",
         ),
         (("port = 8000", 'port = "eight"'), "server.port must be an integer"),
         (('persons = "sqlite', 'people = "sqlite'), "'people' is not a source"),
