@@ -34,9 +34,10 @@ from gateway.execution import OperationError, run_operation
 from gateway.graphiql import GRAPHIQL_HTML
 from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
 from gateway.logs import logged_as
-from gateway.metrics import CONTENT_TYPE, Metrics
+from gateway.metrics import Metrics
 from gateway.policy_sync import PolicyFollower, PolicyStore, StoredPolicy
 from gateway.served import PolicyTexts, Served
+from gateway.settings import ConfigError
 from gateway.trail import Trail
 from gateway.vouchers import CanonicalFormError
 from gateway.vouchers.store import voucher_row
@@ -113,15 +114,18 @@ class Gateway:
             name: _time_limit(settings.source_options.get(name, SourceOptions()))
             for name in settings.sources
         }
-        self.authenticator = Authenticator(
-            IdentityConfig(
+        try:
+            identity = IdentityConfig(
                 issuer=settings.issuer,
                 audience=settings.audience,
                 algorithms=settings.algorithms,
                 public_keys=settings.public_keys,
                 jwks_url=settings.jwks_url,
-            ),
-            is_known_agency=lambda code: code in self.served.policy.grants,
+            )
+        except ValueError as error:  # a sentence for the operator, never a traceback
+            raise ConfigError(f"[identity] {error} (docs/deploy-config.md)") from None
+        self.authenticator = Authenticator(
+            identity, is_known_agency=lambda code: code in self.served.policy.grants
         )
         self._reload_lock = asyncio.Lock()
         self.evidence = GatewayEvidence(settings, self.engines)
@@ -329,10 +333,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "policyVersion": gateway.served.policy.version})
 
-    async def metrics(_request: Request) -> Response:
-        """Prometheus text format, every worker's (docs/gateway.md, "Observability")."""
-        return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE)
-
     async def ready(_request: Request) -> Response:
         """Each source's and the audit store's health (Art. 20); 503 unless all answer."""
         checks = await gateway.readiness()
@@ -499,7 +499,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         routes=[
             Route("/healthz", health, methods=["GET"]),
             Route("/readyz", ready, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
             Route("/graphql", graphiql, methods=["GET"]),
             Route("/graphql", graphql_post, methods=["POST"]),
             Route("/admin/policy/reload", reload_policy, methods=["POST"]),

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from gateway.trail import Trail
 
-__all__ = ["CONTENT_TYPE", "MULTIPROCESS_VARIABLE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "MULTIPROCESS_VARIABLE", "Metrics", "workers_exposition"]
 
 #: The folder shared by worker processes; set by `govgate serve --workers N`.
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -182,10 +182,15 @@ class Metrics:
         """Every metric in the Prometheus text format: this process's, or every worker's."""
         if self._registry is not None:
             return generate_latest(self._registry)
-        _forget_dead_workers(self.multiprocess_dir or "")
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
+        return workers_exposition(self.multiprocess_dir or "")
+
+
+def workers_exposition(folder: str) -> bytes:
+    """Every worker's metrics in `folder`, added up, in the Prometheus text format."""
+    _forget_dead_workers(folder)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
 
 
 def _time_statements(engine: AsyncEngine, statements: Counter, seconds: Histogram) -> None:
