@@ -145,12 +145,19 @@ class Metrics:
         """Within the block, one more request waits for its audit record."""
         return self.audit_pending.track_inprogress()
 
-    def answered(self, trail: Trail, *, decision: str | None = None) -> None:
-        """A request was answered (after its audit record, or its failure, was settled)."""
+    def answered(
+        self, trail: Trail, *, decision: str | None = None, endpoint: str | None = None
+    ) -> None:
+        """A request was answered (after its audit record, or its failure, was settled).
+
+        `endpoint` is the label to count it under (default: the trail's); unknown paths share
+        one (`other`), so a scanner cannot grow the metrics without bound.
+        """
         decision = decision or trail.decision
-        self.requests.labels(trail.agency or "none", trail.endpoint, decision).inc()
+        endpoint = endpoint or trail.endpoint
+        self.requests.labels(trail.agency or "none", endpoint, decision).inc()
         seconds = time.perf_counter() - trail.started
-        self.request_seconds.labels(trail.endpoint, decision).observe(seconds)
+        self.request_seconds.labels(endpoint, decision).observe(seconds)
 
     def audited(self, records: int, seconds: float) -> None:
         """The audit writer committed a batch of `records` in `seconds` (its `on_commit`)."""

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.errors import GatewayError
-from gateway.identity import IdentityConfig
 from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key, public_key_id
 from policies.catalog import SHIPPED_CATALOG
 from policies.rules import default_rules_path
@@ -329,20 +328,6 @@ def _public_keys(path: Path, identity: _Identity) -> dict[str, str]:
     return keys
 
 
-def _check_identity(path: Path, settings: Settings) -> None:
-    """Refuse, with the file's name, what the gateway's token check would refuse at start."""
-    try:
-        IdentityConfig(
-            issuer=settings.issuer,
-            audience=settings.audience,
-            algorithms=settings.algorithms,
-            public_keys=settings.public_keys,
-            jwks_url=settings.jwks_url,
-        )
-    except ValueError as error:
-        raise ConfigError(f"{path}: [identity] {error} (docs/deploy-config.md)") from None
-
-
 def load_settings(path: str | Path) -> Settings:
     """Read a TOML deployment file; raises ConfigError naming what is wrong."""
     path = Path(path)
@@ -373,7 +358,9 @@ def load_settings(path: str | Path) -> Settings:
     identity = section(path, _Identity, _table(path, document, "identity"), "identity")
     audit = section(path, _Audit, _table(path, document, "audit"), "audit")
     signing = section(path, _Signing, _table(path, document, "signing"), "signing")
-    settings = Settings(
+    # [identity] is checked when a gateway is built from it (gateway.app.Gateway, a ConfigError
+    # naming the table): offline tools (audit verify, voucher verify) read files without keys.
+    return Settings(
         sources=urls,
         catalog=(base / (policy.catalog or str(SHIPPED_CATALOG))).resolve(),
         rules=(base / policy.rules).resolve() if policy.rules else None,
@@ -389,5 +376,3 @@ def load_settings(path: str | Path) -> Settings:
         audit_url=_relative_sqlite(audit.url, base),
         signing_keys=(base / signing.keys).resolve(),
     )
-    _check_identity(path, settings)
-    return settings

@@ -116,12 +116,10 @@ def test_a_deployment_without_token_keys_is_refused_with_a_sentence(
     text = path.read_text("utf-8")
     path.write_text("\n".join(line for line in text.splitlines()
                               if not line.startswith("public_key_files")), "utf-8")  # fmt: skip
-    with pytest.raises(ConfigError, match=r"\[identity\] IdentityConfig has no keys"):
-        load_settings(path)
     result = subprocess.run([govgate(), "serve", "--config", str(path)], capture_output=True,
                             text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 2
-    assert "has no keys to verify tokens with" in result.stderr
+    assert "[identity] IdentityConfig has no keys to verify tokens with" in result.stderr
     assert "Traceback" not in result.stderr
 
 
