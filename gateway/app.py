@@ -349,7 +349,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         trail.refuse(code, message)
         return error_response(status, message, code, trail.request_id)
 
-    async def graphql_post(request: Request) -> Response:
+    async def graphql(request: Request) -> Response:
+        """POST: GraphQL operations; GET: GraphiQL (one route, so a 405 names both)."""
+        if request.method == "GET":
+            return await graphiql(request)
         return await answer_graphql(request, trail_of(request))
 
     async def answer_graphql(request: Request, trail: Trail) -> Response:
@@ -452,8 +455,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     routes = [
         Route("/healthz", health, methods=["GET"]),
         Route("/readyz", ready, methods=["GET"]),
-        Route("/graphql", graphiql, methods=["GET"]),
-        Route("/graphql", graphql_post, methods=["POST"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/admin/policy/reload", reload_policy, methods=["POST"]),
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
@@ -470,5 +472,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         exception_handlers={HTTPException: http_error},
         lifespan=_lifespan(gateway),
     )
+    app.router.redirect_slashes = False  # /graphql/ is not /graphql: a 404, recorded
     app.state.gateway = gateway
     return app

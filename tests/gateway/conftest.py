@@ -18,7 +18,8 @@ from sqlalchemy import event
 from gateway.app import create_app
 from gateway.keys import dev_signing_key, issue_token
 from gateway.metrics_listener import MetricsListener
-from gateway.settings import Settings
+from gateway.settings import ServerOptions, Settings
+from gateway.slow_clients import ServerConfig
 from tests.conftest import NOW
 
 if TYPE_CHECKING:
@@ -35,14 +36,16 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """uvicorn serving an app in a background thread; `url` is its base address."""
+    """uvicorn serving an app in a background thread, with govgate's own protocol and
+    `options` (its slow-client deadlines; host and port are chosen here); `url` is its base
+    address."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, options: ServerOptions | None = None) -> None:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
+        options = dataclasses.replace(options or ServerOptions(), host="127.0.0.1", port=self.port)
+        self.server = uvicorn.Server(ServerConfig(app, options=options, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self._metrics: MetricsListener | None = None
         #: SQL statements executed, by source, since the last `statements.clear()`.
