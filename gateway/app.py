@@ -351,7 +351,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
 
     async def graphql(request: Request) -> Response:
         """POST: GraphQL operations; GET: GraphiQL (one route, so a 405 names both)."""
-        if request.method == "GET":
+        if request.method in {"GET", "HEAD"}:  # Starlette routes HEAD with GET
             return await graphiql(request)
         return await answer_graphql(request, trail_of(request))
 

@@ -80,6 +80,19 @@ def test_an_unknown_path_is_a_json_404_recorded_once(
     assert "govgate_" not in response.text  # /metrics is not on this port (metrics listener)
 
 
+def test_head_on_graphql_is_the_page_for_browsers_and_a_recorded_refusal_for_programs(
+    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+) -> None:
+    headers = {"Authorization": f"Bearer {token_for('GZ-PSB')}", "X-Request-Id": "head-1"}
+    page = httpx.head(f"{live.url}/graphql", headers={**headers, "Accept": "text/html"})
+    assert page.status_code == 200
+    program = httpx.head(f"{live.url}/graphql", headers=headers, timeout=30)
+    assert program.status_code == 405
+    (record,) = records_of(seeded, "head-1")  # the page left none
+    assert record["requestId"] == program.headers["x-request-id"]
+    assert record["errorCodes"] == ["METHOD_NOT_ALLOWED"]
+
+
 def test_a_probe_method_other_than_get_is_recorded(live: LiveServer, seeded: Path) -> None:
     response = httpx.post(f"{live.url}/healthz", timeout=30)
     assert audit_of(seeded, refused_as(response, 405, "METHOD_NOT_ALLOWED"))["endpoint"] == (
