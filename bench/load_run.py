@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     asyncio.run(fresh_databases(args.pg))
     seed_if_needed(args, sources)
     keys = asyncio.run(sample(f"{args.pg}/{SOURCES_DB}"))
-    config = deployment(args.out, sources, audit)
+    config, metrics_url = deployment(args.out, sources, audit)
     lines = requests_file(args.out, keys)
     with serving(config, args.workers) as (url, server):
         sampler = MemorySampler(server.pid)
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         wrk = drive(url, lines, args.duration, args.connections)
         sampler.stop()
         time.sleep(2)  # requests wrk cut off at the end finish and are recorded
-        served = requests_served(url)
+        served = requests_served(metrics_url)
     audited = asyncio.run(count_audit(f"{args.pg}/{AUDIT_DB}"))
     verify = subprocess.run([str(GOVGATE), "audit", "verify", "--config", str(config)],
                             capture_output=True, text=True, check=False)  # fmt: skip
@@ -202,17 +202,22 @@ async def sample(dsn: str) -> dict[str, list[Any]]:
 # -- the deployment -------------------------------------------------------------------------
 
 
-def deployment(out: Path, sources: str, audit: str) -> Path:
-    """A deployment file: every source and the audit store on PostgreSQL, the dev key."""
+def deployment(out: Path, sources: str, audit: str) -> tuple[Path, str]:
+    """A deployment file (every source and the audit store on PostgreSQL, the dev key) and
+    where its metrics listener answers."""
     sys.path.insert(0, str(ROOT))
     from gateway.keys import dev_signing_key  # noqa: PLC0415 (the project, after sys.path)
 
     key = dev_signing_key(out)
     (out / "token-key.pem").write_text(key.public_pem(), "utf-8")
+    metrics_port = free_port()
     text = f"""
 [server]
 host = "127.0.0.1"
 port = {free_port()}
+
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
 
 [sources]
 persons = "{sources}"
@@ -239,7 +244,7 @@ rules = "{ROOT / "catalog" / "guangzhou.rules.csv"}"
 """
     path = out / "govgate.toml"
     path.write_text(text, "utf-8")
-    return path
+    return path, f"http://127.0.0.1:{metrics_port}"
 
 
 def requests_file(out: Path, keys: dict[str, list[Any]]) -> Path:
@@ -335,10 +340,10 @@ def drive(url: str, lines: Path, duration: int, connections: int) -> dict[str, A
     raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
 
 
-def requests_served(url: str) -> int | None:
-    """The gateway's own count of requests answered (/metrics), if it exposes one."""
+def requests_served(metrics_url: str) -> int | None:
+    """The gateway's own count of requests answered (its metrics listener), if it has one."""
     try:
-        text = httpx.get(f"{url}/metrics", timeout=10).text
+        text = httpx.get(f"{metrics_url}/metrics", timeout=10).text
     except httpx.HTTPError:
         return None
     total = 0.0

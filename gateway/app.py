@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
-import re
 import time
-import uuid
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,20 +20,23 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.audit import AuditStore, AuditUnavailableError, AuditWriter
+from gateway.audit import AuditStore, AuditWriter
 from gateway.audit.publisher import WitnessPublisher
 from gateway.audit.witness import open_witness
+from gateway.body import BodyError, parse_json, read_body
 from gateway.errors import AuthenticationError
 from gateway.evidence import GatewayEvidence
 from gateway.execution import RequestCost, prepare_operation, run_operation
-from gateway.graphiql import AGENCY_HEADER, graphiql_page
+from gateway.graphiql import graphiql_page
 from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
-from gateway.logs import logged_as
-from gateway.metrics import CONTENT_TYPE, Metrics
+from gateway.metrics import Metrics
+from gateway.middleware import AuditedRequests, error_response, http_error, trail_of, wants_page
 from gateway.policy_sync import PolicyFollower, PolicyStore, StoredPolicy
 from gateway.ratelimit import (
     DatabaseWindows,
@@ -46,7 +46,7 @@ from gateway.ratelimit import (
 )
 from gateway.revocation import Revocations, RevocationStore
 from gateway.served import PolicyTexts, Served
-from gateway.trail import Trail
+from gateway.settings import ConfigError
 from gateway.vouchers import CanonicalFormError
 from gateway.vouchers.store import voucher_row
 from gateway.vouchers.store import vouchers as vouchers_table
@@ -56,12 +56,13 @@ from resolvers.fetch import DEFAULT_TIMEOUT
 from sources.engines import SourceOptions, make_engine
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator
+    from collections.abc import AsyncIterator, Callable
 
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import Request
 
     from gateway.settings import Settings
+    from gateway.trail import Trail
     from policies.grants import Grants
 
 __all__ = ["Gateway", "Served", "create_app"]
@@ -122,8 +123,8 @@ class Gateway:
             name: _time_limit(settings.source_options.get(name, SourceOptions()))
             for name in settings.sources
         }
-        self.authenticator = Authenticator(
-            IdentityConfig(
+        try:
+            identity = IdentityConfig(
                 issuer=settings.issuer,
                 audience=settings.audience,
                 algorithms=settings.algorithms,
@@ -131,7 +132,11 @@ class Gateway:
                 jwks_url=settings.jwks_url,
                 max_lifetime_seconds=settings.max_token_lifetime,
                 require_jti=settings.require_jti,
-            ),
+            )
+        except ValueError as error:  # a sentence for the operator, never a traceback
+            raise ConfigError(f"[identity] {error} (docs/deploy-config.md)") from None
+        self.authenticator = Authenticator(
+            identity,
             is_known_agency=lambda code: code in self.served.policy.grants,
             is_revoked=lambda jti: self.revocations.is_revoked(jti),  # noqa: PLW0108 (made below)
         )
@@ -199,21 +204,11 @@ class Gateway:
         self.metrics.audited(records, seconds)
         self.witnesses.committed(records)
 
-    async def record(self, trail: Trail, response: Response) -> Response:
-        """Write the request's audit record, then release `response` (Art. 28, 34).
-
-        If the record cannot be written the response is withheld: 503, AUDIT_UNAVAILABLE.
-        """
-        try:
-            with self.metrics.pending():
-                await self.audit.record(trail.entry(), trail.evidence)
-        except AuditUnavailableError as error:
-            self.metrics.answered(trail, decision="failed")
-            return _error_response(503, str(error), "AUDIT_UNAVAILABLE", trail.request_id)
-        self.metrics.answered(trail)
-        if trail.agency is not None:  # GraphiQL shows who answered (gateway/graphiql.py)
-            response.headers[AGENCY_HEADER] = trail.agency
-        return response
+    async def commit(self, trail: Trail) -> None:
+        """Write the request's audit record (Art. 28, 34); gateway.middleware.audited releases
+        the response only after this returns. Raises AuditUnavailableError when it cannot."""
+        with self.metrics.pending():
+            await self.audit.record(trail.entry(), trail.evidence)
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
         """`SELECT 1` on every source and the audit store, each within READY_TIMEOUT seconds."""
@@ -323,9 +318,6 @@ class Gateway:
         )
 
 
-_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
-
-
 def _freeze() -> None:
     """Move the long-lived objects (schemas, grants, policy) out of the collector's sight.
 
@@ -334,18 +326,6 @@ def _freeze() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def _request_id(request: Request) -> str:
-    """A fresh id, prefixed with the client's own (if plain) so both can find the request."""
-    ours = uuid.uuid4().hex[:16]
-    supplied = request.headers.get("x-request-id", "")
-    return f"{supplied}.{ours}" if _CLIENT_REQUEST_ID.fullmatch(supplied) else ours
-
-
-def _error_response(status: int, message: str, code: str, request_id: str) -> JSONResponse:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, headers={"X-Request-Id": request_id})
 
 
 def _lifespan(gateway: Gateway) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
@@ -371,10 +351,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "policyVersion": gateway.served.policy.version})
 
-    async def metrics(_request: Request) -> Response:
-        """Prometheus text format, every worker's (docs/gateway.md, "Observability")."""
-        return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE)
-
     async def ready(_request: Request) -> Response:
         """Each source's and the audit store's health (Art. 20); 503 unless all answer."""
         checks = await gateway.readiness()
@@ -386,12 +362,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def graphiql(request: Request) -> Response:
-        if "text/html" not in request.headers.get("accept", ""):
-            with start_trail(request) as trail:  # a refused API call: audited like any other
-                return await gateway.record(trail, refuse(
-                    trail, 405, "Send GraphQL operations with POST (JSON body); GET serves "
-                    "GraphiQL to browsers.", "METHOD_NOT_ALLOWED",
-                ))  # fmt: skip
+        if not wants_page(request.headers):  # a refused API call: audited like any other
+            return refuse(
+                trail_of(request), 405, "Send GraphQL operations with POST (JSON body); GET "
+                "serves GraphiQL to browsers.", "METHOD_NOT_ALLOWED",
+            )  # fmt: skip
         return graphiql_page()  # the page itself reads no data: not audited
 
     async def identify(request: Request, trail: Trail) -> str | Response:
@@ -407,39 +382,21 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         return agency
 
     async def read_json(request: Request, trail: Trail) -> object | Response:
-        too_large = f"The request body is larger than {limits.max_body_bytes} bytes; send " \
-            "smaller queries."  # fmt: skip
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limits.max_body_bytes:
-            return refuse(trail, 413, too_large, "QUERY_TOO_COMPLEX")
-        body = bytearray()
-        async for chunk in request.stream():  # never hold more than the limit in memory
-            body += chunk
-            if len(body) > limits.max_body_bytes:
-                return refuse(trail, 413, too_large, "QUERY_TOO_COMPLEX")
+        """The body's JSON (gateway.body: bounded, strict, valid Unicode), or the refusal."""
         try:
-            payload: object = json.loads(body)
-        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd numbers or nesting
-            return refuse(
-                trail, 400, "The request body is not JSON; send {\"query\": \"...\"} with "
-                "Content-Type: application/json.", "BAD_REQUEST",
-            )  # fmt: skip
-        return payload
+            return parse_json(await read_body(request, max_bytes=limits.max_body_bytes))
+        except BodyError as error:
+            return refuse(trail, error.status, str(error), error.code)
 
     def refuse(trail: Trail, status: int, message: str, code: str) -> Response:
         trail.refuse(code, message)
-        return _error_response(status, message, code, trail.request_id)
+        return error_response(status, message, code, trail.request_id)
 
-    @contextmanager
-    def start_trail(request: Request) -> Iterator[Trail]:
-        """The request's trail; meanwhile, log lines carry its id (gateway.logs)."""
-        trail = Trail(request.url.path, _request_id(request), gateway.timestamp())
-        with logged_as(trail.request_id):
-            yield trail
-
-    async def graphql_post(request: Request) -> Response:
-        with start_trail(request) as trail:
-            return await gateway.record(trail, await answer_graphql(request, trail))
+    async def graphql(request: Request) -> Response:
+        """POST: GraphQL operations; GET: GraphiQL (one route, so a 405 names both)."""
+        if request.method in {"GET", "HEAD"}:  # Starlette routes HEAD with GET
+            return await graphiql(request)
+        return await answer_graphql(request, trail_of(request))
 
     async def answer_graphql(request: Request, trail: Trail) -> Response:
         agency = await identify(request, trail)
@@ -522,8 +479,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         return response
 
     async def reload_policy(request: Request) -> Response:
-        with start_trail(request) as trail:
-            return await gateway.record(trail, await answer_reload(request, trail))
+        return await answer_reload(request, trail_of(request))
 
     async def answer_reload(request: Request, trail: Trail) -> Response:
         agency = await identify(request, trail)
@@ -563,17 +519,26 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             headers={"X-Request-Id": trail.request_id},
         )
 
+    routes = [
+        Route("/healthz", health, methods=["GET"]),
+        Route("/readyz", ready, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/admin/policy/reload", reload_policy, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=_STATIC), name="static"),
+    ]
+    audited = Middleware(
+        AuditedRequests,
+        recorder=gateway,
+        endpoints=frozenset(route.path for route in routes if isinstance(route, Route)),
+        body_timeout_s=settings.server.body_timeout_s,
+        max_requests=settings.server.max_requests,
+    )
     app = Starlette(
-        routes=[
-            Route("/healthz", health, methods=["GET"]),
-            Route("/readyz", ready, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-            Route("/graphql", graphiql, methods=["GET"]),
-            Route("/graphql", graphql_post, methods=["POST"]),
-            Route("/admin/policy/reload", reload_policy, methods=["POST"]),
-            Mount("/static", StaticFiles(directory=_STATIC), name="static"),
-        ],
+        routes=routes,
+        middleware=[audited],  # every request recorded once (gateway.middleware.audited)
+        exception_handlers={HTTPException: http_error},
         lifespan=_lifespan(gateway),
     )
+    app.router.redirect_slashes = False  # /graphql/ is not /graphql: a 404, recorded
     app.state.gateway = gateway
     return app

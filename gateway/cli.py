@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -201,34 +200,18 @@ def _serve(
     config: Path | None = None,
     log_format: LogFormat = "text",
 ) -> None:
-    import uvicorn  # noqa: PLC0415 (only serving needs it)
-
-    from gateway.app import create_app  # noqa: PLC0415
     from gateway.logs import configure_logging, log_config  # noqa: PLC0415
-    from gateway.serving import CONFIG_VARIABLE, prepare, shared_metrics_folder  # noqa: PLC0415
+    from gateway.serving import serve  # noqa: PLC0415 (only serving needs uvicorn)
 
     configure_logging(json=log_format == "json")
     # uvicorn applies it again in each worker process, to its own loggers and to govgate's.
     logs = log_config(log_format)
-    if workers == 1:
-        try:
-            app = create_app(settings)
-        except (PolicyError, GatewayError, SourceError) as error:
-            fail(str(error))
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=logs,
-                    log_level="info")  # fmt: skip
-        return
-    if config is None:
-        fail("--workers needs a deployment file: serve with --config FILE.")
     try:
-        prepare(settings)  # tables, key and policy once, before the workers race for them
+        started = serve(settings, workers=workers, config=config, log_config=logs)
     except (PolicyError, GatewayError, SourceError) as error:
         fail(str(error))
-    os.environ[CONFIG_VARIABLE] = str(config.resolve())
-    with shared_metrics_folder():  # set before the workers start: they read it on import
-        uvicorn.run("gateway.serving:app_from_environment", factory=True, workers=workers,
-                    host=settings.host, port=settings.port, log_config=logs,
-                    log_level="info")  # fmt: skip
+    if not started:
+        sys.exit(3)  # as uvicorn.run does: it has logged why (an address in use, say)
 
 
 @main.command("serve")

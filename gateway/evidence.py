@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.freshness import FreshnessMonitor, stale_warnings
 from gateway.vouchers import (
+    CanonicalFormError,
     Keyring,
     Voucher,
     VoucherStore,
@@ -18,6 +19,7 @@ from gateway.vouchers import (
     issue,
     verify_signature,
 )
+from resolvers.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -74,8 +76,16 @@ class GatewayEvidence:
         return {**found.to_json(), "signatureValid": valid}
 
     def data_sha256(self, data: object) -> str:
-        """SHA-256 of the canonical (RFC 8785) form of `data`."""
-        return data_sha256(data)
+        """SHA-256 of the canonical (RFC 8785) form of `data`; InvalidArgumentError (the
+        client's to fix, BAD_USER_INPUT) for what JSON cannot carry exactly: NaN, 1e400,
+        integers beyond 2**53, lone surrogates."""
+        try:
+            return data_sha256(data)
+        except CanonicalFormError as error:
+            raise InvalidArgumentError(
+                f"`data` cannot be what a voucher covers: {error} Send the answer's `data` "
+                "member exactly as received."
+            ) from None
 
     async def newest(self, grants: Grants) -> Mapping[str, datetime | None]:
         """Each source's newest `updated_at` within the caller's row scope (cached)."""

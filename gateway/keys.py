@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
     PublicFormat,
     load_pem_private_key,
+    load_pem_public_key,
 )
 
 from gateway.errors import SigningKeyError
@@ -37,15 +38,19 @@ __all__ = [
     "DEV_AUDIENCE",
     "DEV_ISSUER",
     "DEV_KEY_FILE",
+    "DEV_PUBLIC_KEY_FILE",
     "SigningKey",
     "dev_signing_key",
     "issue_token",
+    "public_key_id",
 ]
 
 DEV_ISSUER = "govgate-dev"
 DEV_AUDIENCE = "govgate"
 #: Where, under the data folder, the development key lives.
 DEV_KEY_FILE = "keys/dev-signing-key.pem"
+#: Its public half, beside it: what a deployment file names to accept the development tokens.
+DEV_PUBLIC_KEY_FILE = "keys/dev-signing-key.pub.pem"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,26 @@ class SigningKey:
 def ed25519_kid(private_key: Ed25519PrivateKey) -> str:
     """The key id of an Ed25519 key: the first 16 hex digits of SHA-256 of its raw public key."""
     raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def public_key_id(pem: str) -> str:
+    """The key id `ed25519_kid` gives the private half of this Ed25519 public key (PEM).
+
+    Raises ValueError (a sentence) for text that is not an Ed25519 public key.
+    """
+    try:
+        public = load_pem_public_key(pem.encode("utf-8"))
+    except (ValueError, TypeError):
+        raise ValueError(
+            "is not a PEM public key; give the text of a '-----BEGIN PUBLIC KEY-----' block."
+        ) from None
+    if not isinstance(public, Ed25519PublicKey):
+        raise ValueError(
+            f"holds a {type(public).__name__}, not an Ed25519 key; name other keys under "
+            "[identity.public_keys] with their kid."
+        )
+    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
@@ -94,7 +119,25 @@ def dev_signing_key(data_dir: Path) -> SigningKey:
             f"{path} holds a {type(loaded).__name__}, not an Ed25519 key; delete it and run "
             "the command again to create a new development key."
         )
-    return SigningKey(kid=ed25519_kid(loaded), algorithm="EdDSA", private_key=loaded)
+    key = SigningKey(kid=ed25519_kid(loaded), algorithm="EdDSA", private_key=loaded)
+    _write_public_half(data_dir / DEV_PUBLIC_KEY_FILE, key)
+    return key
+
+
+def _write_public_half(path: Path, key: SigningKey) -> None:
+    """Keep the public half beside the key, so a deployment file can name it (it is public)."""
+    pem = key.public_pem()
+    try:
+        if path.exists() and path.read_text("ascii") == pem:
+            return
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        temporary.write_text(pem, "ascii")
+        temporary.replace(path)
+    except OSError as error:
+        raise SigningKeyError(
+            f"Cannot write the development key's public half {path} ({error.strerror}); "
+            "choose a data folder you can write to."
+        ) from None
 
 
 def _create_key_file(path: Path) -> None:

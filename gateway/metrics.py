@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from gateway.trail import Trail
 
-__all__ = ["CONTENT_TYPE", "MULTIPROCESS_VARIABLE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "MULTIPROCESS_VARIABLE", "Metrics", "workers_exposition"]
 
 #: The folder shared by worker processes; set by `govgate serve --workers N`.
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -166,12 +166,19 @@ class Metrics:
         """Within the block, one more request waits for its audit record."""
         return self.audit_pending.track_inprogress()
 
-    def answered(self, trail: Trail, *, decision: str | None = None) -> None:
-        """A request was answered (after its audit record, or its failure, was settled)."""
+    def answered(
+        self, trail: Trail, *, decision: str | None = None, endpoint: str | None = None
+    ) -> None:
+        """A request was answered (after its audit record, or its failure, was settled).
+
+        `endpoint` is the label to count it under (default: the trail's); unknown paths share
+        one (`other`), so a scanner cannot grow the metrics without bound.
+        """
         decision = decision or trail.decision
-        self.requests.labels(trail.agency or "none", trail.endpoint, decision).inc()
+        endpoint = endpoint or trail.endpoint
+        self.requests.labels(trail.agency or "none", endpoint, decision).inc()
         seconds = time.perf_counter() - trail.started
-        self.request_seconds.labels(trail.endpoint, decision).observe(seconds)
+        self.request_seconds.labels(endpoint, decision).observe(seconds)
 
     def audited(self, records: int, seconds: float) -> None:
         """The audit writer committed a batch of `records` in `seconds` (its `on_commit`)."""
@@ -208,10 +215,15 @@ class Metrics:
         """Every metric in the Prometheus text format: this process's, or every worker's."""
         if self._registry is not None:
             return generate_latest(self._registry)
-        _forget_dead_workers(self.multiprocess_dir or "")
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
+        return workers_exposition(self.multiprocess_dir or "")
+
+
+def workers_exposition(folder: str) -> bytes:
+    """Every worker's metrics in `folder`, added up, in the Prometheus text format."""
+    _forget_dead_workers(folder)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
 
 
 def _time_statements(engine: AsyncEngine, statements: Counter, seconds: Histogram) -> None:

@@ -5,7 +5,9 @@ audit writer; they share the sources, the audit store and the published policy t
 databases (gateway.policy_sync), so any number of them, on any number of machines, serve one
 policy and write one audit chain. Before the workers start, the parent prepares the shared
 state once (tables, the signing key, the policy), so workers never race to create them, and
-a fresh folder where every worker writes its metrics for `/metrics` to add up (gateway.metrics).
+a fresh folder where every worker writes its metrics for the parent's metrics listener to add
+up (gateway.metrics, gateway.metrics_listener). `serve` runs it all under govgate's own
+uvicorn protocol (gateway.slow_clients).
 """
 
 from __future__ import annotations
@@ -19,19 +21,30 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
 from gateway.app import Gateway, create_app
 from gateway.errors import GatewayError
-from gateway.metrics import MULTIPROCESS_VARIABLE
+from gateway.metrics import MULTIPROCESS_VARIABLE, workers_exposition
+from gateway.metrics_listener import MetricsListener
 from gateway.settings import load_settings
+from gateway.slow_clients import ServerConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from starlette.applications import Starlette
 
     from gateway.settings import Settings
 
-__all__ = ["CONFIG_VARIABLE", "app_from_environment", "prepare", "shared_metrics_folder"]
+__all__ = [
+    "CONFIG_VARIABLE",
+    "app_from_environment",
+    "prepare",
+    "serve",
+    "shared_metrics_folder",
+]
 
 #: The environment variable naming the deployment file for worker processes.
 CONFIG_VARIABLE = "GOVGATE_CONFIG"
@@ -47,6 +60,54 @@ def app_from_environment() -> Starlette:
         )
     logging.captureWarnings(True)  # into the worker's log, formatted as `govgate serve` says
     return create_app(load_settings(Path(path)))
+
+
+def serve(
+    settings: Settings, *, workers: int = 1, config: Path | None = None, log_config: object = None
+) -> bool:
+    """Serve `settings` until stopped; whether the server started (uvicorn logged why not).
+
+    One worker serves the app built here; N workers each build theirs from $GOVGATE_CONFIG
+    (`config`), after `prepare`. Raises PolicyError, GatewayError or SourceError before
+    anything listens.
+    """
+    logs: dict[str, object] = {"log_config": log_config, "log_level": "info"}
+    if workers == 1:
+        app = create_app(settings)
+        with _metrics(settings, app.state.gateway.metrics.exposition):
+            server = uvicorn.Server(ServerConfig(app, options=settings.server, **logs))
+            server.run()
+        return bool(server.started)
+    if config is None:
+        raise GatewayError("--workers needs a deployment file: serve with --config FILE.")
+    prepare(settings)  # tables, key and policy once, before the workers race for them
+    os.environ[CONFIG_VARIABLE] = str(config.resolve())
+    # The folder is named before the workers start: they read it when they import metrics.
+    with (
+        shared_metrics_folder() as folder,
+        _metrics(settings, lambda: workers_exposition(str(folder))),
+    ):
+        server_config = ServerConfig(
+            "gateway.serving:app_from_environment", factory=True, workers=workers,
+            options=settings.server, **logs,
+        )  # fmt: skip
+        Multiprocess(server_config, sockets=[server_config.bind_socket()]).run()
+    return True
+
+
+@contextmanager
+def _metrics(settings: Settings, exposition: Callable[[], bytes]) -> Iterator[None]:
+    """The metrics listener of `[metrics] listen`, for as long as the block runs."""
+    address = settings.metrics.address
+    if address is None:
+        yield
+        return
+    listener = MetricsListener(address, exposition)
+    listener.start()
+    try:
+        yield
+    finally:
+        listener.close()
 
 
 def prepare(settings: Settings) -> None:

@@ -8,26 +8,30 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.errors import GatewayError
-from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key
+from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key, public_key_id
 from policies.catalog import SHIPPED_CATALOG
 from policies.rules import default_rules_path
 from sources.engines import SourceOptions, default_urls, parse_source_urls
 from sources.errors import SourceConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 __all__ = [
     "AgencyRateLimits",
     "ConfigError",
     "Limits",
+    "MetricsOptions",
     "RateLimits",
+    "ServerOptions",
     "Settings",
     "Witnessing",
     "load_settings",
@@ -69,6 +73,62 @@ class Limits:
         for name in names:
             if getattr(self, name) < 1:
                 raise ConfigError(f"limits.{name} must be at least 1.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerOptions:
+    """Where to listen, and how long and how many clients may take (`[server]`).
+
+    A connection that has not sent a request's headers `header_timeout_s` after connecting (or
+    after its previous answer) is closed; a body not complete `body_timeout_s` after its
+    headers is answered 408 (slowloris, docs/security.md). An idle connection is kept
+    `keep_alive_s`. Past `max_connections` open connections a new one is closed at once; past
+    `max_requests` requests in progress (per worker) a request is answered 503 `OVERLOADED`.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keep_alive_s: int = 5
+    max_connections: int = 1_000
+    max_requests: int = 200
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65_535:
+            raise ConfigError(f"server.port must be 0 to 65535, not {self.port}.")
+        for name in ("header_timeout_s", "body_timeout_s", "keep_alive_s"):
+            if not 0 < getattr(self, name) <= 3_600:
+                raise ConfigError(f"server.{name} must be more than 0 and at most 3600 seconds.")
+        for name in ("max_connections", "max_requests"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"server.{name} must be at least 1.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsOptions:
+    """Where Prometheus scrapes `/metrics` (`[metrics]`): never the agencies' port.
+
+    `listen` is `host:port` of a listener of its own, loopback by default because the metrics
+    name every agency's call rates; "" turns it off.
+    """
+
+    listen: str = "127.0.0.1:9464"
+
+    def __post_init__(self) -> None:
+        if self.listen and self.address is None:
+            raise ConfigError(
+                f'metrics.listen must be host:port (e.g. 127.0.0.1:9464) or "", not '
+                f"{self.listen!r}."
+            )
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to listen on; None when turned off or malformed."""
+        host, _, port = self.listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65_535:
+            return None
+        return host.strip("[]"), int(port)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,8 +234,8 @@ class Settings:
     max_token_lifetime: int = 86_400
     #: Whether tokens must carry a `jti` (revocation by `govgate token revoke` needs one).
     require_jti: bool = True
-    host: str = "127.0.0.1"
-    port: int = 8000
+    server: ServerOptions = field(default_factory=ServerOptions)
+    metrics: MetricsOptions = field(default_factory=MetricsOptions)
     #: Pool sizes and time limits per source (`[source_options]`); defaults where absent.
     source_options: dict[str, SourceOptions] = field(default_factory=dict)
     #: The audit store (Art. 28, 34): SQLite by default, PostgreSQL in a deployment.
@@ -183,8 +243,18 @@ class Settings:
     #: Folder of the gateway's own signing keys (vouchers, audit checkpoints); see
     #: gateway.signing. Created with a first key when missing.
     signing_keys: Path = Path("data/keys/gateway")
-    #: Witnesses of the audit chain's signed head (`[audit] witnesses`, docs/security.md).
+    #: Witnesses of the signed audit head (`[audit] witnesses`, Art. 28; docs/security.md).
     witnessing: Witnessing = field(default_factory=Witnessing)
+
+    @property
+    def host(self) -> str:
+        """The address the gateway listens on (`server.host`)."""
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        """The port the gateway listens on (`server.port`)."""
+        return self.server.port
 
     @classmethod
     def demo(cls, data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> Settings:
@@ -195,61 +265,141 @@ class Settings:
             sources=default_urls(data_dir),
             rules=rules if rules.exists() else None,
             public_keys={key.kid: key.public_pem()},
-            host=host,
-            port=port,
+            server=ServerOptions(host=host, port=port),
             audit_url=f"sqlite+aiosqlite:///{data_dir / 'audit.db'}",
             signing_keys=data_dir / "keys" / "gateway",
         )
 
 
-_KIND_NAMES = {
-    str: "a string",
-    int: "an integer",
-    list: "a list",
-    dict: "a table",
-    bool: "true or false",
-}
-
-
-def _positive(path: Path, value: int | None, default: int, name: str) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{path}: {name} must be a whole number of seconds, 1 or more.")
-    return value
-
-
 _Section = TypeVar("_Section")
 
 
-def section(
-    path: Path, cls: type[_Section], table: dict[str, Any], name: str, *, also: tuple[str, ...] = ()
-) -> _Section:
+def section(path: Path, cls: type[_Section], table: dict[str, Any], name: str) -> _Section:
     """Build the frozen dataclass `cls` from the TOML table `[name]`.
 
     A key that is not one of `cls`'s fields is refused naming itself and every valid key (a
-    misspelling must not pass silently, nor show Python internals); a value the class refuses
-    is reported with the table's name. `also` names keys of the table read elsewhere (valid,
-    but not `cls`'s); they are left out of `cls`.
+    misspelling must not pass silently, nor show Python internals); a value of the wrong type
+    is refused naming the key and the type; a value the class refuses is reported with the
+    file's and the table's name.
     """
     known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     for key in table:
-        if key not in known and key not in also:
+        if key not in known:
             raise ConfigError(
                 f"{path}: [{name}] {key!r} is an unknown setting; the settings of [{name}] "
-                f"are {', '.join(sorted([*known, *also]))} (docs/deploy-config.md)."
+                f"are {', '.join(sorted(known))} (docs/deploy-config.md)."
+            )
+    hints = typing.get_type_hints(cls)
+    for key, value in table.items():
+        if not _fits(value, hints[key]):
+            raise ConfigError(
+                f"{path}: {name}.{key} must be {_kind(hints[key])}, not {value!r} "
+                "(docs/deploy-config.md)."
             )
     try:
-        return cls(**{k: v for k, v in table.items() if k not in also})
-    except (TypeError, ValueError, ConfigError) as error:
+        return cls(**table)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    except (TypeError, ValueError) as error:
         raise ConfigError(f"{path}: [{name}] {error}") from None
 
 
-def _get(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    value = table.get(key)
-    if value is not None and not isinstance(value, kind):
-        place = f"{where}.{key}" if where else f"[{key}]"
-        raise ConfigError(f"{place} must be {_KIND_NAMES[kind]}, not {value!r}.")
+def _fits(value: object, hint: Any) -> bool:
+    """Whether a TOML value has the type a settings field declares."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in {typing.Union, types.UnionType}:
+        return any(_fits(value, arg) for arg in args)
+    if origin is list:
+        return isinstance(value, list) and all(_fits(item, args[0]) for item in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_fits(item, args[1]) for item in value.values())
+    check = _SCALARS.get(hint)
+    return check is None or check(value)
+
+
+_SCALARS: dict[object, Callable[[object], bool]] = {
+    bool: lambda value: isinstance(value, bool),
+    int: lambda value: isinstance(value, int) and not isinstance(value, bool),
+    float: lambda value: isinstance(value, int | float) and not isinstance(value, bool),
+    str: lambda value: isinstance(value, str),
+    type(None): lambda value: value is None,
+}
+
+
+def _kind(hint: Any) -> str:
+    """A settings field's type, in words."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in {typing.Union, types.UnionType}:
+        return " or ".join(_kind(arg) for arg in args if arg is not type(None))
+    if origin is list:
+        return f"a list of {_kind(args[0]).split(' ', 1)[1]}s"
+    if origin is dict:
+        return f"a table of {_kind(args[1]).split(' ', 1)[1]}s"
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    return names.get(hint, str(hint))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Policy:
+    catalog: str | None = None
+    rules: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Identity:
+    issuer: str = DEV_ISSUER
+    audience: str = DEV_AUDIENCE
+    algorithms: list[str] = field(default_factory=lambda: ["EdDSA"])
+    #: kid -> PEM file.
+    public_keys: dict[str, str] = field(default_factory=dict)
+    #: Ed25519 PEM files known by govgate's key id (as `govgate token` names them).
+    public_key_files: list[str] = field(default_factory=list)
+    jwks_url: str | None = None
+    max_token_lifetime: int = 86_400
+    require_jti: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_token_lifetime < 1:
+            raise ConfigError(
+                "identity.max_token_lifetime must be a whole number of seconds, 1 or more."
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Audit:
+    url: str = "sqlite+aiosqlite:///audit.db"
+    witnesses: list[str] = field(default_factory=list)
+    witness_every: int = 1_000
+    witness_interval_s: float = 5.0
+    witness_timeout_s: float = 5.0
+
+    def witnessing(self, base: Path) -> Witnessing:
+        """The witnesses; relative files and SQLite paths are relative to the file."""
+        return Witnessing(
+            witnesses=tuple(
+                _relative_sqlite(w, base) if "://" in w else str((base / w).resolve())
+                for w in self.witnesses
+            ),
+            witness_every=self.witness_every,
+            witness_interval_s=self.witness_interval_s,
+            witness_timeout_s=self.witness_timeout_s,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Signing:
+    keys: str = "keys"
+
+
+#: The tables a deployment file may have; anything else is a misspelling.
+TABLES = ("audit", "identity", "limits", "metrics", "policy", "rate_limits", "server",
+          "signing", "source_options", "sources")  # fmt: skip
+
+
+def _table(path: Path, document: dict[str, Any], name: str) -> dict[str, Any]:
+    value = document.get(name) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {name} must be a table ([{name}]), not {value!r}.")
     return value
 
 
@@ -287,21 +437,36 @@ def _source_options(
     return options
 
 
-def _witnessing(path: Path, audit: dict[str, Any], base: Path) -> Witnessing:
-    """`[audit]`'s witness keys; relative files and SQLite paths are relative to the file."""
-    witnessing = section(path, Witnessing, audit, "audit", also=("url",))
-    resolved = tuple(
-        _relative_sqlite(w, base) if "://" in w else str((base / w).resolve())
-        for w in witnessing.witnesses
-    )
-    return dataclasses.replace(witnessing, witnesses=resolved)
+def _public_keys(path: Path, identity: _Identity) -> dict[str, str]:
+    """The PEM text of every key `[identity]` names, by kid."""
+    base = path.parent
+    keys: dict[str, str] = {}
+    named: list[tuple[str | None, str]] = list(identity.public_keys.items())
+    named += [(None, file) for file in identity.public_key_files]
+    for given, key_path in named:
+        where = f"identity.public_keys.{given}" if given else "identity.public_key_files"
+        try:
+            pem = (base / key_path).read_text("utf-8")
+        except OSError as error:
+            raise ConfigError(
+                f"{path}: {where}: cannot read {key_path} ({error.strerror}); run `govgate "
+                "demo --no-serve` for the development key, or name the identity provider's key."
+            ) from None
+        try:
+            kid = given if given is not None else public_key_id(pem)
+        except ValueError as error:
+            raise ConfigError(f"{path}: {where}: {key_path} {error}") from None
+        keys[kid] = pem
+    return keys
 
 
 def _rate_limits(path: Path, table: dict[str, Any]) -> RateLimits:
     """`[rate_limits]`, and `[rate_limits.agencies.CODE]`: an agency's table overrides keys of
     the deployment's, the rest it inherits."""
     shared = {k: v for k, v in table.items() if k != "agencies"}
-    agencies = _get(table, "agencies", dict, "rate_limits") or {}
+    agencies = table.get("agencies") or {}
+    if not isinstance(agencies, dict):
+        raise ConfigError(f"{path}: rate_limits.agencies must be a table of agency codes.")
     default = section(path, AgencyRateLimits, shared, "rate_limits")
     overrides = {}
     for code, own in agencies.items():
@@ -324,8 +489,14 @@ def load_settings(path: str | Path) -> Settings:
         raise ConfigError(f"{path}: no such file; pass the deployment's TOML file.") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path} cannot be read as TOML: {error}") from None
+    for name in document:
+        if name not in TABLES:
+            raise ConfigError(
+                f"{path}: [{name}] is an unknown table; the tables are {', '.join(TABLES)} "
+                "(docs/deploy-config.md)."
+            )
     base = path.parent
-    sources = _get(document, "sources", dict, "") or {}
+    sources = _table(path, document, "sources")
     try:
         urls = parse_source_urls(f"{k}={_relative_sqlite(v, base)}" for k, v in sources.items())
     except SourceConfigError as error:
@@ -335,52 +506,29 @@ def load_settings(path: str | Path) -> Settings:
         raise ConfigError(
             f"{path}: [sources] lacks {', '.join(sorted(missing))}; give every source a URL."
         )
-    policy = _get(document, "policy", dict, "") or {}
-    catalog = (base / (_get(policy, "catalog", str, "policy") or str(SHIPPED_CATALOG))).resolve()
-    rules_text = _get(policy, "rules", str, "policy")
-    identity = _get(document, "identity", dict, "") or {}
-    keys: dict[str, str] = {}
-    for kid, key_path in (_get(identity, "public_keys", dict, "identity") or {}).items():
-        try:
-            keys[kid] = (base / key_path).read_text("utf-8")
-        except OSError as error:
-            raise ConfigError(
-                f"{path}: identity.public_keys.{kid}: cannot read {key_path} ({error.strerror})."
-            ) from None
-    options = _source_options(path, _get(document, "source_options", dict, "") or {}, urls)
-    limits = _get(document, "limits", dict, "") or {}
-    audit = _get(document, "audit", dict, "") or {}
-    signing = _get(document, "signing", dict, "") or {}
-    server = _get(document, "server", dict, "") or {}
-    try:
-        return Settings(
-            sources=urls,
-            catalog=catalog,
-            rules=(base / rules_text).resolve() if rules_text else None,
-            issuer=_get(identity, "issuer", str, "identity") or DEV_ISSUER,
-            audience=_get(identity, "audience", str, "identity") or DEV_AUDIENCE,
-            algorithms=tuple(_get(identity, "algorithms", list, "identity") or ("EdDSA",)),
-            public_keys=keys,
-            jwks_url=_get(identity, "jwks_url", str, "identity"),
-            limits=section(path, Limits, limits, "limits"),
-            rate_limits=_rate_limits(path, _get(document, "rate_limits", dict, "") or {}),
-            max_token_lifetime=_positive(
-                path,
-                _get(identity, "max_token_lifetime", int, "identity"),
-                86_400,
-                "identity.max_token_lifetime",
-            ),
-            require_jti=_get(identity, "require_jti", bool, "identity") is not False,
-            source_options=options,
-            host=_get(server, "host", str, "server") or "127.0.0.1",
-            port=_get(server, "port", int, "server") or 8000,
-            audit_url=_relative_sqlite(
-                _get(audit, "url", str, "audit") or "sqlite+aiosqlite:///audit.db", base
-            ),
-            signing_keys=(base / (_get(signing, "keys", str, "signing") or "keys")).resolve(),
-            witnessing=_witnessing(path, audit, base),
-        )
-    except TypeError as error:
-        raise ConfigError(
-            f"{path}: unknown setting ({error}); see docs/deploy-config.md."
-        ) from None
+    policy = section(path, _Policy, _table(path, document, "policy"), "policy")
+    identity = section(path, _Identity, _table(path, document, "identity"), "identity")
+    audit = section(path, _Audit, _table(path, document, "audit"), "audit")
+    signing = section(path, _Signing, _table(path, document, "signing"), "signing")
+    # [identity] is checked when a gateway is built from it (gateway.app.Gateway, a ConfigError
+    # naming the table): offline tools (audit verify, voucher verify) read files without keys.
+    return Settings(
+        sources=urls,
+        catalog=(base / (policy.catalog or str(SHIPPED_CATALOG))).resolve(),
+        rules=(base / policy.rules).resolve() if policy.rules else None,
+        issuer=identity.issuer,
+        audience=identity.audience,
+        algorithms=tuple(identity.algorithms),
+        public_keys=_public_keys(path, identity),
+        jwks_url=identity.jwks_url,
+        limits=section(path, Limits, _table(path, document, "limits"), "limits"),
+        rate_limits=_rate_limits(path, _table(path, document, "rate_limits")),
+        max_token_lifetime=identity.max_token_lifetime,
+        require_jti=identity.require_jti,
+        server=section(path, ServerOptions, _table(path, document, "server"), "server"),
+        metrics=section(path, MetricsOptions, _table(path, document, "metrics"), "metrics"),
+        source_options=_source_options(path, _table(path, document, "source_options"), urls),
+        audit_url=_relative_sqlite(audit.url, base),
+        signing_keys=(base / signing.keys).resolve(),
+        witnessing=audit.witnessing(base),
+    )

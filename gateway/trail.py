@@ -29,6 +29,8 @@ _FAILURES = frozenset({
 _REFUSALS = frozenset({
     "FORBIDDEN_FIELD", "QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED",
     "BAD_REQUEST", "FORBIDDEN", "METHOD_NOT_ALLOWED", "POLICY_INVALID", "RATE_LIMITED",
+    # gateway.middleware.audited and gateway.body: requests declined before anything ran
+    "NOT_FOUND", "REQUEST_TIMEOUT", "CLIENT_DISCONNECTED", "OVERLOADED",
 })  # fmt: skip
 
 
@@ -58,11 +60,14 @@ class Trail:
     evidence: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
     #: Whether any operation ran and released data (a batch may mix refused and answered).
     executed: bool = False
+    #: Whether the request as a whole was declined (`refuse`), whatever the code.
+    declined: bool = False
 
     def refuse(self, code: str, reason: str) -> None:
         """The request as a whole was declined (bad body, limit, not an administrator)."""
         self.codes.add(code)
         self.reason = reason
+        self.declined = True
 
     def withhold(self, flag: str) -> None:
         """The answer was built but not released (too large): nothing went out, so no record,
@@ -113,7 +118,7 @@ class Trail:
             return "failed"
         if self.unauthenticated:
             return "unauthenticated"
-        if self.executed or not self.codes & _REFUSALS:
+        if self.executed or not (self.declined or self.codes & _REFUSALS):
             return "allowed"
         return "refused"
 

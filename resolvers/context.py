@@ -24,7 +24,8 @@ class Evidence(Protocol):
         """The stored voucher as its JSON object plus `signatureValid`, or None."""
 
     def data_sha256(self, data: object) -> str:
-        """The SHA-256 of `data`'s canonical JSON form (RFC 8785), hex."""
+        """The SHA-256 of `data`'s canonical JSON form (RFC 8785), hex; InvalidArgumentError
+        for what that form cannot carry (NaN, 1e400, integers past 2**53, lone surrogates)."""
 
     async def newest(self, grants: Grants) -> Mapping[str, datetime | None]:
         """Source name -> when its newest record within the grants' row scope was updated."""

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 
 from gateway.audit.chain import GENESIS, StoredRecord, link_hash_of
+from gateway.audit.encoding import Encoded, encode
 from gateway.audit.entry import AuditEntry, canonical
 from gateway.audit.schema import append_only, ensure_tables
 from sources.engines import make_engine
@@ -140,12 +141,15 @@ class AuditStore:
         await self.engine.dispose()
 
     async def append(
-        self, entries: Sequence[AuditEntry], extra: Sequence[tuple[Table, dict[str, Any]]] = ()
+        self,
+        entries: Sequence[AuditEntry | Encoded],
+        extra: Sequence[tuple[Table, dict[str, Any]]] = (),
     ) -> list[int]:
         """Chain `entries` onto the log in one transaction; their sequence numbers.
 
         `extra` rows (table, values) are inserted in the same transaction: the evidence a
-        request produced (its vouchers) is recorded exactly when its audit record is.
+        request produced (its vouchers) is recorded exactly when its audit record is. Entries
+        come encoded from the writer (gateway.audit.encoding); plain ones are encoded here.
         """
         if not entries:
             return []
@@ -161,9 +165,10 @@ class AuditStore:
             ).one()
             seq, prev = int(head.seq), str(head.hash)
             rows: list[dict[str, Any]] = []
-            for entry in entries:
+            for item in entries:
+                encoded = item if isinstance(item, Encoded) else encode(item)
+                entry, text = encoded.entry, encoded.text  # encoded once: hashed and stored
                 seq += 1
-                text = canonical(entry.content())  # once: hashed and stored
                 digest = link_hash_of(prev, text)
                 rows.append({
                     "seq": seq, "at": entry.at, "agency": entry.agency, "decision": entry.decision,

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+
+from gateway.audit.encoding import Encoded, encode, stand_in
 from gateway.errors import GatewayError
 
 if TYPE_CHECKING:
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
 
     from gateway.audit.entry import AuditEntry
     from gateway.audit.store import AuditStore
+
+    _Batch = list[tuple[Encoded, "Extra", asyncio.Future[int]]]
 
 __all__ = ["AuditUnavailableError", "AuditWriter", "Extra"]
 
@@ -43,7 +49,7 @@ class AuditWriter:
     def __init__(self, store: AuditStore, *, max_batch: int = 1_000) -> None:
         self.store = store
         self.max_batch = max_batch
-        self._pending: list[tuple[AuditEntry, Extra, asyncio.Future[int]]] = []
+        self._pending: _Batch = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -66,9 +72,19 @@ class AuditWriter:
         if self._closing or self._task is None:
             raise AuditUnavailableError("The gateway is shutting down; send the request again.")
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append((entry, extra, future))
+        # Encoded now, alone: a record that cannot be encoded is repaired (or stood in for)
+        # before it can share a transaction with anyone else's.
+        encoded = encode(entry)
+        if encoded.withheld:
+            log.error("audit record of request %s cannot be encoded; a stand-in records it",
+                      encoded.entry.request_id)  # fmt: skip
+            extra = ()
+        self._pending.append((encoded, extra, future))
         self._wake.set()
-        return await future
+        number = await future
+        if encoded.withheld:
+            raise _unavailable()
+        return number
 
     async def close(self) -> None:
         """Write everything still pending, then stop."""
@@ -88,27 +104,83 @@ class AuditWriter:
             if self._closing:
                 return
 
-    async def _commit(self, batch: list[tuple[AuditEntry, Extra, asyncio.Future[int]]]) -> None:
+    async def _commit(self, batch: _Batch) -> None:
+        # Splitting a batch of n costs at most about 2 log2(n) failed attempts per bad record;
+        # past this budget whatever is left fails (a fault that no split will cure).
+        budget = [4 * math.ceil(math.log2(len(batch) + 1)) + 4]
+        await self._attempt(batch, budget)
+
+    async def _attempt(self, batch: _Batch, budget: list[int]) -> None:
         started = time.perf_counter()
         try:
             numbers = await self.store.append(
-                [entry for entry, _, _ in batch], [row for _, rows, _ in batch for row in rows]
+                [encoded for encoded, _, _ in batch], [row for _, rows, _ in batch for row in rows]
             )
         except Exception as error:  # any store failure: refuse the request, never drop silently
-            log.error("audit store failed to record %d requests: %s", len(batch), error)
-            failure = AuditUnavailableError(
-                "The audit store cannot record this request, so it was not answered (Art. 28); "
-                "try again shortly, and tell the platform administrator if it persists."
-            )
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(failure)
+            budget[0] -= 1
+            if _outage(error) or budget[0] < 0:
+                log.error("audit store failed to record %d requests: %s", len(batch), error)
+                _fail(batch)
+            elif len(batch) > 1:  # isolate the record that fails: the others must commit
+                middle = len(batch) // 2
+                await self._attempt(batch[:middle], budget)
+                await self._attempt(batch[middle:], budget)
+            else:
+                await self._stand_in(batch[0], error, budget)
             return
-        self.last_commit_seconds = time.perf_counter() - started
-        self.written += len(batch)
+        self._committed(batch, numbers, time.perf_counter() - started)
+
+    async def _stand_in(
+        self, item: tuple[Encoded, Extra, asyncio.Future[int]], error: Exception, budget: list[int]
+    ) -> None:
+        """The store refused this record alone: record a stand-in for its request instead."""
+        encoded, _, future = item
+        log.error("audit store refused the record of request %s (%s); a stand-in records it",
+                  encoded.entry.request_id, type(error).__name__)  # fmt: skip
+        substitute = stand_in(encoded.entry, f"the audit store refused it: {type(error).__name__}")
+        started = time.perf_counter()
+        try:
+            numbers = await self.store.append([substitute])
+        except Exception as second:
+            budget[0] -= 1
+            log.error("audit store refused the stand-in of request %s too: %s",
+                      encoded.entry.request_id, second)  # fmt: skip
+            _fail([item])
+            return
+        self._committed([], [], time.perf_counter() - started, extra_records=len(numbers))
+        if not future.done():
+            future.set_exception(_unavailable())
+
+    def _committed(
+        self, batch: _Batch, numbers: list[int], seconds: float, *, extra_records: int = 0
+    ) -> None:
+        self.last_commit_seconds = seconds
+        records = len(batch) + extra_records
+        self.written += records
         self.batches += 1
         if self.on_commit is not None:
-            self.on_commit(len(batch), self.last_commit_seconds)
+            self.on_commit(records, seconds)
         for (_, _, future), number in zip(batch, numbers, strict=True):
             if not future.done():
                 future.set_result(number)
+
+
+def _unavailable() -> AuditUnavailableError:
+    return AuditUnavailableError(
+        "The audit store cannot record this request, so it was not answered (Art. 28); "
+        "try again shortly, and tell the platform administrator if it persists."
+    )
+
+
+def _fail(batch: _Batch) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(_unavailable())
+
+
+def _outage(error: Exception) -> bool:
+    """Whether `error` says the store is out (every record would fail), not one record bad."""
+    return isinstance(
+        error,
+        OperationalError | InterfaceError | DisconnectionError | OSError | TimeoutError,
+    )

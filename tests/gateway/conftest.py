@@ -17,7 +17,9 @@ from sqlalchemy import event
 
 from gateway.app import create_app
 from gateway.keys import dev_signing_key, issue_token
-from gateway.settings import Settings
+from gateway.metrics_listener import MetricsListener
+from gateway.settings import ServerOptions, Settings
+from gateway.slow_clients import ServerConfig
 from tests.conftest import NOW
 
 if TYPE_CHECKING:
@@ -34,15 +36,18 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """uvicorn serving an app in a background thread; `url` is its base address."""
+    """uvicorn serving an app in a background thread, with govgate's own protocol and
+    `options` (its slow-client deadlines; host and port are chosen here); `url` is its base
+    address."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, options: ServerOptions | None = None) -> None:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
+        options = dataclasses.replace(options or ServerOptions(), host="127.0.0.1", port=self.port)
+        self.server = uvicorn.Server(ServerConfig(app, options=options, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._metrics: MetricsListener | None = None
         #: SQL statements executed, by source, since the last `statements.clear()`.
         self.statements: Counter[str] = Counter()
         for name, engine in app.state.gateway.engines.items():
@@ -63,7 +68,19 @@ class LiveServer:
             time.sleep(0.02)
         return self
 
+    @property
+    def metrics_url(self) -> str:
+        """Where this gateway's metrics are scraped: a listener of their own (started now)."""
+        if self._metrics is None:
+            self._metrics = MetricsListener(
+                ("127.0.0.1", 0), self.app.state.gateway.metrics.exposition
+            )
+            self._metrics.start()
+        return f"http://127.0.0.1:{self._metrics.port}"
+
     def __exit__(self, *_: object) -> None:
+        if self._metrics is not None:
+            self._metrics.close()
         self.server.should_exit = True
         self.thread.join(timeout=20)
 

@@ -1,18 +1,13 @@
-"""Observability: `/metrics` in Prometheus text format, in one process and across workers, and
-JSON log lines that carry the request id the client was given."""
+"""Observability: `/metrics` in Prometheus text format on a listener of its own, in one process
+and across workers, and JSON log lines that carry the request id the client was given."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
-import time
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -24,10 +19,12 @@ from gateway.settings import Settings
 from policies.catalog import SHIPPED_CATALOG
 from tests.conftest import NOW
 from tests.gateway.conftest import LiveServer, isolated
-from tests.gateway.test_workers import deployment, serving
+from tests.gateway.deployments import serving
+from tests.gateway.test_workers import deployment
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
     from prometheus_client import Metric
 
@@ -57,7 +54,8 @@ def metered(seeded: Path, tmp_path: Path) -> Iterator[LiveServer]:
 
 
 def scrape(url: str) -> dict[str, Metric]:
-    """`/metrics`, parsed by prometheus_client's own parser, by family name."""
+    """`/metrics` of the metrics listener at `url`, parsed by prometheus_client's own parser,
+    by family name."""
     response = httpx.get(f"{url}/metrics", timeout=30)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -117,7 +115,7 @@ def test_requests_are_counted_by_agency_endpoint_and_decision(
     metered: LiveServer, token_for: Callable[[str], str]
 ) -> None:
     expected = send_known_requests(metered.url, token_for)
-    families = scrape(metered.url)
+    families = scrape(metered.metrics_url)
     assert requests_by_label(families) == expected
     for (_, endpoint, decision), count in expected.items():
         labels = {"endpoint": endpoint, "decision": decision}
@@ -125,14 +123,14 @@ def test_requests_are_counted_by_agency_endpoint_and_decision(
         assert timed == count
         assert value(families, "govgate_request_duration_seconds_sum", **labels) > 0
     # Scraping is not a request to the data: it counts nothing.
-    assert requests_by_label(scrape(metered.url)) == expected
+    assert requests_by_label(scrape(metered.metrics_url)) == expected
 
 
 def test_every_request_counts_as_an_audit_record_written(
     metered: LiveServer, token_for: Callable[[str], str]
 ) -> None:
     sent = sum(send_known_requests(metered.url, token_for).values())
-    families = scrape(metered.url)
+    families = scrape(metered.metrics_url)
     assert value(families, "govgate_audit_records_written_total") == sent
     batches = value(families, "govgate_audit_batches_total")
     assert 1 <= batches <= sent
@@ -146,11 +144,11 @@ def test_sql_statements_are_counted_and_timed_per_source(
     metered: LiveServer, token_for: Callable[[str], str]
 ) -> None:
     post(metered.url, LINKED, token_for("GZ-PSB"))  # first use also reads freshness (cached 60 s)
-    before = scrape(metered.url)
+    before = scrape(metered.metrics_url)
     metered.statements.clear()
     answer = post(metered.url, LINKED, token_for("GZ-PSB")).json()
     assert len(answer["data"]["persons"]["edges"]) == 5
-    after = scrape(metered.url)
+    after = scrape(metered.metrics_url)
     sent = {}
     for source in SOURCES:
         counted = grew(before, after, "govgate_sql_statements_total", source=source)
@@ -171,7 +169,7 @@ def test_the_policy_served_is_exposed_and_follows_a_reload(
     metered: LiveServer, token_for: Callable[[str], str], tmp_path: Path
 ) -> None:
     old = httpx.get(f"{metered.url}/healthz").json()["policyVersion"]
-    families = scrape(metered.url)
+    families = scrape(metered.metrics_url)
     assert policy_versions(families) == {old: 1}
     first_row = value(families, "govgate_policy_id")
     assert first_row >= 1
@@ -186,7 +184,7 @@ def test_the_policy_served_is_exposed_and_follows_a_reload(
     new = reload.json()["policyVersion"]
     assert new != old
     assert httpx.get(f"{metered.url}/healthz").json()["policyVersion"] == new
-    families = scrape(metered.url)
+    families = scrape(metered.metrics_url)
     assert policy_versions(families) == {new: 1}  # the old version's series is gone
     assert value(families, "govgate_policy_id") == first_row + 1
     assert requests_by_label(families) == {("GZ-DATA", "/admin/policy/reload", "allowed"): 1}
@@ -199,7 +197,7 @@ def test_metrics_of_one_gateway_do_not_leak_into_another(
     (tmp_path / "other").mkdir()
     other = isolated(Settings.demo(seeded), tmp_path / "other")
     with LiveServer(create_app(other, clock=lambda: NOW)) as second:
-        families = scrape(second.url)
+        families = scrape(second.metrics_url)
     assert requests_by_label(families) == {}
     assert value(families, "govgate_audit_records_written_total") == 0
 
@@ -207,14 +205,14 @@ def test_metrics_of_one_gateway_do_not_leak_into_another(
 # -- several workers ---------------------------------------------------------------------------
 
 
-def test_two_workers_report_the_same_totals_whichever_answers_the_scrape(
+def test_the_parent_of_two_workers_reports_their_totals(
     seeded: Path, tmp_path: Path, token_for: Callable[[str], str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    config = deployment(tmp_path, seeded, f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
+    served = deployment(tmp_path, seeded, f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # where `govgate serve` makes its folder
     sent = 20
-    with serving(config, "--workers", "2") as url:
+    with serving(served, "--workers", "2") as url:
         (folder,) = tmp_path.glob("govgate-metrics-*")
         token = token_for("GZ-PSB")
         for _ in range(sent):  # a new connection each: the workers take turns accepting
@@ -223,7 +221,7 @@ def test_two_workers_report_the_same_totals_whichever_answers_the_scrape(
         writers = {path.name.split("_")[-1] for path in folder.glob("counter_*.db")}
         assert len(writers) == 2, writers  # both workers write their counts there
         for _ in range(8):
-            families = scrape(url)
+            families = scrape(served.metrics_url)
             assert requests_by_label(families) == {("GZ-PSB", "/graphql", "allowed"): sent}
             assert value(families, "govgate_request_duration_seconds_count",
                          endpoint="/graphql", decision="allowed") == sent  # fmt: skip
@@ -240,50 +238,29 @@ def test_served_logs_are_json_lines_with_the_request_id_of_the_answer(
     seeded: Path, tmp_path: Path, token_for: Callable[[str], str]
 ) -> None:
     sqlite3.connect(tmp_path / "persons.db").close()  # a database without the persons table
-    config = deployment(tmp_path, seeded, f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
-    text = config.read_text("utf-8")
-    config.write_text(text.replace(f"{seeded}/persons.db", f"{tmp_path}/persons.db"), "utf-8")
+    served = deployment(tmp_path, seeded, f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
+    text = served.config.read_text("utf-8")
+    served.config.write_text(text.replace(f"{seeded}/persons.db", f"{tmp_path}/persons.db"))
     stderr = tmp_path / "stderr.log"
-    url = f"http://127.0.0.1:{text.split('port = ')[1].splitlines()[0]}"
-    govgate = shutil.which("govgate") or str(Path(sys.executable).with_name("govgate"))
-    with stderr.open("wb") as sink:
-        process = subprocess.Popen([govgate, "serve", "--config", str(config)],
-                                   stdout=subprocess.DEVNULL, stderr=sink,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
-        try:
-            wait_until_up(url, process)
-            response = httpx.post(
-                f"{url}/graphql", json={"query": ALLOWED}, timeout=30,
-                headers={"Authorization": f"Bearer {token_for('GZ-PSB')}",
-                         "X-Request-Id": "req-7"},
-            )  # fmt: skip
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with serving(served, stderr=stderr) as url:
+        response = httpx.post(
+            f"{url}/graphql", json={"query": ALLOWED}, timeout=30,
+            headers={"Authorization": f"Bearer {token_for('GZ-PSB')}", "X-Request-Id": "req-7"},
+        )  # fmt: skip
     request_id = response.headers["x-request-id"]
     error = response.json()["errors"][0]
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
     lines = [json.loads(line) for line in stderr.read_text("utf-8").splitlines()]
     assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
     assert all(line["time"].endswith("Z") for line in lines)
-    (logged,) = [line for line in lines if line.get("request_id") == request_id]
-    assert (logged["level"], logged["logger"]) == ("ERROR", "govgate.gateway")
+    ours = [line for line in lines if line.get("request_id") == request_id]
+    (logged,) = [line for line in ours if line["logger"] == "govgate.gateway"]
+    assert logged["level"] == "ERROR"
     assert request_id in logged["message"]
     assert "Traceback" in logged["exc"]
     assert "no such table" in logged["exc"]
     access = [line for line in lines if line["logger"] == "uvicorn.access"]
     assert [(a["method"], a["path"], a["status"]) for a in access][-1] == ("POST", "/graphql", 200)
+    # The answer is released inside the request's log context: its access line carries the id.
+    assert access[-1]["request_id"] == request_id
     assert Counter(line["logger"] for line in lines)["uvicorn.error"] >= 1  # startup, as JSON
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"govgate serve exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("govgate serve did not answer within 60 s")

@@ -22,8 +22,9 @@ from gateway.settings import AgencyRateLimits, ConfigError, RateLimits, Settings
 from sources.engines import make_engine
 from tests.conftest import NOW
 from tests.gateway.conftest import LiveServer, free_port, isolated
+from tests.gateway.deployments import serving
 from tests.gateway.test_audit_http import audit_of
-from tests.gateway.test_workers import deployment, serving
+from tests.gateway.test_workers import deployment
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -237,8 +238,9 @@ def test_gateway_processes_on_postgresql_admit_exactly_the_limit_under_concurren
     seeded: Path, tmp_path: Path, postgres_url: str, token_for: Callable[[str], str]
 ) -> None:
     config = deployment(tmp_path, seeded, postgres_url)
-    config.write_text(
-        config.read_text("utf-8") + "\n[rate_limits]\nverifications_per_minute = 7\n", "utf-8"
+    config.config.write_text(
+        config.config.read_text("utf-8") + "\n[rate_limits]\nverifications_per_minute = 7\n",
+        "utf-8",
     )
     token = token_for("GZ-WATER")
     keys = [person(seeded, 20 + i)[0] for i in range(24)]
@@ -349,8 +351,8 @@ def test_refused_checks_count_nothing_unless_they_count_members(windows: Databas
 
 def test_rate_limits_are_read_per_deployment_and_per_agency(seeded: Path, tmp_path: Path) -> None:
     config = deployment(tmp_path, seeded, f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
-    base = config.read_text("utf-8")
-    config.write_text(base + """
+    base = config.config.read_text("utf-8")
+    config.config.write_text(base + """
 [rate_limits]
 verifications_per_hour = 200
 requests_per_minute = 600
@@ -358,14 +360,16 @@ requests_per_minute = 600
 [rate_limits.agencies.GZ-WATER]
 verifications_per_hour = 5000
 """, "utf-8")  # fmt: skip
-    limits = load_settings(config).rate_limits
+    limits = load_settings(config.config).rate_limits
     assert limits.for_agency("TH-CA") == AgencyRateLimits(verifications_per_hour=200,
                                                           requests_per_minute=600)  # fmt: skip
     assert limits.for_agency("GZ-WATER") == AgencyRateLimits(verifications_per_hour=5000,
                                                              requests_per_minute=600)  # fmt: skip
-    config.write_text(base + "\n[rate_limits]\nverification_per_hour = 5\n", "utf-8")
+    config.config.write_text(base + "\n[rate_limits]\nverification_per_hour = 5\n", "utf-8")
     with pytest.raises(ConfigError, match=r"'verification_per_hour' is an unknown setting"):
-        load_settings(config)
-    config.write_text(base + "\n[rate_limits.agencies.GZ-WATR]\nsubject_candidates = 2\n", "utf-8")
+        load_settings(config.config)
+    config.config.write_text(
+        base + "\n[rate_limits.agencies.GZ-WATR]\nsubject_candidates = 2\n", "utf-8"
+    )
     with pytest.raises(ConfigError, match=r"GZ-WATR\] names no agency.*GZ-WATER"):
-        create_app(load_settings(config))
+        create_app(load_settings(config.config))

@@ -15,9 +15,10 @@ from gateway.identity import Authenticator, IdentityConfig
 from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key, issue_token
 from gateway.settings import load_settings
 from tests.gateway.conftest import LiveServer
+from tests.gateway.deployments import serving
 from tests.gateway.test_identity import bearer, ed25519_key, good_claims, refusal, signed
 from tests.gateway.test_token_command import govgate
-from tests.gateway.test_workers import deployment, serving
+from tests.gateway.test_workers import deployment
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -111,7 +112,7 @@ def test_a_token_revoked_by_the_cli_is_refused_by_a_live_gateway_within_seconds(
     config = deployment(tmp_path, seeded, f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
     key = dev_signing_key(seeded)
     token, other = (issue_token(key, agency="TH-CA") for _ in range(2))
-    with LiveServer(create_app(load_settings(config))) as server:
+    with LiveServer(create_app(load_settings(config.config))) as server:
         assert reason(server.url, token) is None
         revoked = govgate("token", "revoke", "--token", token, "--config", str(config),
                           "--reason", "laptop stolen")  # fmt: skip

@@ -78,7 +78,11 @@ def test_token_creates_the_key_file_owner_only_and_reuses_it(tmp_path: Path) -> 
     kids = {jwt.get_unverified_header(r.stdout.strip())["kid"] for r in (first, second)}
     assert kids == {public_key_of(tmp_path)[0]}
     assert first.stdout != second.stdout  # a fresh jti each time
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+    # No temporary file left; the public half beside the key, for deployment files to name.
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "dev-signing-key.pem",
+        "dev-signing-key.pub.pem",
+    ]
 
 
 def test_token_refuses_an_agency_outside_the_catalogue_and_names_the_known_ones(

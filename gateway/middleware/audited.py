@@ -1,0 +1,300 @@
+"""Every request leaves exactly one audit record, and every answer carries its request id.
+
+The routes used to start their own trail and write their own record, so whatever no route
+handled left none: `PUT /graphql` got a plain-text 405 without `X-Request-Id`, unknown paths a
+plain 404, a client that went away mid-body nothing at all. `AuditedRequests` wraps the whole
+app instead (Art. 28, 34). For each HTTP request it
+
+1. starts the `Trail` (the route reads it with `trail_of(request)`) and the request's log id;
+2. refuses at once, 503 `OVERLOADED`, past `max_requests` requests in progress;
+3. gives the body `body_timeout_s` from the headers: past it, 408 `REQUEST_TIMEOUT` and the
+   connection is closed (slowloris; gateway.slow_clients bounds the headers);
+4. holds the response, whatever produced it (a route, Starlette's 404/405, a crash: 500), and
+   releases it only once the record is committed; if the record cannot be, 503
+   `AUDIT_UNAVAILABLE` goes out instead;
+5. records a client that disconnected before its body was complete as `CLIENT_DISCONNECTED`.
+
+Probes are not recorded: `GET`/`HEAD` of `/healthz`, `/readyz`, `/static/...` and the GraphiQL
+page. They take no token, read no base data and answer every caller alike, and a load balancer
+polls them every few seconds: a record each would bury the log's meaning (and cost a commit
+each). Any other method on them is recorded like any request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from typing import TYPE_CHECKING, Any, Protocol
+
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse
+
+from gateway.audit import AuditUnavailableError
+from gateway.graphiql import AGENCY_HEADER
+from gateway.logs import logged_as
+from gateway.trail import Trail
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from gateway.metrics import Metrics
+
+__all__ = [
+    "AuditedRequests",
+    "Recorder",
+    "error_response",
+    "http_error",
+    "trail_of",
+    "wants_page",
+]
+
+log = logging.getLogger("govgate.gateway")
+
+#: The scope key under which the request's trail travels to the route.
+TRAIL = "govgate.trail"
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_PROBES = frozenset({"/healthz", "/readyz"})
+#: The longest path an audit record keeps of a request to an unknown path.
+_MAX_PATH = 200
+
+
+class Recorder(Protocol):
+    """What the middleware needs of the gateway."""
+
+    metrics: Metrics
+
+    def timestamp(self) -> str:
+        """Now, as audit records write it."""
+
+    async def commit(self, trail: Trail) -> None:
+        """Write the trail's record; AuditUnavailableError when it cannot be."""
+
+
+class _BodyTimeoutError(Exception):
+    """The body did not arrive within the deadline."""
+
+
+def trail_of(request: Request) -> Trail:
+    """The trail `AuditedRequests` started for `request`."""
+    trail = request.scope.get(TRAIL)
+    if not isinstance(trail, Trail):
+        raise RuntimeError("the request has no trail: serve the app through AuditedRequests")
+    return trail
+
+
+def wants_page(headers: Headers) -> bool:
+    """A browser asking for the GraphiQL page (not an API call)."""
+    return "text/html" in headers.get("accept", "")
+
+
+def error_response(
+    status: int, message: str, code: str, request_id: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The JSON error every refusal answers with, carrying the request id."""
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(
+        body, status_code=status, headers={**(headers or {}), "X-Request-Id": request_id}
+    )
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (no route: 404; a route without the method: 405) as JSON."""
+    status = getattr(error, "status_code", 500)
+    allowed = (getattr(error, "headers", None) or {}).get("Allow", "")
+    if status == 405:
+        code = "METHOD_NOT_ALLOWED"
+        message = (f"{request.method} is not allowed on {request.url.path}; it answers "
+                   f"{allowed or 'other methods'}. Send GraphQL operations with POST (JSON "
+                   "body) to /graphql.")  # fmt: skip
+    elif status == 404:
+        code = "NOT_FOUND"
+        message = ("Nothing is served at this path; send GraphQL operations with POST to "
+                   "/graphql (docs/gateway.md).")  # fmt: skip
+    else:
+        code = "BAD_REQUEST"
+        message = f"The request cannot be answered ({_detail(error)}); see docs/gateway.md."
+    trail = request.scope.get(TRAIL)
+    request_id = trail.request_id if isinstance(trail, Trail) else _new_id()
+    if isinstance(trail, Trail):
+        trail.refuse(code, message)
+    return error_response(status, message, code, request_id, {"Allow": allowed} if allowed else {})
+
+
+def _detail(error: Exception) -> str:
+    detail = getattr(error, "detail", "")
+    return str(detail)[:200] if detail else type(error).__name__
+
+
+class AuditedRequests:
+    """ASGI middleware: one audit record per request, responses released after it commits."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        recorder: Recorder,
+        endpoints: frozenset[str],
+        body_timeout_s: float,
+        max_requests: int,
+    ) -> None:
+        self.app = app
+        self.recorder = recorder
+        #: Paths the app routes; anything else counts as `other` in the metrics.
+        self.endpoints = endpoints
+        self.body_timeout_s = body_timeout_s
+        self.max_requests = max_requests
+        self.in_progress = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        path = str(scope["path"])
+        trail = Trail(path[:_MAX_PATH], _request_id(headers), self.recorder.timestamp())
+        scope[TRAIL] = trail
+        with logged_as(trail.request_id):
+            if _is_probe(scope["method"], path, headers):
+                await self.app(scope, receive, _with_id(send, trail.request_id))
+                return
+            if self.in_progress >= self.max_requests:
+                await self._release(trail, send, self._overloaded(trail))
+                return
+            self.in_progress += 1
+            try:
+                held = await self._answer(scope, receive, trail)
+                await self._release(trail, send, held)
+            finally:
+                self.in_progress -= 1
+
+    async def _answer(self, scope: Scope, receive: Receive, trail: Trail) -> list[Message]:
+        """Run the app with a body deadline; the messages of its answer (none if gone)."""
+        held: list[Message] = []
+        deadline = asyncio.get_running_loop().time() + self.body_timeout_s
+        received, complete = 0, False
+
+        async def timed_receive() -> Message:
+            nonlocal received, complete
+            if complete:  # after the body only a disconnect can come: no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _BodyTimeoutError from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
+            return message
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        try:
+            await self.app(scope, timed_receive, hold)
+        except _BodyTimeoutError:
+            message = (f"The request body did not arrive within {self.body_timeout_s:g} s; "
+                       "send it at once (server.body_timeout_s).")  # fmt: skip
+            trail.refuse("REQUEST_TIMEOUT", message)
+            response = error_response(408, message, "REQUEST_TIMEOUT", trail.request_id,
+                                      {"Connection": "close"})  # fmt: skip
+            return _render(response)
+        except ClientDisconnect:
+            trail.refuse("CLIENT_DISCONNECTED", "The client closed the connection after "
+                         f"{received} bytes of the body; nothing was run.")  # fmt: skip
+            return []
+        except Exception:
+            log.exception("unexpected error in request %s", trail.request_id)
+            message = (
+                f"Internal error; it was logged with request id {trail.request_id}. Try again, "
+                "and give that id to the platform administrator if it persists."
+            )
+            trail.refuse("INTERNAL_SERVER_ERROR", message)
+            return _render(error_response(500, message, "INTERNAL_SERVER_ERROR", trail.request_id))
+        return held
+
+    def _overloaded(self, trail: Trail) -> list[Message]:
+        message = (f"The gateway is answering {self.max_requests} requests already; try again "
+                   "in a second (server.max_requests).")  # fmt: skip
+        trail.refuse("OVERLOADED", message)
+        response = error_response(503, message, "OVERLOADED", trail.request_id,
+                                  {"Retry-After": "1"})  # fmt: skip
+        return _render(response)
+
+    async def _release(self, trail: Trail, send: Send, held: list[Message]) -> None:
+        """Commit the record, then send `held` (503 AUDIT_UNAVAILABLE if it cannot commit)."""
+        metrics = self.recorder.metrics
+        endpoint = trail.endpoint if trail.endpoint in self.endpoints else "other"
+        try:
+            await self.recorder.commit(trail)
+        except AuditUnavailableError as error:
+            metrics.answered(trail, decision="failed", endpoint=endpoint)
+            if held:
+                held = _render(error_response(503, str(error), "AUDIT_UNAVAILABLE",
+                                              trail.request_id))  # fmt: skip
+        else:
+            metrics.answered(trail, endpoint=endpoint)
+            if held and trail.agency is not None:  # GraphiQL shows who answered
+                held[0] = _with_header(held[0], AGENCY_HEADER, trail.agency)
+        for message in held:
+            start = message["type"] == "http.response.start"
+            await send(_stamped(message, trail.request_id) if start else message)
+
+
+def _is_probe(method: str, path: str, headers: Headers) -> bool:
+    if method not in {"GET", "HEAD"}:
+        return False
+    return (
+        path in _PROBES
+        or path.startswith("/static/")
+        or (path == "/graphql" and wants_page(headers))
+    )
+
+
+def _request_id(headers: Headers) -> str:
+    """A fresh id, prefixed with the client's own (if plain) so both can find the request."""
+    supplied = headers.get("x-request-id", "")
+    ours = _new_id()
+    return f"{supplied}.{ours}" if _CLIENT_REQUEST_ID.fullmatch(supplied) else ours
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _stamped(message: Message, request_id: str) -> Message:
+    """`message` (a response start) with an `x-request-id` header unless it has one."""
+    headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
+    if not any(name.lower() == b"x-request-id" for name, _ in headers):
+        headers.append((b"x-request-id", request_id.encode("ascii")))
+    return {**message, "headers": headers}
+
+
+def _with_header(message: Message, name: str, value: str) -> Message:
+    """A response start `message` with the header `name` set to `value`."""
+    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != name.lower().encode()]
+    return {**message, "headers": [*headers, (name.lower().encode(), value.encode("latin-1"))]}
+
+
+def _with_id(send: Send, request_id: str) -> Send:
+    async def stamped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = _stamped(message, request_id)
+        await send(message)
+
+    return stamped
+
+
+def _render(response: Response) -> list[Message]:
+    """The ASGI messages of a complete in-memory response."""
+    start: dict[str, Any] = {
+        "type": "http.response.start",
+        "status": response.status_code,
+        "headers": response.raw_headers,
+    }
+    return [start, {"type": "http.response.body", "body": bytes(response.body)}]

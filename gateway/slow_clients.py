@@ -1,0 +1,155 @@
+"""Slow clients (slowloris): deadlines on a connection before its request reaches the app.
+
+uvicorn has no deadline on request headers: its keep-alive timer starts only after a response
+and any byte received cancels it, so 250 connections sending a header byte every few seconds
+were held for ever, and enough of them exhaust the process's file descriptors (and with them
+the audit store's). `DeadlineProtocol` is uvicorn's h11 protocol with three bounds:
+
+- headers: a connection must deliver a request's complete headers within `header_timeout_s`
+  of connecting, or of its previous response; else it is closed. No request was made, so there
+  is nothing to audit; the log says so.
+- body: the app answers 408 `REQUEST_TIMEOUT` (audited) when the body is not complete
+  `body_timeout_s` after the headers (`gateway.middleware.audited`); a connection still
+  sending a body nobody reads (its request was already answered) is closed here, a few
+  seconds after that deadline.
+- connections: past `max_connections` open connections a new one is closed at once.
+
+`ServerConfig` carries the deployment's `ServerOptions` to every worker (it is pickled to
+them with the rest of uvicorn's configuration).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from gateway.settings import ServerOptions
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from uvicorn.server import ServerState
+
+__all__ = ["BODY_GRACE_SECONDS", "DeadlineProtocol", "ServerConfig"]
+
+log = logging.getLogger("govgate.gateway")
+
+#: How long after the app's own body deadline an unread body's connection is closed: the app
+#: answers 408 first, and this catches bodies sent after their request was answered.
+BODY_GRACE_SECONDS = 5.0
+#: At most one warning per this many seconds about closed connections (an attack would
+#: otherwise flood the log it is meant to be seen in).
+_WARN_EVERY = 10.0
+
+_Phase = Literal["headers", "body"]
+
+
+class ServerConfig(uvicorn.Config):
+    """uvicorn's configuration with govgate's protocol and the deployment's `[server]`."""
+
+    def __init__(self, app: Any, *, options: ServerOptions, **kwargs: Any) -> None:
+        super().__init__(
+            app,
+            host=options.host,
+            port=options.port,
+            http=DeadlineProtocol,
+            timeout_keep_alive=options.keep_alive_s,
+            **kwargs,
+        )
+        self.options = options
+
+
+class DeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol with header, body and connection-count bounds."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        options = getattr(config, "options", None)
+        self.options = options if isinstance(options, ServerOptions) else ServerOptions()
+        self._phase: _Phase | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.options.max_connections:
+            _warn(f"closed a new connection: {self.options.max_connections} are open "
+                  "(server.max_connections)")  # fmt: skip
+            self.transport.close()
+            return
+        self._watch()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel()
+        super().connection_lost(exc)
+
+    def _watch(self) -> None:
+        """Arm the deadline of the phase the client is in; never re-arm it for more bytes."""
+        if self.transport.is_closing():
+            self._cancel()
+            return
+        their = self.conn.their_state
+        phase: _Phase | None = (
+            "headers" if their is h11.IDLE else "body" if their is h11.SEND_BODY else None
+        )
+        if phase == self._phase:
+            return
+        self._cancel()
+        self._phase = phase
+        if phase == "headers":
+            seconds = self.options.header_timeout_s
+        elif phase == "body":
+            seconds = self.options.body_timeout_s + BODY_GRACE_SECONDS
+        else:
+            return
+        self._deadline = self.loop.call_later(seconds, self._expire, phase, seconds)
+
+    def _cancel(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._phase = None
+
+    def _expire(self, phase: _Phase, seconds: float) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        client = "%s:%d" % self.client if self.client else "a client"  # noqa: UP031
+        what = "complete request headers" if phase == "headers" else "the whole body"
+        _warn(f"closed the connection from {client}: no {what} within {seconds:g} s "
+              "(slow client; server.header_timeout_s / body_timeout_s)")  # fmt: skip
+        self.transport.close()
+
+
+_last_warning = 0.0
+_suppressed = 0
+
+
+def _warn(message: str) -> None:
+    """Log `message`, at most once per _WARN_EVERY seconds, counting what was left out."""
+    global _last_warning, _suppressed  # noqa: PLW0603 (one log rate per process)
+    now = time.monotonic()
+    if now - _last_warning < _WARN_EVERY:
+        _suppressed += 1
+        return
+    extra = f" ({_suppressed} more since the last such warning)" if _suppressed else ""
+    log.warning("%s%s", message, extra)
+    _last_warning, _suppressed = now, 0
