@@ -179,7 +179,7 @@ def test_a_witness_that_fails_or_hangs_never_fails_or_slows_a_request(
                                    timeout=30).status_code for _ in range(15)]  # fmt: skip
             elapsed = time.monotonic() - started
             ready = httpx.get(f"{server.url}/readyz")
-            metrics = httpx.get(f"{server.url}/metrics").text
+            metrics = httpx.get(f"{server.metrics_url}/metrics").text
             hanging.close()  # let the last attempts fail fast at shutdown
     assert statuses == [200] * 15
     # Publishing in the request path would cost the 10 s time limit on the very first request.
@@ -266,7 +266,7 @@ def test_a_misspelled_or_mistyped_witness_setting_is_refused_by_name(tmp_path: P
     assert "'witness_evry' is an unknown setting" in message
     assert "url, witness_every, witness_interval_s, witness_timeout_s, witnesses" in message
     path.write_text(SOURCES + '[audit]\nwitnesses = "heads.jsonl"\n', "utf-8")
-    with pytest.raises(ConfigError, match=r"\[audit\] witnesses must be a list"):
+    with pytest.raises(ConfigError, match=r"audit.witnesses must be a list"):
         load_settings(path)
     path.write_text(SOURCES + "[audit]\nwitness_interval_s = 0\n", "utf-8")
     with pytest.raises(ConfigError, match="witness_interval_s must be a number of seconds"):

@@ -109,7 +109,7 @@ def test_gz_water_cannot_recover_a_name_by_guessing_it(
         for start in range(0, 70, 5):  # 14 requests, the most the limits allow in each
             answers.append(post(server, {"query": guesses(key, candidates[start:start + 5])},
                                 token))  # fmt: skip
-        metrics = httpx.get(f"{server.url}/metrics").text
+        metrics = httpx.get(f"{server.metrics_url}/metrics").text
     matched = [
         value for a in answers for value in ((a.json().get("data") or {}).values())
         if value and value["match"]
@@ -208,7 +208,7 @@ def test_the_request_quota_is_per_agency_and_configurable_per_agency(
         th_ca = [post(server, me, token_for("TH-CA")).status_code for _ in range(4)]
         py_tax = post(server, me, token_for("PY-TAX")).status_code
         gz_psb = [post(server, me, token_for("GZ-PSB")).status_code for _ in range(6)]
-        metrics = httpx.get(f"{server.url}/metrics").text
+        metrics = httpx.get(f"{server.metrics_url}/metrics").text
     assert th_ca == [200, 200, 200, 429]
     assert py_tax == 200  # another agency's quota is its own
     assert gz_psb == [200] * 6  # its own table switched the quota off

@@ -114,7 +114,7 @@ def test_a_token_revoked_by_the_cli_is_refused_by_a_live_gateway_within_seconds(
     token, other = (issue_token(key, agency="TH-CA") for _ in range(2))
     with LiveServer(create_app(load_settings(config.config))) as server:
         assert reason(server.url, token) is None
-        revoked = govgate("token", "revoke", "--token", token, "--config", str(config),
+        revoked = govgate("token", "revoke", "--token", token, "--config", str(config.config),
                           "--reason", "laptop stolen")  # fmt: skip
         assert revoked.returncode == 0, revoked.stderr
         assert "every gateway process refuses it within seconds" in revoked.stdout
@@ -133,7 +133,7 @@ def test_every_worker_refuses_a_revoked_token_within_seconds(
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     with serving(config, "--workers", "3") as url:
         assert reason(url, token) is None
-        revoked = govgate("token", "revoke", "--jti", jti, "--config", str(config))
+        revoked = govgate("token", "revoke", "--jti", jti, "--config", str(config.config))
         assert revoked.returncode == 0, revoked.stderr
         until(lambda: reason(url, token) == "revoked", 3)
         # Every worker: many requests over new connections land on all of them.
@@ -143,10 +143,10 @@ def test_every_worker_refuses_a_revoked_token_within_seconds(
 
 def test_revoke_needs_exactly_one_of_jti_and_token(tmp_path: Path, seeded: Path) -> None:
     config = deployment(tmp_path, seeded, f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
-    neither = govgate("token", "revoke", "--config", str(config))
+    neither = govgate("token", "revoke", "--config", str(config.config))
     assert neither.returncode == 2
     assert "exactly one of --jti ID and --token TOKEN" in neither.stderr
-    garbage = govgate("token", "revoke", "--token", "not-a-jwt", "--config", str(config))
+    garbage = govgate("token", "revoke", "--token", "not-a-jwt", "--config", str(config.config))
     assert garbage.returncode == 2
     assert "--token is not a JWT" in garbage.stderr
 
