@@ -8,7 +8,7 @@ import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy.engine import make_url
@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 from gateway._cli import data_option, fail
 from gateway.audit.commands import audit_group
 from gateway.backup_commands import backup_command, restore_command
+from gateway.catalog_commands import catalog_group
+from gateway.catalog_history import approval_reference
 from gateway.errors import GatewayError
 from gateway.vouchers import voucher_group
 from policies.catalog import SHIPPED_CATALOG, load_catalog
@@ -51,6 +53,7 @@ main.add_command(audit_group)
 main.add_command(voucher_group)
 main.add_command(backup_command)
 main.add_command(restore_command)
+main.add_command(catalog_group)
 
 
 @main.command("seed")
@@ -197,6 +200,7 @@ def _serve(
     workers: int = 1,
     config: Path | None = None,
     log_format: LogFormat = "text",
+    approval: str | None = None,
 ) -> None:
     import uvicorn  # noqa: PLC0415 (only serving needs it)
 
@@ -209,7 +213,7 @@ def _serve(
     logs = log_config(log_format)
     if workers == 1:
         try:
-            app = create_app(settings)
+            app = create_app(settings, approval=approval)
         except (PolicyError, GatewayError, SourceError) as error:
             fail(str(error))
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=logs,
@@ -218,7 +222,7 @@ def _serve(
     if config is None:
         fail("--workers needs a deployment file: serve with --config FILE.")
     try:
-        prepare(settings)  # tables, key and policy once, before the workers race for them
+        prepare(settings, approval=approval)  # tables, key and policy once, before workers race
     except (PolicyError, GatewayError, SourceError) as error:
         fail(str(error))
     os.environ[CONFIG_VARIABLE] = str(config.resolve())
@@ -250,15 +254,29 @@ def _serve(
     show_default=True,
     help="Logs on stderr: one JSON object per line, or text for a terminal (docs/gateway.md).",
 )
-def serve_command(config_path: Path, workers: int, log_format: LogFormat) -> None:
+@click.option(
+    "--approval",
+    default=None,
+    metavar="REF",
+    help="The government's approval reference, when the catalogue or rules remove shared "
+    "information relative to the published policy (Art. 9). Without it such files are not put "
+    "into force: the published policy is served and the refusal logged.",
+)
+def serve_command(
+    config_path: Path, workers: int, log_format: LogFormat, approval: str | None
+) -> None:
     """Serve a deployment: sources by URL, catalogue and rules, keys and limits from --config."""
     from gateway.settings import load_settings  # noqa: PLC0415
 
     try:
         settings = load_settings(config_path)
+        approval = None if approval is None else approval_reference(approval)
     except GatewayError as error:
         fail(str(error))
-    _serve(settings, workers=workers, config=config_path, log_format=log_format)
+    except ValueError as error:
+        fail(f"--approval: {error}")
+    _serve(settings, workers=workers, config=config_path, log_format=log_format,
+           approval=approval)  # fmt: skip
 
 
 # -- policy -----------------------------------------------------------------------------------
@@ -366,6 +384,11 @@ _date_option = click.option(
     "--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None,
     help="Decide as of this day (temporary rules end). Default: today.",
 )  # fmt: skip
+_duty_option = click.option(
+    "--duty", default=None, metavar="DUTY",
+    help="Decide for a request naming this duty (Govgate-Duty, Art. 18, 21): only what it "
+    "grants the agency.",
+)  # fmt: skip
 
 
 @policy_group.command("explain")
@@ -379,10 +402,12 @@ _date_option = click.option(
 @_policy_option
 @_date_option
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@_duty_option
 def explain_command(
     agency: str,
     ref: str,
     method: str,
+    duty: str | None,
     catalog_path: Path,
     rules_path: Path | None,
     policy_dir: Path | None,
@@ -392,14 +417,16 @@ def explain_command(
     """Explain one decision. Exit 0 when allowed, 1 when denied, 2 on bad input."""
     try:
         policy = _policy_for(catalog_path, rules_path, policy_dir, day)
-        result = explain(policy, agency, ref, method)
+        result = explain(policy, agency, ref, method, duty)
     except (PolicyError, ValueError) as error:
         fail(str(error))
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
         verdict = "ALLOWED" if result.allowed else "DENIED"
-        click.echo(f"{verdict}: {result.agency} {result.method} {result.field} on {result.day}")
+        under = f" under its duty {duty}" if duty else ""
+        click.echo(f"{verdict}: {result.agency}{under} {result.method} {result.field} on "
+                   f"{result.day}")  # fmt: skip
         click.echo(f"  rule:    {result.rule or '(none matched: default deny)'}")
         click.echo(f"  entry:   {result.entry}")
         click.echo(f"  article: {result.article}")
@@ -414,8 +441,10 @@ def explain_command(
 @_policy_option
 @_date_option
 @click.option("--json", "as_json", is_flag=True, help="Print the grants as JSON.")
+@_duty_option
 def grants_command(
     agency: str,
+    duty: str | None,
     catalog_path: Path,
     rules_path: Path | None,
     policy_dir: Path | None,
@@ -425,11 +454,12 @@ def grants_command(
     """List what an agency may read and verify, and which records it sees."""
     try:
         policy = _policy_for(catalog_path, rules_path, policy_dir, day)
-        grants = policy.grants_for(agency)
+        grants = policy.grants_for(agency, duty)
     except PolicyError as error:
         fail(str(error))
-    data = {
+    data: dict[str, Any] = {
         "agency": agency,
+        "duty": duty,
         "day": grants.day.isoformat(),
         "administrator": grants.administrator,
         "types": {
@@ -446,10 +476,10 @@ def grants_command(
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     click.echo(
-        f"{agency} as of {data['day']}"
+        f"{agency}{f' under its duty {duty}' if duty else ''} as of {data['day']}"
         + (" (platform administrator)" if grants.administrator else "")
     )
-    for entity, info in data["types"].items():  # type: ignore[attr-defined]
+    for entity, info in data["types"].items():
         scope = info["scope"] + (f" {info['division']}" if info["division"] else "")
         click.echo(f"  {entity} [{scope}]")
         click.echo(f"    query:  {', '.join(info['query']) or '-'}")
@@ -468,11 +498,20 @@ def grants_command(
     envvar="GOVGATE_ADMIN_TOKEN",
     help="The platform administrator's token (instead of the development key).",
 )
-def reload_command(url: str, data_dir: Path, token: str | None) -> None:
+@click.option(
+    "--approval",
+    default=None,
+    metavar="REF",
+    help="The government's approval reference: required when the new files remove shared "
+    "information (Art. 9); recorded in `govgate catalog history`.",
+)
+def reload_command(url: str, data_dir: Path, token: str | None, approval: str | None) -> None:
     """Make a running gateway load the catalogue and author rules again, without a restart.
 
     A catalogue or rules file with problems is refused with every problem listed, and the
-    policy in force stays (Art. 19). Exit 0 when the new policy is in force, 1 when refused.
+    policy in force stays (Art. 19); so are files that remove shared information without
+    --approval, with each removal listed (Art. 9). Exit 0 when the new policy is in force, 1
+    when refused.
     """
     import httpx  # noqa: PLC0415
 
@@ -482,18 +521,23 @@ def reload_command(url: str, data_dir: Path, token: str | None) -> None:
         if token is None:
             administrator = load_catalog(SHIPPED_CATALOG).administrator
             token = issue_token(dev_signing_key(data_dir), agency=administrator, ttl_seconds=300)
-        response = httpx.post(f"{url.rstrip('/')}/admin/policy/reload",
+        body = None if approval is None else {"approval": approval_reference(approval)}
+        response = httpx.post(f"{url.rstrip('/')}/admin/policy/reload", json=body,
                               headers={"Authorization": f"Bearer {token}"}, timeout=60)  # fmt: skip
     except (PolicyError, GatewayError) as error:
         fail(str(error))
+    except ValueError as error:
+        fail(f"--approval: {error}")
     except httpx.HTTPError as error:
         fail(f"cannot reach the gateway at {url} ({error}); is it running?")
-    body = response.json()
+    answer = response.json()
     if response.status_code == 200:
-        change = "new policy" if body["changed"] else "unchanged"
-        click.echo(f"policy {body['previousVersion']} -> {body['policyVersion']} ({change})")
+        change = "new policy" if answer["changed"] else "unchanged"
+        click.echo(f"policy {answer['previousVersion']} -> {answer['policyVersion']} ({change})")
+        if answer.get("approval") and answer["changed"]:
+            click.echo(f"approval {answer['approval']} recorded (govgate catalog history)")
         return
-    message = body["errors"][0]["message"] if body.get("errors") else response.text
+    message = answer["errors"][0]["message"] if answer.get("errors") else response.text
     click.echo(message, err=True)
     sys.exit(1)
 
@@ -514,7 +558,16 @@ def reload_command(url: str, data_dir: Path, token: str | None) -> None:
 )
 @data_option("Folder whose keys/dev-signing-key.pem signs the token (created if missing).")
 @_catalog_option
-def token_command(agency: str, ttl_seconds: int, data_dir: Path, catalog_path: Path) -> None:
+@click.option(
+    "--officer",
+    default=None,
+    metavar="ID",
+    help="The acting officer, put in the token's act claim (RFC 8693; Art. 29, 34), e.g. a "
+    "staff number.",
+)
+def token_command(
+    agency: str, ttl_seconds: int, data_dir: Path, catalog_path: Path, officer: str | None
+) -> None:
     """Print a token for --agency, signed with the development key that demo serves with."""
     from gateway.errors import SigningKeyError  # noqa: PLC0415 (only `token` signs)
     from gateway.keys import dev_signing_key, issue_token  # noqa: PLC0415 (only `token` signs)
@@ -524,4 +577,7 @@ def token_command(agency: str, ttl_seconds: int, data_dir: Path, catalog_path: P
         key = dev_signing_key(data_dir)
     except (PolicyError, SigningKeyError) as error:
         fail(str(error))
-    click.echo(issue_token(key, agency=agency, ttl_seconds=ttl_seconds))
+    try:
+        click.echo(issue_token(key, agency=agency, officer=officer, ttl_seconds=ttl_seconds))
+    except ValueError as error:
+        fail(f"--officer: {error}")

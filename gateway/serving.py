@@ -49,12 +49,13 @@ def app_from_environment() -> Starlette:
     return create_app(load_settings(Path(path)))
 
 
-def prepare(settings: Settings) -> None:
+def prepare(settings: Settings, *, approval: str | None = None) -> None:
     """Create the audit, voucher and policy tables, the signing key and the published policy,
-    once, before workers start (raises PolicyError, GatewayError or a database error)."""
+    once, before workers start (raises PolicyError, GatewayError or a database error).
+    `approval` approves files that remove shared information (Art. 9; gateway.app.Gateway)."""
 
     async def run() -> None:
-        gateway = Gateway(settings)
+        gateway = Gateway(settings, approval=approval)
         try:
             await gateway.start()
         finally:

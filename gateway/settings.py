@@ -58,6 +58,10 @@ class Settings:
     algorithms: tuple[str, ...] = ("EdDSA",)
     public_keys: dict[str, str] = field(default_factory=dict)
     jwks_url: str | None = None
+    #: Refuse tokens that do not name the acting officer (`act`, Art. 29, 34): OFFICER_REQUIRED.
+    #: Off by default so agency systems without per-person tokens keep working; turn it on
+    #: once the identity provider issues them.
+    require_officer: bool = False
     limits: Limits = field(default_factory=Limits)
     host: str = "127.0.0.1"
     port: int = 8000
@@ -85,7 +89,13 @@ class Settings:
         )
 
 
-_KIND_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
+_KIND_NAMES = {
+    str: "a string",
+    int: "an integer",
+    list: "a list",
+    dict: "a table",
+    bool: "true or false",
+}
 
 _Section = TypeVar("_Section")
 
@@ -199,6 +209,7 @@ def load_settings(path: str | Path) -> Settings:
             algorithms=tuple(_get(identity, "algorithms", list, "identity") or ("EdDSA",)),
             public_keys=keys,
             jwks_url=_get(identity, "jwks_url", str, "identity"),
+            require_officer=bool(_get(identity, "require_officer", bool, "identity")),
             limits=section(path, Limits, limits, "limits"),
             source_options=options,
             host=_get(server, "host", str, "server") or "127.0.0.1",

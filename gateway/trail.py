@@ -27,6 +27,7 @@ _FAILURES = frozenset({"INTERNAL_SERVER_ERROR", "SOURCE_UNAVAILABLE", "AUDIT_UNA
 _REFUSALS = frozenset({
     "FORBIDDEN_FIELD", "QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED",
     "BAD_REQUEST", "FORBIDDEN", "METHOD_NOT_ALLOWED", "POLICY_INVALID",
+    "DUTY_REQUIRED", "DUTY_NOT_HELD", "OFFICER_REQUIRED", "APPROVAL_REQUIRED",
 })  # fmt: skip
 
 
@@ -42,6 +43,9 @@ class Trail:
     at: str
     started: float = field(default_factory=time.perf_counter)
     agency: str | None = None
+    #: The duty the request named (as asked), and the officer its token named.
+    duty: str | None = None
+    officer: str | None = None
     reason: str | None = None
     unauthenticated: bool = False
     policy_version: str | None = None
@@ -123,4 +127,6 @@ class Trail:
             latency_us=int((time.perf_counter() - self.started) * 1_000_000),
             flags=tuple(dict.fromkeys(self.flags)),
             vouchers=tuple(self.vouchers),
+            duty=self.duty,
+            officer=self.officer,
         )
