@@ -1,7 +1,9 @@
 """The GraphiQL page: paste an agency token, explore that agency's schema, run queries.
 
 GraphiQL and React are served from `gateway/static/graphiql/` (vendored, MIT), so the page works
-without internet access. The token is kept in the browser tab's sessionStorage only.
+without internet access. The token is kept in the browser tab's sessionStorage only. Once
+connected, the bar lists the agency's duties: choosing one sends `Govgate-Duty` with every
+request, so the schema and answers are that duty's (Art. 18, 21).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ GRAPHIQL_HTML = """<!doctype html>
            placeholder="paste a token printed by `govgate demo` or `govgate token`"
            autocomplete="off" spellcheck="false">
     <button id="connect" type="button">Connect</button>
+    <label for="duty">Duty</label>
+    <select id="duty"><option value="">all its duties</option></select>
     <span id="who">not connected</span>
   </div>
   <div id="graphiql"></div>
@@ -50,7 +54,7 @@ GRAPHIQL_HTML = """<!doctype html>
     const root = ReactDOM.createRoot(document.getElementById("graphiql"));
     let generation = 0;
 
-    function fetcherFor(token) {
+    function fetcherFor(token, duty) {
       if (!token) {  // nothing to ask the server yet: say what to do instead of a 401
         return async () => ({ errors: [{ message:
           "Not connected: paste your agency's token in the bar above and press Connect." }] });
@@ -59,37 +63,51 @@ GRAPHIQL_HTML = """<!doctype html>
         const response = await fetch("/graphql", {
           method: "POST",
           headers: { "Content-Type": "application/json",
-                     ...(token ? { "Authorization": "Bearer " + token } : {}) },
+                     ...(token ? { "Authorization": "Bearer " + token } : {}),
+                     ...(duty ? { "Govgate-Duty": duty } : {}) },
           body: JSON.stringify(body),
         });
         return response.json();
       };
     }
 
-    function render(token) {
+    function render(token, duty) {
       generation += 1;  // a new key makes GraphiQL fetch the new agency's schema
       root.render(React.createElement(GraphiQL, {
-        key: generation, fetcher: fetcherFor(token), defaultQuery,
+        key: generation, fetcher: fetcherFor(token, duty), defaultQuery,
         defaultEditorToolsVisibility: false,
       }));
     }
 
+    function listDuties(duties, chosen) {  // the agency's duties, from `me` or a refusal
+      const select = document.getElementById("duty");
+      select.replaceChildren(new Option("all its duties", ""));
+      for (const d of duties || []) select.add(new Option(d.id + " " + d.name, d.id));
+      select.value = chosen;
+    }
+
     async function connect() {
       const token = document.getElementById("token").value.trim();
+      const same = token === sessionStorage.getItem("govgate-token");  // else: a new agency
+      const duty = same ? document.getElementById("duty").value : "";
       const who = document.getElementById("who");
       sessionStorage.setItem("govgate-token", token);
-      render(token);
+      render(token, duty);
       if (!token) {
         who.textContent = "not connected: paste a token";
         return;
       }  // the old GraphiQL, with the old token, is gone before anything is said
       who.textContent = "connecting...";
-      const answer = await fetcherFor(token)({ query: "{ me { agency { code name } } }" });
-      who.textContent = answer.data ? "connected as " + answer.data.me.agency.code
-                                    : (answer.errors || [{message: "not connected"}])[0].message;
+      const answer = await fetcherFor(token, duty)(
+        { query: "{ me { agency { code } duty duties { id name } } }" });
+      const refused = (answer.errors || [{ message: "not connected" }])[0];
+      listDuties(answer.data ? answer.data.me.duties : (refused.extensions || {}).duties, duty);
+      who.textContent = answer.data ? "connected as " + answer.data.me.agency.code +
+        (answer.data.me.duty ? " under " + answer.data.me.duty : "") : refused.message;
     }
 
     document.getElementById("connect").addEventListener("click", connect);
+    document.getElementById("duty").addEventListener("change", connect);
     document.getElementById("token").addEventListener("keydown", (e) => {
       if (e.key === "Enter") connect();
     });
