@@ -253,7 +253,12 @@ class Gateway:
             return await self._publish(self.served, "start-up", approval=self.approval)
         if latest.version == self.served.policy.version:
             return latest.id
-        baseline = await asyncio.to_thread(self._adopt, latest)
+        try:
+            baseline = await asyncio.to_thread(self._adopt, latest)
+        except PolicyError as error:  # it cannot be served either: the files are all there is
+            log.error("published policy @%d does not build here (%s); the files' policy "
+                      "replaces it uncompared", latest.id, error)  # fmt: skip
+            return await self._publish(self.served, "start-up", approval=self.approval)
         diff = diff_policies(baseline.policy, self.served.policy)
         if diff.reductions and self.approval is None:
             self.unapproved = diff

@@ -129,6 +129,11 @@ def test_a_reduction_without_approval_is_refused_listing_each_and_the_old_policy
         record = audit_of(tmp_path, refused.headers["x-request-id"])
         assert (record["decision"], record["errorCodes"]) == ("refused", ["APPROVAL_REQUIRED"])
         assert len(history(tmp_path)) == 1  # nothing was published
+        for bad in ({"approval": " "}, {"approval": "x\ny"}, {"approve": APPROVAL}):
+            answer = reload(server, token_for("GZ-DATA"), **bad)
+            assert answer.status_code == 400, bad
+            assert answer.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+        assert version(server) == before
 
 
 def test_with_an_approval_the_reduction_is_served_and_recorded_in_the_history(
