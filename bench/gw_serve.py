@@ -67,6 +67,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway import execution
+from gateway.identity import Identity
 from policies.grants import Grants, RowScope
 from resolvers import fetch, records, root
 from sources.inventory import SOURCES, field_names
@@ -260,12 +261,12 @@ def _stub_authorization(app: Any, *, verify_tokens: bool) -> None:
 
     if not verify_tokens:
 
-        async def authenticate(authorization: str | None) -> str:
+        async def authenticate(authorization: str | None) -> Identity:
             if not authorization:
                 from gateway.errors import AuthenticationError  # noqa: PLC0415
 
                 raise AuthenticationError("missing_token", "no token")
-            return BENCH_AGENCY
+            return Identity(BENCH_AGENCY)
 
         gw.authenticator.authenticate = authenticate
 

@@ -87,7 +87,7 @@ async def stages(data: Path, bodies_dir: Path, n: int) -> dict[str, Any]:
             gc.disable()
             try:
                 t0 = cpu()
-                agency = await gw.authenticator.authenticate(header)
+                agency = (await gw.authenticator.authenticate(header)).agency
                 t1 = cpu()
                 served = gw.served
                 grants = served.policy.grants_for(agency)

@@ -15,7 +15,7 @@ import time
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,14 +30,15 @@ from gateway.audit import AuditStore, AuditWriter
 from gateway.audit.publisher import WitnessPublisher
 from gateway.audit.witness import open_witness
 from gateway.body import BodyError, parse_json, read_body
+from gateway.catalog_history import ApprovalRequiredError, approval_reference, require_approval
 from gateway.errors import AuthenticationError
 from gateway.evidence import GatewayEvidence
-from gateway.execution import RequestCost, prepare_operation, run_operation
+from gateway.execution import Prepared, RequestCost, prepare_operation, run_operation
 from gateway.graphiql import graphiql_page
-from gateway.identity import Authenticator, IdentityConfig, unauthenticated_response
+from gateway.identity import Authenticator, Identity, IdentityConfig, unauthenticated_response
 from gateway.metrics import Metrics
 from gateway.middleware import AuditedRequests, error_response, http_error, trail_of, wants_page
-from gateway.policy_sync import PolicyFollower, PolicyStore, StoredPolicy
+from gateway.policy_sync import PolicyFollower, PolicyStore, Publication, StoredPolicy
 from gateway.ratelimit import (
     DatabaseWindows,
     RateLimiter,
@@ -50,7 +51,8 @@ from gateway.settings import ConfigError
 from gateway.vouchers import CanonicalFormError
 from gateway.vouchers.store import voucher_row
 from gateway.vouchers.store import vouchers as vouchers_table
-from policies.errors import PolicyError
+from policies.diff import PolicyDiff, diff_policies
+from policies.errors import DutyError, DutyRequiredError, PolicyError
 from resolvers.context import RequestContext
 from resolvers.fetch import DEFAULT_TIMEOUT
 from sources.engines import SourceOptions, make_engine
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import Request
 
+    from gateway.schemas import AgencySchema
     from gateway.settings import Settings
     from gateway.trail import Trail
     from policies.grants import Grants
@@ -100,10 +103,23 @@ async def _probe(engine: AsyncEngine) -> dict[str, Any]:
 
 
 class Gateway:
-    """The gateway's state across requests: settings, sources, identity, the served policy."""
+    """The gateway's state across requests: settings, sources, identity, the served policy.
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    `approval` is the approval reference (Art. 9) for starting on files that remove shared
+    information relative to the newest published policy (`govgate serve --approval REF`).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        approval: str | None = None,
+    ) -> None:
         self.settings = settings
+        self.approval = approval
+        #: The files' changes awaiting approval while the published policy is served instead.
+        self.unapproved: PolicyDiff | None = None
         #: The time (aware). Audit records and vouchers carry it; the served policy is decided
         #: as of its local date (temporary rules end at midnight).
         self.clock = clock
@@ -189,7 +205,7 @@ class Gateway:
         await self.audit_store.create()
         await self.evidence.start()
         await self.policy_store.create()
-        self.policy_id = await self._publish_if_new(self.served)
+        self.policy_id = await self._publish_at_start()
         await self.revocations.start()
         await self.limiter.start()
         self.audit.start()
@@ -231,30 +247,85 @@ class Gateway:
                 log.info("policy decided anew for %s", today.isoformat())
         return self.served
 
-    async def reload(self) -> tuple[str, str]:
+    async def reload(
+        self, *, approval: str | None = None, by: Identity | None = None
+    ) -> tuple[str, str, PolicyDiff]:
         """Load the catalogue and rules files again, publish them to every gateway process and
-        swap the new policy in here; (old, new) version.
+        swap the new policy in here; (old, new) version and what changed.
 
         Raises PolicyError and keeps the old policy when the files have problems (Art. 19:
-        in-catalogue access opens at once, but never on a broken catalogue).
+        in-catalogue access opens at once, but never on a broken catalogue), and
+        ApprovalRequiredError when they remove shared information without `approval` (Art. 9).
         """
         async with self._reload_lock:
             old = self.served.policy.version
-            # Compiling and precomputing grants takes about a second: not on the event loop.
+            # Compiling and precomputing grants takes seconds: not on the event loop.
             texts = await asyncio.to_thread(PolicyTexts.read, self.settings)
             served = await asyncio.to_thread(Served.build, texts, self.today())
-            self.policy_id = await self._publish_if_new(served)
+            baseline = self.served
+            if baseline.policy.day != served.policy.day:  # compare as of one day
+                baseline = await asyncio.to_thread(baseline.for_day, served.policy.day)
+            diff = diff_policies(baseline.policy, served.policy)
+            latest = await self.policy_store.latest()
+            if latest is not None and latest.version == served.policy.version:
+                self.policy_id = latest.id  # published (so approved) by another process
+            else:
+                require_approval(diff, approval)
+                self.policy_id = await self._publish(
+                    served, "reload", diff=diff, approval=approval, by=by
+                )
+            self.unapproved = None
             self._swap(served)
             log.info("policy reloaded: %s -> %s", old, served.policy.version)
-            return old, served.policy.version
+            return old, served.policy.version, diff
 
-    async def _publish_if_new(self, served: Served) -> int:
-        """The store's newest row if it holds this policy already, else a new row for it."""
+    async def _publish_at_start(self) -> int:
+        """Publish the files' policy unless it is the newest published already, or removes
+        shared information from it without an approval: then serve the published policy
+        instead and say so loudly (Art. 9; docs/policies.md, Putting a change into force)."""
         latest = await self.policy_store.latest()
-        if latest is not None and latest.version == served.policy.version:
+        if latest is None:
+            return await self._publish(self.served, "start-up", approval=self.approval)
+        if latest.version == self.served.policy.version:
             return latest.id
+        try:
+            baseline = await asyncio.to_thread(self._adopt, latest)
+        except PolicyError as error:  # it cannot be served either: the files are all there is
+            log.error("published policy @%d does not build here (%s); the files' policy "
+                      "replaces it uncompared", latest.id, error)  # fmt: skip
+            return await self._publish(self.served, "start-up", approval=self.approval)
+        diff = diff_policies(baseline.policy, self.served.policy)
+        if diff.reductions and self.approval is None:
+            self.unapproved = diff
+            log.error(
+                "%s Serving the published policy %s (@%d) instead of %s.",
+                ApprovalRequiredError(diff), latest.version, latest.id, diff.new_version,
+            )  # fmt: skip
+            self._swap(baseline)
+            return latest.id
+        return await self._publish(self.served, "start-up", diff=diff, approval=self.approval)
+
+    async def _publish(
+        self,
+        served: Served,
+        occasion: Literal["start-up", "reload"],
+        *,
+        diff: PolicyDiff | None = None,
+        approval: str | None = None,
+        by: Identity | None = None,
+    ) -> int:
+        """A new policy_versions row for `served`, recording why (policy_publications)."""
+        publication = Publication(
+            catalog_version=served.policy.catalog.version,
+            occasion=occasion,
+            agency=by.agency if by else None,
+            officer=by.officer if by else None,
+            approval=approval,
+            removed=tuple(change.as_dict() for change in diff.reductions) if diff else (),
+            added=len(diff.additions) if diff else 0,
+        )
         published = await self.policy_store.publish(
-            served.texts, served.policy, at=self.timestamp()
+            served.texts, served.policy, at=self.timestamp(), publication=publication
         )
         log.info("policy %s published (id %d)", served.policy.version, published)
         return published
@@ -302,9 +373,12 @@ class Gateway:
             await engine.dispose()
         self.metrics.close()
 
-    def context(self, served: Served, grants: Grants, request_id: str) -> RequestContext:
+    def context(
+        self, served: Served, grants: Grants, request_id: str, officer: str | None = None
+    ) -> RequestContext:
         """A fresh request context (its own DataLoaders) for one operation."""
         return RequestContext(
+            officer=officer,
             now=self.clock(),
             timeouts=self.timeouts,
             evidence=self.evidence,
@@ -340,16 +414,27 @@ def _lifespan(gateway: Gateway) -> Callable[[Starlette], AbstractAsyncContextMan
     return lifespan
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = _utc_now,
+    approval: str | None = None,
+) -> Starlette:
     """The ASGI app for `settings` (raises PolicyError if the catalogue or rules are broken).
 
-    `clock` gives the current time, time-zone aware (tests pin it).
+    `clock` gives the current time, time-zone aware (tests pin it); `approval` approves
+    starting on files that remove shared information (Art. 9; see Gateway).
     """
-    gateway = Gateway(settings, clock=clock)
+    gateway = Gateway(settings, clock=clock, approval=approval)
     limits = settings.limits
 
     async def health(_request: Request) -> Response:
-        return JSONResponse({"status": "ok", "policyVersion": gateway.served.policy.version})
+        body: dict[str, Any] = {"status": "ok", "policyVersion": gateway.served.policy.version}
+        if gateway.unapproved is not None:  # Art. 9: the files wait for an approval
+            waiting = gateway.unapproved
+            body["awaitingApproval"] = {"version": waiting.new_version,
+                                        "reductions": len(waiting.reductions)}  # fmt: skip
+        return JSONResponse(body)
 
     async def ready(_request: Request) -> Response:
         """Each source's and the audit store's health (Art. 20); 503 unless all answer."""
@@ -369,17 +454,26 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             )  # fmt: skip
         return graphiql_page()  # the page itself reads no data: not audited
 
-    async def identify(request: Request, trail: Trail) -> str | Response:
-        """The calling agency's code, or the 401/503 answer refusing its token."""
+    async def identify(request: Request, trail: Trail) -> Identity | Response:
+        """The calling agency (and officer), or the 401/503/403 answer refusing its token."""
         try:
-            agency = await gateway.authenticator.authenticate(request.headers.get("authorization"))
+            identity = await gateway.authenticator.authenticate(
+                request.headers.get("authorization")
+            )
         except AuthenticationError as error:
             trail.unauthenticated_because(f"{error.reason}: {error.message}")
             response = unauthenticated_response(error)
             response.headers["X-Request-Id"] = trail.request_id
             return response
-        trail.agency = agency
-        return agency
+        trail.agency, trail.officer = identity.agency, identity.officer
+        if settings.require_officer and identity.officer is None:
+            return refuse(
+                trail, 403, f"This gateway answers only tokens that name the acting officer "
+                f"(Art. 29, 34), and this token for {identity.agency} names none; ask your "
+                "token issuer for a token with the act claim {\"act\": {\"sub\": \"<officer "
+                "id>\"}} (RFC 8693).", "OFFICER_REQUIRED",
+            )  # fmt: skip
+        return identity
 
     async def read_json(request: Request, trail: Trail) -> object | Response:
         """The body's JSON (gateway.body: bounded, strict, valid Unicode), or the refusal."""
@@ -388,9 +482,23 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         except BodyError as error:
             return refuse(trail, error.status, str(error), error.code)
 
-    def refuse(trail: Trail, status: int, message: str, code: str) -> Response:
+    def refuse(
+        trail: Trail, status: int, message: str, code: str, **extensions: object
+    ) -> Response:
         trail.refuse(code, message)
-        return error_response(status, message, code, trail.request_id)
+        return error_response(status, message, code, trail.request_id, extensions=extensions)
+
+    def bind_duty(request: Request, trail: Trail, served: Served, agency: str) -> Grants | Response:
+        """The grants under the duty the request names (`Govgate-Duty`), or the 403 refusing
+        it (Art. 18, 21, 34(4); policies.duties). Several headers name no one duty."""
+        asked = ",".join(request.headers.getlist("govgate-duty")).strip() or None
+        trail.duty = asked[:64] if asked else None  # recorded as asked, even when refused
+        try:
+            return served.policy.bound_grants(agency, asked)
+        except DutyError as error:
+            code = "DUTY_REQUIRED" if isinstance(error, DutyRequiredError) else "DUTY_NOT_HELD"
+            duties = [{"id": duty, "name": name} for duty, name in error.held]
+            return refuse(trail, 403, str(error), code, duties=duties)
 
     async def graphql(request: Request) -> Response:
         """POST: GraphQL operations; GET: GraphiQL (one route, so a 405 names both)."""
@@ -398,19 +506,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
             return await graphiql(request)
         return await answer_graphql(request, trail_of(request))
 
-    async def answer_graphql(request: Request, trail: Trail) -> Response:
-        agency = await identify(request, trail)
-        if isinstance(agency, Response):
-            return agency
-        payload = await read_json(request, trail)
-        if isinstance(payload, Response):
-            return payload
-        served = await gateway.current()  # this request keeps it, whatever reloads meanwhile
-        trail.policy_version = served.policy.version
-        grants = served.policy.grants_for(agency)
-        schema = served.schemas.schema_for(grants)
+    async def admit(
+        trail: Trail, agency: str, schema: AgencySchema, payload: object
+    ) -> tuple[list[object], list[Prepared], RequestCost] | Response:
+        """The request's operations, each checked, and their cost; or the answer refusing the
+        request as a whole before anything runs (batch size, cost, verifications, windows)."""
         batch = isinstance(payload, list)
-        operations = payload if isinstance(payload, list) else [payload]
+        operations: list[object] = payload if isinstance(payload, list) else [payload]
         if batch and not 1 <= len(operations) <= limits.max_batch:
             message = f"A batch holds 1 to {limits.max_batch} operations, not " \
                 f"{len(operations)}; send fewer at once."  # fmt: skip
@@ -430,10 +532,30 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         )
         if throttle is not None:
             return throttle.respond(trail)
+        return operations, prepared, cost
+
+    async def answer_graphql(request: Request, trail: Trail) -> Response:
+        identity = await identify(request, trail)
+        if isinstance(identity, Response):
+            return identity
+        payload = await read_json(request, trail)
+        if isinstance(payload, Response):
+            return payload
+        served = await gateway.current()  # this request keeps it, whatever reloads meanwhile
+        trail.policy_version = served.policy.version
+        grants = bind_duty(request, trail, served, identity.agency)
+        if isinstance(grants, Response):
+            return grants
+        schema = served.schemas.schema_for(grants)
+        batch = isinstance(payload, list)
+        admitted = await admit(trail, identity.agency, schema, payload)
+        if isinstance(admitted, Response):
+            return admitted
+        operations, prepared, cost = admitted
         results: list[dict[str, Any]] = []
         for operation, ready in zip(operations, prepared, strict=True):
             trail.operation(operation)
-            context = gateway.context(served, grants, trail.request_id)
+            context = gateway.context(served, grants, trail.request_id, identity.officer)
             result, read = await run_operation(ready, schema=schema, context=context, cost=cost)
             try:
                 voucher = await gateway.evidence.attach(
@@ -482,42 +604,71 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         return await answer_reload(request, trail_of(request))
 
     async def answer_reload(request: Request, trail: Trail) -> Response:
-        agency = await identify(request, trail)
-        if isinstance(agency, Response):
-            return agency
+        identity = await identify(request, trail)
+        if isinstance(identity, Response):
+            return identity
         trail.policy_version = gateway.served.policy.version
-        if not gateway.served.policy.grants_for(agency).administrator:
+        if not gateway.served.policy.grants_for(identity.agency).administrator:
             return refuse(
                 trail, 403, "Only the platform administrator "
                 f"({gateway.served.policy.catalog.administrator}) may reload the policy (Art. 5).",
                 "FORBIDDEN",
             )  # fmt: skip
+        approval = await read_approval(request, trail)
+        if isinstance(approval, Response):
+            return approval
         try:
-            old, new = await gateway.reload()
-        except (OSError, SQLAlchemyError) as error:  # the policy store: nothing was swapped
+            old, new, diff = await gateway.reload(approval=approval, by=identity)
+        except (ApprovalRequiredError, PolicyError, OSError, SQLAlchemyError) as error:
+            return reload_refused(trail, error)
+        trail.flags.append(f"policy-reloaded:{old}->{new}")
+        if approval is not None and old != new:
+            trail.flags.append(f"policy-approval:{approval}")
+        trail.policy_version = new
+        return JSONResponse(
+            {"previousVersion": old, "policyVersion": new, "changed": old != new,
+             "approval": approval, "removed": [c.as_dict() for c in diff.reductions],
+             "added": [c.as_dict() for c in diff.additions]},
+            headers={"X-Request-Id": trail.request_id},
+        )  # fmt: skip
+
+    def reload_refused(trail: Trail, error: Exception) -> Response:
+        """The answer to a reload that left the old policy in force."""
+        if isinstance(error, OSError | SQLAlchemyError):  # the policy store: nothing swapped
             log.error("policy reload could not publish: %s", error)
             return refuse(
                 trail, 503, "The policy store cannot be written, so the new policy was not "
                 "published; the old one stays in force. Try again shortly.", "AUDIT_UNAVAILABLE",
             )  # fmt: skip
-        except PolicyError as error:
-            trail.refuse("POLICY_INVALID", str(error))
-            problems = getattr(error, "problems", [])
-            return JSONResponse(
-                {
-                    "errors": [{"message": str(error), "extensions": {"code": "POLICY_INVALID"}}],
-                    "problems": [str(p) for p in problems],
-                    "policyVersion": gateway.served.policy.version,
-                },
-                status_code=422,
-                headers={"X-Request-Id": trail.request_id},
-            )
-        trail.flags.append(f"policy-reloaded:{old}->{new}")
-        trail.policy_version = new
-        return JSONResponse(
-            {"previousVersion": old, "policyVersion": new, "changed": old != new},
-            headers={"X-Request-Id": trail.request_id},
-        )
+        status, code, extra = 422, "POLICY_INVALID", dict[str, object]()
+        if isinstance(error, ApprovalRequiredError):  # Art. 9: each reduction, listed
+            status, code = 409, "APPROVAL_REQUIRED"
+            extra["removed"] = [change.as_dict() for change in error.diff.reductions]
+        else:
+            extra["problems"] = [str(p) for p in getattr(error, "problems", [])]
+        trail.refuse(code, str(error))
+        body = {"errors": [{"message": str(error), "extensions": {"code": code}}], **extra,
+                "policyVersion": gateway.served.policy.version}  # fmt: skip
+        return JSONResponse(body, status_code=status, headers={"X-Request-Id": trail.request_id})
+
+    async def read_approval(request: Request, trail: Trail) -> str | Response | None:
+        """The approval reference of a reload, from its optional JSON body (Art. 9)."""
+        if request.headers.get("content-length", "0") == "0" and \
+                "transfer-encoding" not in request.headers:  # fmt: skip
+            return None
+        payload = await read_json(request, trail)
+        if isinstance(payload, Response):
+            return payload
+        if not isinstance(payload, dict) or set(payload) - {"approval"}:
+            return refuse(trail, 400, "The reload body is a JSON object with at most "
+                          "\"approval\": \"REF\", the government's approval reference "
+                          "(Art. 9).", "BAD_REQUEST")  # fmt: skip
+        if payload.get("approval") is None:
+            return None
+        try:
+            return approval_reference(payload["approval"])
+        except ValueError as error:
+            return refuse(trail, 400, str(error), "BAD_REQUEST")
 
     routes = [
         Route("/healthz", health, methods=["GET"]),

@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy.engine import make_url
@@ -15,6 +15,8 @@ from sqlalchemy.engine import make_url
 from gateway._cli import data_option, fail
 from gateway.audit.commands import audit_group
 from gateway.backup_commands import backup_command, restore_command
+from gateway.catalog_commands import catalog_group
+from gateway.catalog_history import approval_reference
 from gateway.errors import GatewayError
 from gateway.token_commands import token_group
 from gateway.vouchers import voucher_group
@@ -53,6 +55,7 @@ main.add_command(voucher_group)
 main.add_command(backup_command)
 main.add_command(restore_command)
 main.add_command(token_group)
+main.add_command(catalog_group)
 
 
 @main.command("seed")
@@ -199,6 +202,7 @@ def _serve(
     workers: int = 1,
     config: Path | None = None,
     log_format: LogFormat = "text",
+    approval: str | None = None,
 ) -> None:
     from gateway.logs import configure_logging, log_config  # noqa: PLC0415
     from gateway.serving import serve  # noqa: PLC0415 (only serving needs uvicorn)
@@ -207,7 +211,8 @@ def _serve(
     # uvicorn applies it again in each worker process, to its own loggers and to govgate's.
     logs = log_config(log_format)
     try:
-        started = serve(settings, workers=workers, config=config, log_config=logs)
+        started = serve(settings, workers=workers, config=config, log_config=logs,
+                        approval=approval)  # fmt: skip
     except (PolicyError, GatewayError, SourceError) as error:
         fail(str(error))
     if not started:
@@ -236,15 +241,29 @@ def _serve(
     show_default=True,
     help="Logs on stderr: one JSON object per line, or text for a terminal (docs/gateway.md).",
 )
-def serve_command(config_path: Path, workers: int, log_format: LogFormat) -> None:
+@click.option(
+    "--approval",
+    default=None,
+    metavar="REF",
+    help="The government's approval reference, when the catalogue or rules remove shared "
+    "information relative to the published policy (Art. 9). Without it such files are not put "
+    "into force: the published policy is served and the refusal logged.",
+)
+def serve_command(
+    config_path: Path, workers: int, log_format: LogFormat, approval: str | None
+) -> None:
     """Serve a deployment: sources by URL, catalogue and rules, keys and limits from --config."""
     from gateway.settings import load_settings  # noqa: PLC0415
 
     try:
         settings = load_settings(config_path)
+        approval = None if approval is None else approval_reference(approval)
     except GatewayError as error:
         fail(str(error))
-    _serve(settings, workers=workers, config=config_path, log_format=log_format)
+    except ValueError as error:
+        fail(f"--approval: {error}")
+    _serve(settings, workers=workers, config=config_path, log_format=log_format,
+           approval=approval)  # fmt: skip
 
 
 # -- policy -----------------------------------------------------------------------------------
@@ -372,6 +391,11 @@ _policy_option = click.option(
     "--policy", "policy_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Use the compiled files in this folder instead of compiling the catalogue now.",
 )  # fmt: skip
+_duty_option = click.option(
+    "--duty", default=None, metavar="DUTY",
+    help="Decide for a request naming this duty (Govgate-Duty, Art. 18, 21): only what it "
+    "grants the agency.",
+)  # fmt: skip
 
 
 @policy_group.command("explain")
@@ -385,10 +409,12 @@ _policy_option = click.option(
 @_policy_option
 @_date_option
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@_duty_option
 def explain_command(
     agency: str,
     ref: str,
     method: str,
+    duty: str | None,
     catalog_path: Path,
     rules_path: Path | None,
     policy_dir: Path | None,
@@ -398,14 +424,16 @@ def explain_command(
     """Explain one decision. Exit 0 when allowed, 1 when denied, 2 on bad input."""
     try:
         policy = _policy_for(catalog_path, rules_path, policy_dir, day)
-        result = explain(policy, agency, ref, method)
+        result = explain(policy, agency, ref, method, duty)
     except (PolicyError, ValueError) as error:
         fail(str(error))
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
         verdict = "ALLOWED" if result.allowed else "DENIED"
-        click.echo(f"{verdict}: {result.agency} {result.method} {result.field} on {result.day}")
+        under = f" under its duty {duty}" if duty else ""
+        click.echo(f"{verdict}: {result.agency}{under} {result.method} {result.field} on "
+                   f"{result.day}")  # fmt: skip
         click.echo(f"  rule:    {result.rule or '(none matched: default deny)'}")
         click.echo(f"  entry:   {result.entry}")
         click.echo(f"  article: {result.article}")
@@ -422,8 +450,10 @@ def explain_command(
 @_policy_option
 @_date_option
 @click.option("--json", "as_json", is_flag=True, help="Print the grants as JSON.")
+@_duty_option
 def grants_command(
     agency: str,
+    duty: str | None,
     catalog_path: Path,
     rules_path: Path | None,
     policy_dir: Path | None,
@@ -433,11 +463,12 @@ def grants_command(
     """List what an agency may read and verify, and which records it sees."""
     try:
         policy = _policy_for(catalog_path, rules_path, policy_dir, day)
-        grants = policy.grants_for(agency)
+        grants = policy.grants_for(agency, duty)
     except PolicyError as error:
         fail(str(error))
-    data = {
+    data: dict[str, Any] = {
         "agency": agency,
+        "duty": duty,
         "day": grants.day.isoformat(),
         "administrator": grants.administrator,
         "types": {
@@ -454,10 +485,10 @@ def grants_command(
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     click.echo(
-        f"{agency} as of {data['day']}"
+        f"{agency}{f' under its duty {duty}' if duty else ''} as of {data['day']}"
         + (" (platform administrator)" if grants.administrator else "")
     )
-    for entity, info in data["types"].items():  # type: ignore[attr-defined]
+    for entity, info in data["types"].items():
         scope = info["scope"] + (f" {info['division']}" if info["division"] else "")
         click.echo(f"  {entity} [{scope}]")
         click.echo(f"    query:  {', '.join(info['query']) or '-'}")
@@ -476,11 +507,20 @@ def grants_command(
     envvar="GOVGATE_ADMIN_TOKEN",
     help="The platform administrator's token (instead of the development key).",
 )
-def reload_command(url: str, data_dir: Path, token: str | None) -> None:
+@click.option(
+    "--approval",
+    default=None,
+    metavar="REF",
+    help="The government's approval reference: required when the new files remove shared "
+    "information (Art. 9); recorded in `govgate catalog history`.",
+)
+def reload_command(url: str, data_dir: Path, token: str | None, approval: str | None) -> None:
     """Make a running gateway load the catalogue and author rules again, without a restart.
 
     A catalogue or rules file with problems is refused with every problem listed, and the
-    policy in force stays (Art. 19). Exit 0 when the new policy is in force, 1 when refused.
+    policy in force stays (Art. 19); so are files that remove shared information without
+    --approval, with each removal listed (Art. 9). Exit 0 when the new policy is in force, 1
+    when refused.
     """
     import httpx  # noqa: PLC0415
 
@@ -490,17 +530,22 @@ def reload_command(url: str, data_dir: Path, token: str | None) -> None:
         if token is None:
             administrator = load_catalog(SHIPPED_CATALOG).administrator
             token = issue_token(dev_signing_key(data_dir), agency=administrator, ttl_seconds=300)
-        response = httpx.post(f"{url.rstrip('/')}/admin/policy/reload",
+        body = None if approval is None else {"approval": approval_reference(approval)}
+        response = httpx.post(f"{url.rstrip('/')}/admin/policy/reload", json=body,
                               headers={"Authorization": f"Bearer {token}"}, timeout=60)  # fmt: skip
     except (PolicyError, GatewayError) as error:
         fail(str(error))
+    except ValueError as error:
+        fail(f"--approval: {error}")
     except httpx.HTTPError as error:
         fail(f"cannot reach the gateway at {url} ({error}); is it running?")
-    body = response.json()
+    answer = response.json()
     if response.status_code == 200:
-        change = "new policy" if body["changed"] else "unchanged"
-        click.echo(f"policy {body['previousVersion']} -> {body['policyVersion']} ({change})")
+        change = "new policy" if answer["changed"] else "unchanged"
+        click.echo(f"policy {answer['previousVersion']} -> {answer['policyVersion']} ({change})")
+        if answer.get("approval") and answer["changed"]:
+            click.echo(f"approval {answer['approval']} recorded (govgate catalog history)")
         return
-    message = body["errors"][0]["message"] if body.get("errors") else response.text
+    message = answer["errors"][0]["message"] if answer.get("errors") else response.text
     click.echo(message, err=True)
     sys.exit(1)

@@ -10,6 +10,9 @@ elsewhere or send a token elsewhere. Nor may another site frame the page (`frame
 An `Authorization` header set in GraphiQL's Headers tab takes precedence over the token bar;
 the line under the bar says which agency answered, from the `X-Govgate-Agency` header the
 gateway puts on every answer to an authenticated request (`AGENCY_HEADER`).
+
+Once connected, the bar lists the agency's duties: choosing one sends `Govgate-Duty` with every
+request, so the schema and answers are that duty's (Art. 18, 21).
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ GRAPHIQL_HTML = """<!doctype html>
            placeholder="paste a token printed by `govgate demo` or `govgate token`"
            autocomplete="off" spellcheck="false">
     <button id="connect" type="button">Connect</button>
+    <label for="duty">Duty</label>
+    <select id="duty"><option value="">all its duties</option></select>
     <span id="who">not connected</span>
   </div>
   <div id="answered" role="status">No answer yet. An Authorization header in the Headers tab

@@ -7,6 +7,9 @@ never be used as a shared secret. Keys come from PEM text or a JWKS URL; the JWK
 with httpx without blocking the event loop, cached by `kid`, and fetched again when a token names
 a key the cache lacks (at most once per `jwks_refresh_interval`, one fetch for all waiting
 requests) or when the cache is older than `jwks_max_age`.
+
+A token may also name the acting officer in RFC 8693's `act` claim (`{"act": {"sub": "<officer
+id>"}}`, Art. 29, 34): `authenticate` returns both as an `Identity`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ __all__ = [
     "AuthenticationError",
     "AuthenticationReason",
     "Authenticator",
+    "Identity",
     "IdentityConfig",
     "unauthenticated_response",
 ]
@@ -69,6 +73,8 @@ _RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512
 _EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 _MIN_RSA_BITS = 2048
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9._:@/+=-]{1,64}")
+#: What an officer id in `act.sub` may look like: plain text that reports and logs can print.
+OFFICER_ID = _SAFE_TEXT
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +149,15 @@ class IdentityConfig:
                 "durations in seconds and cannot be negative."
             )
         _pem_keys(self)  # refuse unusable PEM now, not at the first request
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a verified token says is calling: the agency, and the acting officer if named."""
+
+    agency: str
+    #: The token's `act.sub` (RFC 8693): the person acting for the agency (Art. 29, 34).
+    officer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,8 +282,9 @@ class Authenticator:
         self._jwks_failed = False
         self._jwks_lock = asyncio.Lock()
 
-    async def authenticate(self, authorization: str | None) -> str:
-        """The agency code (`sub`) of a valid bearer token; raises AuthenticationError."""
+    async def authenticate(self, authorization: str | None) -> Identity:
+        """The agency (`sub`) and officer (`act.sub`) of a valid bearer token; raises
+        AuthenticationError."""
         token = _bearer_token(authorization)
         header = _unverified_header(token)
         algorithm = header.get("alg")
@@ -309,7 +325,7 @@ class Authenticator:
                 f"The token is issued to {_safe(agency) or 'an agency'}, which is not in the "
                 "sharing catalogue; ask for a token issued to your agency's catalogue code.",
             )
-        return agency
+        return Identity(agency, _officer(claims))
 
     def _verified_claims(self, token: str, key: _Key, algorithm: str) -> dict[str, Any]:
         config = self.config
@@ -472,6 +488,25 @@ def _duration(seconds: float) -> str:
     if seconds >= 120:
         return f"{seconds // 60} min"
     return f"{seconds} s"
+
+
+def _officer(claims: dict[str, Any]) -> str | None:
+    """The acting officer of RFC 8693's `act` claim (its `sub`), or None when there is none.
+
+    A nested `act` (a delegation chain) names earlier actors; the outermost is the one acting.
+    """
+    if "act" not in claims:
+        return None
+    act = claims["act"]
+    officer = act.get("sub") if isinstance(act, dict) else None
+    if not isinstance(officer, str) or not OFFICER_ID.fullmatch(officer):
+        _refuse(
+            "malformed_token",
+            "The token's act claim must be an object whose sub names the acting officer in 1 to "
+            "64 letters, digits or . _ : @ / + = - (RFC 8693); ask your token issuer for a new "
+            "token.",
+        )
+    return officer
 
 
 def _bearer_token(authorization: str | None) -> str:

@@ -14,7 +14,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from gateway.errors import SigningKeyError
+from gateway.identity import OFFICER_ID
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -172,6 +173,7 @@ def issue_token(
     key: SigningKey,
     *,
     agency: str,
+    officer: str | None = None,
     ttl_seconds: int = 3600,
     issuer: str = DEV_ISSUER,
     audience: str = DEV_AUDIENCE,
@@ -180,14 +182,21 @@ def issue_token(
     """A JWT naming `agency` (`sub`), valid from `now` (default: the clock) for `ttl_seconds`.
 
     The header carries the key's `kid` and `alg`; the claims are sub, iss, aud, iat, nbf, exp
-    and a random jti. Raises ValueError for an empty agency or a non-positive lifetime.
+    and a random jti, and `act: {"sub": officer}` (RFC 8693) when an officer is named. Raises
+    ValueError for an empty agency, an officer id the gateway would refuse, or a non-positive
+    lifetime.
     """
     if not agency:
         raise ValueError("A token must name an agency; pass its catalogue code, e.g. TH-CA.")
+    if officer is not None and not OFFICER_ID.fullmatch(officer):
+        raise ValueError(
+            f"The officer id {officer!r} is not 1 to 64 letters, digits or . _ : @ / + = -; "
+            "use the officer's staff number, e.g. 440106-0042."
+        )
     if ttl_seconds <= 0:
         raise ValueError(f"A token must live a positive number of seconds, not {ttl_seconds}.")
     issued = int(time.time()) if now is None else now
-    claims = {
+    claims: dict[str, Any] = {
         "sub": agency,
         "iss": issuer,
         "aud": audience,
@@ -196,4 +205,6 @@ def issue_token(
         "exp": issued + ttl_seconds,
         "jti": uuid.uuid4().hex,
     }
+    if officer is not None:
+        claims["act"] = {"sub": officer}  # RFC 8693: the person acting for the agency
     return jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid})

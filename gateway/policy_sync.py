@@ -12,7 +12,9 @@ follows the newest row:
 - SQLite (one machine): each process polls the newest id every second.
 
 A process publishes when it starts or reloads and its files compile to a different policy than
-the newest published one; any process may reload, and all follow (docs/deploy.md).
+the newest published one; any process may reload, and all follow (docs/deploy.md). Each
+publication also records who published it, why, the approval it carries and what it removed
+(`policy_publications`, Art. 9; gateway.catalog_history reads them back).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ import json
 import logging
 import os
 import socket
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, func, insert, select, text
 from sqlalchemy.engine import make_url
@@ -45,7 +47,9 @@ __all__ = [
     "Followed",
     "PolicyFollower",
     "PolicyStore",
+    "Publication",
     "StoredPolicy",
+    "policy_publications",
     "policy_versions",
 ]
 
@@ -75,6 +79,38 @@ policy_versions = Table(
 )
 
 
+# Art. 9: who put each published policy into force, why, on whose approval, removing what. A
+# table of its own (one row per policy_versions row) so stores written before it need no change.
+policy_publications = Table(
+    "policy_publications",
+    metadata,
+    Column("policy_id", Integer, primary_key=True, autoincrement=False),
+    Column("catalog_version", String(64), nullable=False),
+    # "start-up" (a gateway started on new files) or "reload" (the administrator's request).
+    Column("occasion", String(16), nullable=False),
+    Column("agency", String(40), nullable=True),
+    Column("officer", String(64), nullable=True),
+    Column("approval", String(200), nullable=True),
+    # JSON list of the reductions relative to the policy in force before (policies.diff).
+    Column("removed", Text, nullable=False),
+    Column("added", Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Publication:
+    """Why a policy is published: the occasion, who asked, the approval, what it changes."""
+
+    catalog_version: str
+    occasion: Literal["start-up", "reload"]
+    agency: str | None = None
+    officer: str | None = None
+    approval: str | None = None
+    #: The reductions, each as `policies.diff` writes them (`as_dict()`).
+    removed: tuple[dict[str, Any], ...] = field(default=())
+    added: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class StoredPolicy:
     """A published policy: its row id, version, the texts, the compiled files, the grants."""
@@ -99,7 +135,13 @@ class PolicyStore:
 
     async def latest(self) -> StoredPolicy | None:
         """The newest published policy, or None when nothing was published yet."""
+        return await self.stored(None)
+
+    async def stored(self, row_id: int | None) -> StoredPolicy | None:
+        """Published policy `row_id` (None: the newest), or None when there is no such row."""
         statement = select(policy_versions).order_by(policy_versions.c.id.desc()).limit(1)
+        if row_id is not None:
+            statement = select(policy_versions).where(policy_versions.c.id == row_id)
         async with self.engine.connect() as connection:
             row = (await connection.execute(statement)).mappings().first()
         if row is None:
@@ -114,8 +156,16 @@ class PolicyStore:
         async with self.engine.connect() as connection:
             return int(await connection.scalar(select(func.max(policy_versions.c.id))) or 0)
 
-    async def publish(self, texts: PolicyTexts, policy: Policy, *, at: str) -> int:
-        """Store `texts` and their compiled `policy` as the newest; tell every process. Its id."""
+    async def publish(
+        self,
+        texts: PolicyTexts,
+        policy: Policy,
+        *,
+        at: str,
+        publication: Publication | None = None,
+    ) -> int:
+        """Store `texts` and their compiled `policy` as the newest, with why (`publication`),
+        in one transaction; tell every process. Its id."""
         async with self.engine.begin() as connection:
             result = await connection.execute(
                 insert(policy_versions).values(
@@ -135,6 +185,19 @@ class PolicyStore:
             if key is None:  # every dialect govgate supports returns it; refuse to guess
                 raise SQLAlchemyError("the database did not return the new policy row's id")
             new_id = int(key[0])
+            if publication is not None:
+                await connection.execute(
+                    insert(policy_publications).values(
+                        policy_id=new_id,
+                        catalog_version=publication.catalog_version,
+                        occasion=publication.occasion,
+                        agency=publication.agency,
+                        officer=publication.officer,
+                        approval=publication.approval,
+                        removed=json.dumps(list(publication.removed), ensure_ascii=False),
+                        added=publication.added,
+                    )
+                )
             if self.engine.dialect.name == "postgresql":
                 await connection.execute(
                     text("SELECT pg_notify(:channel, :payload)"),

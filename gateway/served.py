@@ -87,4 +87,5 @@ class Served:
 
     @classmethod
     def _serve(cls, texts: PolicyTexts, policy: Policy) -> Served:
-        return cls(texts, policy, SchemaCache(list(policy.grants.values())))
+        # Every agency's grants and duty views: a request naming a duty never waits on a schema.
+        return cls(texts, policy, SchemaCache(policy.every_grants()))

@@ -63,24 +63,31 @@ def app_from_environment() -> Starlette:
 
 
 def serve(
-    settings: Settings, *, workers: int = 1, config: Path | None = None, log_config: object = None
+    settings: Settings,
+    *,
+    workers: int = 1,
+    config: Path | None = None,
+    log_config: object = None,
+    approval: str | None = None,
 ) -> bool:
     """Serve `settings` until stopped; whether the server started (uvicorn logged why not).
 
     One worker serves the app built here; N workers each build theirs from $GOVGATE_CONFIG
     (`config`), after `prepare`. Raises PolicyError, GatewayError or SourceError before
-    anything listens.
+    anything listens. `approval` approves files that remove shared information (Art. 9).
     """
     logs: dict[str, object] = {"log_config": log_config, "log_level": "info"}
     if workers == 1:
-        app = create_app(settings)
+        app = create_app(settings, approval=approval)
         with _metrics(settings, app.state.gateway.metrics.exposition):
             server = uvicorn.Server(ServerConfig(app, options=settings.server, **logs))
             server.run()
         return bool(server.started)
     if config is None:
         raise GatewayError("--workers needs a deployment file: serve with --config FILE.")
-    prepare(settings)  # tables, key and policy once, before the workers race for them
+    prepare(
+        settings, approval=approval
+    )  # tables, key and policy once, before the workers race for them
     os.environ[CONFIG_VARIABLE] = str(config.resolve())
     # The folder is named before the workers start: they read it when they import metrics.
     with (
@@ -110,12 +117,13 @@ def _metrics(settings: Settings, exposition: Callable[[], bytes]) -> Iterator[No
         listener.close()
 
 
-def prepare(settings: Settings) -> None:
+def prepare(settings: Settings, *, approval: str | None = None) -> None:
     """Create the audit, voucher and policy tables, the signing key and the published policy,
-    once, before workers start (raises PolicyError, GatewayError or a database error)."""
+    once, before workers start (raises PolicyError, GatewayError or a database error).
+    `approval` approves files that remove shared information (Art. 9; gateway.app.Gateway)."""
 
     async def run() -> None:
-        gateway = Gateway(settings)
+        gateway = Gateway(settings, approval=approval)
         try:
             await gateway.start()
         finally:

@@ -227,6 +227,10 @@ class Settings:
     algorithms: tuple[str, ...] = ("EdDSA",)
     public_keys: dict[str, str] = field(default_factory=dict)
     jwks_url: str | None = None
+    #: Refuse tokens that do not name the acting officer (`act`, Art. 29, 34): OFFICER_REQUIRED.
+    #: Off by default so agency systems without per-person tokens keep working; turn it on
+    #: once the identity provider issues them.
+    require_officer: bool = False
     limits: Limits = field(default_factory=Limits)
     #: Sliding-window limits per agency and per verified subject (`[rate_limits]`).
     rate_limits: RateLimits = field(default_factory=RateLimits)
@@ -357,6 +361,7 @@ class _Identity:
     jwks_url: str | None = None
     max_token_lifetime: int = 86_400
     require_jti: bool = True
+    require_officer: bool = False
 
     def __post_init__(self) -> None:
         if self.max_token_lifetime < 1:
@@ -524,6 +529,7 @@ def load_settings(path: str | Path) -> Settings:
         limits=section(path, Limits, _table(path, document, "limits"), "limits"),
         rate_limits=_rate_limits(path, _table(path, document, "rate_limits")),
         max_token_lifetime=identity.max_token_lifetime,
+        require_officer=identity.require_officer,
         require_jti=identity.require_jti,
         server=section(path, ServerOptions, _table(path, document, "server"), "server"),
         metrics=section(path, MetricsOptions, _table(path, document, "metrics"), "metrics"),

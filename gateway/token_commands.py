@@ -41,10 +41,17 @@ _MARGIN = 60
     default=SHIPPED_CATALOG, show_default="the shipped catalog/guangzhou.yaml",
     help="The sharing catalogue (YAML).",
 )  # fmt: skip
+@click.option(
+    "--officer",
+    default=None,
+    metavar="ID",
+    help="The acting officer, put in the token's act claim (RFC 8693; Art. 29, 34), e.g. a "
+    "staff number.",
+)
 @click.pass_context
-def token_group(
+def token_group(  # noqa: PLR0917 (click hands every option to the command as a parameter)
     context: click.Context, agency: str | None, ttl_seconds: int, data_dir: Path,
-    catalog_path: Path,
+    catalog_path: Path, officer: str | None,
 ) -> None:  # fmt: skip
     """Print a token for --agency, signed with the development key that demo serves with.
 
@@ -69,7 +76,10 @@ def token_group(
             f"({DEFAULT_MAX_LIFETIME} s) refuses a token that lives {ttl_seconds} s.",
             err=True,
         )
-    click.echo(issue_token(key, agency=agency, ttl_seconds=ttl_seconds))
+    try:
+        click.echo(issue_token(key, agency=agency, officer=officer, ttl_seconds=ttl_seconds))
+    except ValueError as error:
+        fail(f"--officer: {error}")
 
 
 @token_group.command("revoke")

@@ -31,6 +31,7 @@ _REFUSALS = frozenset({
     "BAD_REQUEST", "FORBIDDEN", "METHOD_NOT_ALLOWED", "POLICY_INVALID", "RATE_LIMITED",
     # gateway.middleware.audited and gateway.body: requests declined before anything ran
     "NOT_FOUND", "REQUEST_TIMEOUT", "CLIENT_DISCONNECTED", "OVERLOADED",
+    "DUTY_REQUIRED", "DUTY_NOT_HELD", "OFFICER_REQUIRED", "APPROVAL_REQUIRED",
 })  # fmt: skip
 
 
@@ -46,6 +47,9 @@ class Trail:
     at: str
     started: float = field(default_factory=time.perf_counter)
     agency: str | None = None
+    #: The duty the request named (as asked), and the officer its token named.
+    duty: str | None = None
+    officer: str | None = None
     reason: str | None = None
     unauthenticated: bool = False
     policy_version: str | None = None
@@ -140,4 +144,6 @@ class Trail:
             latency_us=int((time.perf_counter() - self.started) * 1_000_000),
             flags=tuple(dict.fromkeys(self.flags)),
             vouchers=tuple(self.vouchers),
+            duty=self.duty,
+            officer=self.officer,
         )

@@ -5,8 +5,12 @@
 
 from policies.catalog import SHIPPED_CATALOG, Agency, Catalog, Dataset, FieldShare, load_catalog
 from policies.compiler import CompiledPolicy, compile_policy, write_policy
+from policies.diff import PolicyDiff, diff_policies
 from policies.errors import (
     CatalogError,
+    DutyError,
+    DutyNotHeldError,
+    DutyRequiredError,
     PolicyError,
     Problem,
     RulesError,
@@ -25,10 +29,14 @@ __all__ = [
     "CatalogError",
     "CompiledPolicy",
     "Dataset",
+    "DutyError",
+    "DutyNotHeldError",
+    "DutyRequiredError",
     "Explanation",
     "FieldShare",
     "Grants",
     "Policy",
+    "PolicyDiff",
     "PolicyError",
     "Problem",
     "RowScope",
@@ -37,6 +45,7 @@ __all__ = [
     "UnknownFieldError",
     "compile_policy",
     "default_rules_path",
+    "diff_policies",
     "explain",
     "load_catalog",
     "load_rules",

@@ -102,6 +102,14 @@ class _Checker:
         for i, duty in enumerate(agency["duties"]):
             if duty not in duties:
                 self.report((*path, "duties", i), unknown("duty", duty, duties))
+        required = agency.get("require_duty", self.document.get("require_duty") is True)
+        if required is True and not agency["duties"]:
+            self.report(
+                (*path, "duties"),
+                "this agency must name the duty each request serves (require_duty) but holds "
+                "no duty, so it could never be answered; give it its duties, or set "
+                "require_duty: false for it (Art. 18)",
+            )
 
     def check_dataset(
         self, path: Path, dataset: dict[str, Any], agencies: dict[str, Any], duties: dict[str, Any]

@@ -78,6 +78,8 @@ class Agency:
     division: str
     kind: AgencyKind
     duties: tuple[str, ...]
+    #: Whether its requests must name the duty they serve; None: as the catalogue's top level.
+    require_duty: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,14 @@ class Catalog:
     duties: tuple[Duty, ...]
     agencies: tuple[Agency, ...]
     datasets: tuple[Dataset, ...]
+    #: Whether every request must name the duty it serves (Art. 18, 21, 34(4)); agencies may
+    #: override it either way.
+    require_duty: bool = False
+
+    def duty_required(self, code: str) -> bool:
+        """Whether requests of agency `code` must name their duty (`Govgate-Duty`)."""
+        agency = self.agency(code)
+        return self.require_duty if agency.require_duty is None else agency.require_duty
 
     def agency(self, code: str) -> Agency:
         """The agency with this code; raises UnknownAgencyError saying which codes exist."""
@@ -318,8 +328,10 @@ def _build(document: dict[str, Any], lines: LineMap, name: str) -> Catalog:
                 division=a["division"],
                 kind=a["kind"],
                 duties=tuple(a["duties"]),
+                require_duty=a.get("require_duty"),
             )
             for a in document["agencies"]
         ),
         datasets=tuple(datasets),
+        require_duty=bool(document.get("require_duty", False)),
     )

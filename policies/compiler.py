@@ -122,9 +122,13 @@ def compile_policy(catalog: Catalog, rules: tuple[AuthorRule, ...] = ()) -> Comp
         "# == Agencies: level (Art. 21), unconditional sharing (Art. 2, 4), duties (Art. 4, 18)",
     ]
     for agency in catalog.agencies:
+        # Art. 18, 21: the Govgate-Duty requirement is no Casbin decision, but it is part of
+        # what the policy serves, so it shows here (and changes the policy's version).
+        bound = "; must name its duty" if catalog.duty_required(agency.code) else ""
         out.append(
             _comment(
-                f"{agency.code} {agency.name} ({agency.level} {agency.division}, {agency.kind})"
+                f"{agency.code} {agency.name} ({agency.level} {agency.division}, {agency.kind}"
+                f"{bound})"
             )
         )
         out.append(_line("g", agency.code, f"level:{agency.level}"))

@@ -4,7 +4,10 @@ PolicyError
 ├── CatalogError          (the catalogue has problems: carries every one, with its path)
 ├── RulesError            (the author rules have problems: likewise)
 ├── UnknownAgencyError    (an agency code that the catalogue does not list)
-└── UnknownFieldError     (a Type.field that the field inventory does not have)
+├── UnknownFieldError     (a Type.field that the field inventory does not have)
+└── DutyError             (a request cannot be served under the duty it names, or names none)
+    ├── DutyRequiredError (the catalogue says the agency must name its duty; it named none)
+    └── DutyNotHeldError  (the named duty is not one the agency holds)
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from dataclasses import dataclass
 
 __all__ = [
     "CatalogError",
+    "DutyError",
+    "DutyNotHeldError",
+    "DutyRequiredError",
     "PolicyError",
     "Problem",
     "RulesError",
@@ -68,3 +74,27 @@ class UnknownAgencyError(PolicyError):
 
 class UnknownFieldError(PolicyError):
     """The field is not in the field inventory."""
+
+
+class DutyError(PolicyError):
+    """A request cannot be served under the duty it names (or it names none but must).
+
+    `agency` is the agency's code, `asked` the duty named (None: none), and `held` the agency's
+    duties as (id, name) pairs, so a refusal can say which duties it may name.
+    """
+
+    def __init__(
+        self, message: str, *, agency: str, asked: str | None, held: tuple[tuple[str, str], ...]
+    ) -> None:
+        super().__init__(message)
+        self.agency = agency
+        self.asked = asked
+        self.held = held
+
+
+class DutyRequiredError(DutyError):
+    """The catalogue requires the agency to name the duty a request serves; it named none."""
+
+
+class DutyNotHeldError(DutyError):
+    """The duty named is not one the agency holds (or not a duty at all)."""

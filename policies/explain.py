@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 from policies.derivations import revealers
+from policies.duties import check_duty
 from policies.grants import field_ref
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class Explanation:
     policy_version: str
     #: For a denied field: the fields the agency may read whose values reveal it, in words.
     revealed_by: tuple[str, ...] = ()
+    #: The duty the decision was asked under (Art. 18, 21); None: all the agency's duties.
+    duty: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The explanation as plain JSON-ready data."""
@@ -43,11 +46,14 @@ def explain(
     agency_code: str,
     ref: str,
     method: str = "query",
+    duty: str | None = None,
 ) -> Explanation:
-    """Explain `policy`'s decision on `agency_code` doing `method` on field `ref`.
+    """Explain `policy`'s decision on `agency_code` doing `method` on field `ref`, acting under
+    `duty` alone when given (its duty view, policies.duties).
 
-    Raises UnknownAgencyError or UnknownFieldError for names that do not exist, and ValueError
-    for a method other than query or verify.
+    Raises UnknownAgencyError or UnknownFieldError for names that do not exist,
+    DutyNotHeldError for a duty the agency does not hold, and ValueError for a method other
+    than query or verify.
     """
     if method not in ("query", "verify"):
         raise ValueError(f"The method is query or verify, not {method!r}.")
@@ -55,16 +61,29 @@ def explain(
     field_ref(ref)
     day = policy.day.isoformat()
     allowed, rule = policy.enforcer.enforce_ex(agency_code, ref, method, day)
+    under = None
+    if duty is not None and allowed:
+        check_duty(policy.catalog, agency_code, duty)
+        # Allowed to the agency: the duty view decides. Denied to it: that denial stands (a
+        # duty only ever narrows), and is what the explanation gives.
+        allowed, rule = policy.duty_enforcer(agency_code, duty).enforce_ex(
+            agency_code, ref, method, day
+        )
+        under = duty
+    elif duty is not None:
+        check_duty(policy.catalog, agency_code, duty)
     rule = list(rule) if rule else None
     source = rule[5] if rule else None
     entry, article, reason = _account(
         policy,
-        agency=agency,
+        agency=agency if under is None else replace(agency, duties=(under,)),
         ref=ref,
         method=method,
         allowed=bool(allowed),
         source=source,
     )
+    if duty is not None:
+        reason = f"Under its duty {duty}: {reason}"
     return Explanation(
         agency=agency_code,
         field=ref,
@@ -78,6 +97,7 @@ def explain(
         reason=reason,
         policy_version=policy.version,
         revealed_by=() if allowed else _revealed_by(policy, agency_code, ref),
+        duty=duty,
     )
 
 

@@ -62,6 +62,8 @@ class RequestContext:
     engines: Mapping[str, AsyncEngine]
     max_page_size: int
     request_id: str
+    #: The acting officer the token named (`act.sub`, Art. 29, 34), if any.
+    officer: str | None = None
     #: The gateway's clock when the request arrived.
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: Seconds each source may take for one statement (resolvers.fetch.DEFAULT_TIMEOUT if absent).

@@ -197,6 +197,13 @@ class TypeScope:
     division: str | None
 
 
+@strawberry.type(description="A duty the agency holds (Art. 4): name it in Govgate-Duty.")
+class HeldDuty:
+    id: str
+    name: str
+    description: str
+
+
 @strawberry.type(description="The calling agency and what the sharing catalogue grants it.")
 class Me:
     agency: Agency
@@ -205,6 +212,19 @@ class Me:
     scopes: list[TypeScope]
     administrator: bool
     policy_version: str
+    duties: list[HeldDuty] = strawberry.field(
+        description="The duties the agency holds; a request may name one in Govgate-Duty."
+    )
+    duty: str | None = strawberry.field(
+        description="The duty this request is answered under (Art. 18, 21); null: all of the "
+        "agency's duties."
+    )
+    duty_required: bool = strawberry.field(
+        description="Whether every request must name its duty (the catalogue's require_duty)."
+    )
+    officer: str | None = strawberry.field(
+        description="The acting officer the token names (its act claim, Art. 29), if any."
+    )
 
 
 @strawberry.type(description="The answer to a verification: does the claim match the record?")
@@ -386,6 +406,14 @@ class Query:
             ],
             administrator=grants.administrator,
             policy_version=ctx.policy_version,
+            duties=[
+                HeldDuty(id=d.id, name=d.name, description=d.description)
+                for d in ctx.catalog.duties
+                if d.id in grants.agency.duties
+            ],
+            duty=grants.duty,
+            duty_required=ctx.catalog.duty_required(grants.agency.code),
+            officer=ctx.officer,
         )
 
     @strawberry.field(

@@ -65,6 +65,10 @@ class AuditEntry:
     flags: tuple[str, ...] = ()
     #: Vouchers issued with the response (Art. 23).
     vouchers: tuple[str, ...] = ()
+    #: The duty the request named (`Govgate-Duty`, Art. 18, 21), as asked even when refused.
+    duty: str | None = None
+    #: The acting officer the token named (`act.sub`, Art. 29, 34).
+    officer: str | None = None
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
@@ -84,6 +88,8 @@ class AuditEntry:
         out: dict[str, Any] = {}
         for name, key in _KEYS:
             value = getattr(self, name)
+            if value is None and name in _LATER:
+                continue  # absent, as in records written before the member existed
             out[key] = list(value) if isinstance(value, tuple) else value
         out["operations"] = [{"name": op.name, "sha256": op.sha256} for op in self.operations]
         out["rowCount"] = self.row_count
@@ -116,3 +122,6 @@ def _snake(name: str) -> str:
 
 #: (attribute, JSON key) of every member, in declaration order.
 _KEYS = _camel_keys()
+#: Members added after records were first written: left out of `content()` when None, so a
+#: record without them has exactly the canonical form (and hash) it had before they existed.
+_LATER = frozenset({"duty", "officer"})

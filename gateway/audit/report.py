@@ -3,7 +3,9 @@
 `usage_report(contents, catalog, period)` folds audit contents (as `AuditEntry.content()` writes
 them: from the store, or from an export) into a `UsageReport`: per agency, its requests by
 decision; per agency and dataset, and per agency and field, its reads, records and refusals;
-and the agencies ranked by refused requests. `gateway.audit.report_command` prints and draws it.
+per agency and duty named, and per agency and officer (Art. 18, 29, 34); the agencies ranked by
+refused requests; and, for one officer, each request. `gateway.audit.report_command` prints
+and draws it.
 
 Attribution: the log names fields (`Person.idNumber`); the catalogue groups fields in datasets,
 and one field may sit in several (Person.idNumber is in person-basic and person-verification).
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
 
     from policies.catalog import Catalog
 
-__all__ = ["AgencyUsage", "Attribution", "Period", "Usage", "UsageReport", "usage_report"]
+__all__ = [
+    "AgencyUsage", "Attribution", "Period", "Tally", "Usage", "UsageReport", "usage_report",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,15 @@ class Usage:
 
 
 @dataclass(slots=True)
+class Tally:
+    """Requests under one duty, or by one officer: how many, refused, records returned."""
+
+    requests: int = 0
+    refused: int = 0
+    records: int = 0
+
+
+@dataclass(slots=True)
 class AgencyUsage:
     """One agency's requests in the period (`agency` None: requests that carried none)."""
 
@@ -124,6 +137,10 @@ class AgencyUsage:
     refused_names: int = 0
     datasets: dict[str, Usage] = field(default_factory=dict)
     fields: dict[str, Usage] = field(default_factory=dict)
+    #: By the duty requests named (`duty`; "" for none, i.e. all the agency's duties).
+    duties: dict[str, Tally] = field(default_factory=dict)
+    #: By the officer the token named (`officer`; "" for none).
+    officers: dict[str, Tally] = field(default_factory=dict)
 
     @property
     def requests(self) -> int:
@@ -140,6 +157,11 @@ class AgencyUsage:
         self.decisions[content["decision"]] += 1
         records = Counter(_entity(record) for record in content.get("records", ()))
         self.records += sum(records.values())
+        for table, key in ((self.duties, "duty"), (self.officers, "officer")):
+            tally = table.setdefault(str(content.get(key) or ""), Tally())
+            tally.requests += 1
+            tally.refused += content["decision"] == "refused"
+            tally.records += sum(records.values())
         read = [f for f in content.get("fields", ()) if f in attribution.dataset_of]
         for ref in read:
             _usage(self.fields, ref).count_read(records[_entity(ref, ".")])
@@ -169,6 +191,9 @@ class UsageReport:
     attribution: Attribution
     #: The one agency reported on, or None for all.
     agency: str | None = None
+    #: The one officer reported on, or None for all; then `requests_of_officer` lists each.
+    officer: str | None = None
+    requests_of_officer: list[Mapping[str, Any]] = field(default_factory=list)
     by_agency: dict[str, AgencyUsage] = field(default_factory=dict)
     #: Requests without an agency (no valid token, or refused before identifying one).
     anonymous: AgencyUsage = field(default_factory=lambda: AgencyUsage(None))
@@ -192,6 +217,14 @@ class UsageReport:
         refused = [u for u in self.by_agency.values() if u.refused or u.refused_names]
         return sorted(refused, key=lambda u: (-u.refused, -u.refused_names, u.agency or ""))
 
+    def names_duties(self) -> bool:
+        """Whether any request counted named a duty."""
+        return any(key for u in self.by_agency.values() for key in u.duties)
+
+    def names_officers(self) -> bool:
+        """Whether any request counted named an officer."""
+        return any(key for u in self.by_agency.values() for key in u.officers)
+
     def datasets_of(self, usage: AgencyUsage) -> list[tuple[str, Usage]]:
         """An agency's datasets, in catalogue order."""
         return _in_order(usage.datasets, self.attribution.datasets)
@@ -207,6 +240,10 @@ class UsageReport:
         agency = content.get("agency")
         if self.agency is not None and agency != self.agency:
             return
+        if self.officer is not None:
+            if content.get("officer") != self.officer:
+                return
+            self.requests_of_officer.append(content)
         if agency is None:
             self.anonymous.add(content, self.attribution)
         else:
@@ -223,13 +260,15 @@ async def usage_report(
     period: Period,
     *,
     agency: str | None = None,
+    officer: str | None = None,
 ) -> UsageReport:
-    """Fold audit contents (async or not) into the usage report for `period` (and `agency`).
+    """Fold audit contents (async or not) into the usage report for `period` (and `agency`,
+    and `officer`).
 
-    Records outside the period, or of another agency when `agency` is given, are skipped, so
-    the contents may be a whole export.
+    Records outside the period, or of another agency or officer when one is given, are
+    skipped, so the contents may be a whole export.
     """
-    report = UsageReport(period, Attribution.from_catalog(catalog), agency)
+    report = UsageReport(period, Attribution.from_catalog(catalog), agency, officer)
     if isinstance(contents, AsyncIterable):
         async for content in contents:
             report.add(content)

@@ -1,7 +1,7 @@
 """`govgate audit report`: usage of the shared data per agency, dataset and field (Art. 30, 34).
 
-govgate audit report --from D --to D [--agency CODE] [--format table|csv] [--chart FILE.png]
-                     (--data DIR | --config FILE)
+govgate audit report --from D --to D [--agency CODE] [--officer ID] [--format table|csv]
+                     [--chart FILE.png] (--data DIR | --config FILE)
 
 The numbers come from `gateway.audit.report`; this module reads the log, checks the arguments
 and renders the report as an aligned table, a tidy CSV table, or a PNG chart.
@@ -23,6 +23,13 @@ from gateway._cli import deployment_options, fail
 from gateway.audit.commands import _store, audit_group, day_range
 from gateway.audit.entry import DECISIONS
 from gateway.audit.report import Period, usage_report
+from gateway.audit.report_accountability import (
+    csv_rows,
+    per_duty,
+    per_officer,
+    requests_of_officer,
+)
+from gateway.identity import OFFICER_ID
 from policies.catalog import load_catalog
 from policies.errors import PolicyError
 
@@ -40,10 +47,11 @@ if TYPE_CHECKING:
 
 __all__ = ["CSV_COLUMNS", "draw_chart", "render_csv", "render_table", "report_command"]
 
-#: The columns of `--format csv`, one row per agency, agency x dataset and agency x field.
+#: The columns of `--format csv`, one row per agency, agency x dataset, agency x field, agency
+#: x duty named and agency x officer.
 CSV_COLUMNS = (
     "from", "to", "level", "agency", "dataset", "field", "requests", *DECISIONS,
-    "reads", "records", "refusals",
+    "reads", "records", "refusals", "duty", "officer",
 )  # fmt: skip
 _NO_AGENCY = "(no agency)"
 _EMPTY = "no requests in this period"
@@ -61,6 +69,9 @@ _KEY = (
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True,
               help="Last day (UTC) of the period, inclusive, e.g. 2026-12-31.")  # fmt: skip
 @click.option("--agency", default=None, help="Report on this agency only (catalogue code).")
+@click.option("--officer", default=None, metavar="ID",
+              help="Report on this officer only (the act claim of their tokens), and list "
+              "each of their requests (Art. 29, 34).")  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table",
               show_default=True, help="An aligned table to read, or one CSV table.")  # fmt: skip
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -71,6 +82,7 @@ def report_command(
     first: datetime,
     last: datetime,
     agency: str | None,
+    officer: str | None,
     fmt: str,
     chart: Path | None,
 ) -> None:
@@ -86,9 +98,12 @@ def report_command(
         fail(str(error))
     if agency is not None:
         _check_agency(agency, catalog)
+    if officer is not None and not OFFICER_ID.fullmatch(officer):
+        fail(f"--officer {officer!r} is not an officer id: 1 to 64 letters, digits or "
+             ". _ : @ / + = -, as tokens name them.")  # fmt: skip
     period = Period(first.date(), last.date())
     try:
-        report = asyncio.run(_collect(_store(settings), catalog, period, agency))
+        report = asyncio.run(_collect(_store(settings), catalog, period, agency, officer))
     except SQLAlchemyError as error:
         fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
              "check the URL and that the database is up.")  # fmt: skip
@@ -119,11 +134,11 @@ def _check_agency(code: str, catalog: Catalog) -> None:
 
 
 async def _collect(
-    store: AuditStore, catalog: Catalog, period: Period, agency: str | None
+    store: AuditStore, catalog: Catalog, period: Period, agency: str | None, officer: str | None
 ) -> UsageReport:
     try:
         contents = (r.content async for r in store.records(start=period.start, end=period.end))
-        return await usage_report(contents, catalog, period, agency=agency)
+        return await usage_report(contents, catalog, period, agency=agency, officer=officer)
     finally:
         await store.close()
 
@@ -134,6 +149,8 @@ async def _collect(
 def render_table(report: UsageReport, catalog: Catalog) -> str:
     """The report as aligned text: summary, per dataset, per field, most refused agencies."""
     who = f"agency {report.agency}" if report.agency else "all agencies"
+    if report.officer is not None:
+        who = f"officer {report.officer} of {who}"
     lines = [f"Usage report for {who}, {report.period.label}",
              f"Catalogue {catalog.version} ({catalog.path})", *_KEY, ""]  # fmt: skip
     if not report.requests:
@@ -143,6 +160,13 @@ def render_table(report: UsageReport, catalog: Catalog) -> str:
         lines += _section("Requests per agency", _summary(report, names))
         lines += _section("Per dataset", _per_dataset(report))
         lines += _section("Per field", _per_field(report))
+        if report.names_duties():
+            lines += _section("Per duty named (Govgate-Duty)", per_duty(report))
+        if report.names_officers() and report.officer is None:
+            lines += _section("Per officer (the token's act claim)", per_officer(report))
+        if report.officer is not None:
+            title = f"Requests of officer {report.officer}, one by one"
+            lines += _section(title, requests_of_officer(report))
         lines += _section("Most refused agencies", _most_refused(report))
         if report.agency is None:
             lines.append("Unauthenticated requests (no valid token, so no agency): "
@@ -256,6 +280,7 @@ def render_csv(report: UsageReport) -> str:
                              "dataset": report.attribution.dataset_of[ref], "field": ref,
                              "reads": counts.reads, "records": counts.records,
                              "refusals": counts.refusals})  # fmt: skip
+    writer.writerows(csv_rows(report, period))
     return out.getvalue()
 
 

@@ -61,6 +61,8 @@ GATEWAY_GRANTS: Mapping[str, tuple[str, ...]] = {
     "signing_keys": ("SELECT", "INSERT"),
     # Policies published for every process to follow (Art. 19); the id comes from a sequence.
     "policy_versions": ("SELECT", "INSERT"),
+    # Who published each policy, when and on what approval (Art. 9): added, never changed.
+    "policy_publications": ("SELECT", "INSERT"),
     # Rate-limit windows (docs/security.md): counters that slide, so rows come and go. They
     # are not evidence: the audit record of a refused request is.
     "rate_keys": ("SELECT", "INSERT", "UPDATE", "DELETE"),

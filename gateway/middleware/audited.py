@@ -93,10 +93,17 @@ def wants_page(headers: Headers) -> bool:
 
 
 def error_response(
-    status: int, message: str, code: str, request_id: str, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    code: str,
+    request_id: str,
+    headers: dict[str, str] | None = None,
+    *,
+    extensions: dict[str, object] | None = None,
 ) -> JSONResponse:
-    """The JSON error every refusal answers with, carrying the request id."""
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    """The JSON error every refusal answers with, carrying the request id (and any further
+    `extensions` members, e.g. the duties an agency holds)."""
+    body = {"errors": [{"message": message, "extensions": {"code": code, **(extensions or {})}}]}
     return JSONResponse(
         body, status_code=status, headers={**(headers or {}), "X-Request-Id": request_id}
     )

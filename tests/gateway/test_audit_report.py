@@ -191,7 +191,7 @@ def test_csv_is_one_tidy_table_with_the_same_numbers(data_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == (
         "from,to,level,agency,dataset,field,requests,allowed,refused,unauthenticated,failed,"
-        "reads,records,refusals"
+        "reads,records,refusals,duty,officer"
     )
     rows = csv_rows(result.output)
     assert {(r["from"], r["to"]) for r in rows} == {("2026-11-01", "2026-11-30")}
@@ -269,7 +269,7 @@ def test_an_empty_period_says_so(data_dir: Path) -> None:
     assert as_csv.exit_code == 0
     assert as_csv.stdout.splitlines() == [",".join([
         "from", "to", "level", "agency", "dataset", "field", "requests", "allowed", "refused",
-        "unauthenticated", "failed", "reads", "records", "refusals",
+        "unauthenticated", "failed", "reads", "records", "refusals", "duty", "officer",
     ])]  # fmt: skip
     assert "no requests in this period" in as_csv.stderr
 

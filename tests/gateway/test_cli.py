@@ -225,3 +225,18 @@ def test_seed_never_prints_a_password_from_a_source_url(postgres_url: str, tmp_p
     assert result.returncode == 0, result.stderr
     assert "s3cret-word" not in result.stdout + result.stderr
     assert "postgres:***@" in result.stdout
+
+
+def test_explain_and_grants_decide_under_a_duty_and_refuse_one_not_held() -> None:
+    duty = ["--agency", "GZ-PSB", "--duty", "traffic-management", *DAY]
+    denied = govgate("policy", "explain", *duty, "--field", "Person.phone")
+    assert denied.returncode == 1
+    assert denied.stdout.startswith("DENIED: GZ-PSB under its duty traffic-management query")
+    assert govgate("policy", "explain", "--agency", "GZ-PSB", "--field", "Person.phone",
+                   *DAY).returncode == 0  # fmt: skip
+    grants = json.loads(govgate("policy", "grants", *duty, "--json").stdout)
+    assert grants["duty"] == "traffic-management"
+    assert grants["types"]["Person"]["query"] == ["idNumber", "name"]
+    refused = govgate("policy", "grants", "--agency", "GZ-PSB", "--duty", "taxation")
+    assert refused.returncode == 2
+    assert "GZ-PSB does not hold the duty 'taxation'" in refused.stderr

@@ -19,6 +19,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from sources.persons import PERSONS
@@ -342,3 +343,27 @@ def test_the_page_works_under_its_content_security_policy_which_blocks_inline_sc
     assert browser.execute_script("return window.injected === undefined") is True
     blocked: list[dict[str, Any]] = browser.get_log("browser")  # type: ignore[no-untyped-call]
     assert any("script-src 'self'" in message for message in csp_violations(blocked)), blocked
+
+
+def test_the_bar_lists_the_agencys_duties_and_a_chosen_duty_narrows_the_docs(
+    browser: webdriver.Chrome, live: LiveServer, token_for: Callable[[str], str]
+) -> None:
+    open_graphiql(browser, live)
+    connect(browser, token_for("GZ-PSB"), "GZ-PSB")
+    assert "phone" in person_fields_in_docs(browser)
+    choices = Select(browser.find_element(By.ID, "duty"))
+    assert [o.get_attribute("value") for o in choices.options] == [
+        "", "household-registration", "public-security", "traffic-management"]  # fmt: skip
+    previous = browser.find_element(By.CLASS_NAME, "graphiql-container")
+    choices.select_by_value("traffic-management")  # Govgate-Duty on every request from now on
+    wait_for(
+        browser,
+        expected_conditions.text_to_be_present_in_element(
+            (By.ID, "who"), "connected as GZ-PSB under traffic-management"
+        ),
+        "the bar to name the duty",
+    )
+    wait_for(browser, expected_conditions.staleness_of(previous), "GraphiQL to be remounted")
+    fields = person_fields_in_docs(browser)
+    assert "name" in fields
+    assert "phone" not in fields

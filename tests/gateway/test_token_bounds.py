@@ -16,7 +16,14 @@ from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key, issue_token
 from gateway.settings import load_settings
 from tests.gateway.conftest import LiveServer
 from tests.gateway.deployments import serving
-from tests.gateway.test_identity import bearer, ed25519_key, good_claims, refusal, signed
+from tests.gateway.test_identity import (
+    agency_of,
+    bearer,
+    ed25519_key,
+    good_claims,
+    refusal,
+    signed,
+)
 from tests.gateway.test_token_command import govgate
 from tests.gateway.test_workers import deployment
 
@@ -50,7 +57,7 @@ async def test_the_lifetime_cap_is_configurable_and_a_token_at_the_cap_passes() 
     key = ed25519_key()
     now = int(time.time())
     day = signed(key, good_claims(iat=now, exp=now + 86_400))
-    assert await authenticator_for(key).authenticate(bearer(day)) == "TH-CA"
+    assert (await authenticator_for(key).authenticate(bearer(day))).agency == "TH-CA"
     error = await refusal(authenticator_for(key, max_lifetime_seconds=3600), bearer(day))
     assert error.reason == "lifetime_too_long"
     assert "lives 24 h (exp - iat)" in error.message
@@ -68,7 +75,7 @@ async def test_a_token_issued_in_the_future_is_refused() -> None:
 async def test_a_deployment_may_waive_the_jti_but_never_the_iat() -> None:
     key = ed25519_key()
     waived = authenticator_for(key, require_jti=False)
-    assert await waived.authenticate(bearer(signed(key, good_claims(jti=None)))) == "TH-CA"
+    assert await agency_of(waived, bearer(signed(key, good_claims(jti=None)))) == "TH-CA"
     error = await refusal(waived, bearer(signed(key, good_claims(iat=None))))
     assert error.reason == "missing_claim"
     assert "has no iat claim" in error.message
@@ -82,7 +89,7 @@ async def test_a_revoked_jti_is_refused_and_other_tokens_are_not() -> None:
                                   is_revoked={"gone"}.__contains__)  # fmt: skip
     error = await refusal(authenticator, bearer(signed(key, good_claims(jti="gone"))))
     assert error.reason == "revoked"
-    assert await authenticator.authenticate(bearer(signed(key, good_claims()))) == "TH-CA"
+    assert await agency_of(authenticator, bearer(signed(key, good_claims()))) == "TH-CA"
 
 
 # -- revocation, end to end -------------------------------------------------------------------

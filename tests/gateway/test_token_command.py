@@ -123,4 +123,5 @@ async def test_a_printed_token_passes_the_gateway_authenticator(
                             public_keys={key.kid: key.public_pem()})  # fmt: skip
     codes = {agency.code for agency in catalog.agencies}
     authenticator = Authenticator(config, is_known_agency=codes.__contains__)
-    assert await authenticator.authenticate(f"Bearer {result.stdout.strip()}") == "HZ-HRSS"
+    identity = await authenticator.authenticate(f"Bearer {result.stdout.strip()}")
+    assert identity.agency == "HZ-HRSS"

@@ -2,6 +2,10 @@
 // says which agency answered each request. A file, not an inline script: the page's
 // Content-Security-Policy runs scripts from this origin only.
 //
+// Which duty: once connected, the bar lists the agency's duties (from `me`, or from a refusal
+// that names them); choosing one sends Govgate-Duty with every request, so the schema and the
+// answers are that duty's (Art. 18, 21).
+//
 // Whose token: an Authorization header typed in GraphiQL's Headers tab takes precedence over
 // the token bar, and the answer line says so. Other headers in the tab are sent as typed. The tab's contents stay in the page (GraphiQL does not store them); the bar's
 // token is kept in this browser tab's sessionStorage only.
@@ -41,7 +45,7 @@
       : "Not authenticated (HTTP " + response.status + "): " + source + " was refused.";
   }
 
-  function fetcherFor(token) {
+  function fetcherFor(token, duty) {
     return async (body, options) => {
       const tab = (options && options.headers) || {};
       const fromTab = authorizationIn(tab);
@@ -50,6 +54,7 @@
       }
       const headers = { "Content-Type": "application/json" };
       if (token) headers.Authorization = "Bearer " + token;
+      if (duty) headers["Govgate-Duty"] = duty;
       for (const [name, value] of Object.entries(tab)) {
         if (name.toLowerCase() === "authorization") delete headers.Authorization;
         headers[name] = String(value);
@@ -62,29 +67,42 @@
     };
   }
 
-  function render(token) {
-    generation += 1;  // a new key makes GraphiQL fetch the new agency's schema
+  function render(token, duty) {
+    generation += 1;  // a new key makes GraphiQL fetch the new agency's (or duty's) schema
     root.render(React.createElement(GraphiQL, {
-      key: generation, fetcher: fetcherFor(token), defaultQuery,
+      key: generation, fetcher: fetcherFor(token, duty), defaultQuery,
       defaultEditorToolsVisibility: false,
     }));
   }
 
+  function listDuties(duties, chosen) {  // the agency's duties, from `me` or a refusal
+    const select = document.getElementById("duty");
+    select.replaceChildren(new Option("all its duties", ""));
+    for (const d of duties || []) select.add(new Option(d.id + " " + d.name, d.id));
+    select.value = chosen;
+  }
+
   async function connect() {
     const token = document.getElementById("token").value.trim();
+    const same = token === sessionStorage.getItem("govgate-token");  // else: a new agency
+    const duty = same ? document.getElementById("duty").value : "";
     sessionStorage.setItem("govgate-token", token);
-    render(token);
+    render(token, duty);
     if (!token) {
       who.textContent = "not connected: paste a token";
       return;
     }  // the old GraphiQL, with the old token, is gone before anything is said
     who.textContent = "connecting...";
-    const answer = await fetcherFor(token)({ query: "{ me { agency { code name } } }" });
-    who.textContent = answer.data ? "connected as " + answer.data.me.agency.code
-                                  : (answer.errors || [{ message: "not connected" }])[0].message;
+    const answer = await fetcherFor(token, duty)(
+      { query: "{ me { agency { code } duty duties { id name } } }" });
+    const refused = (answer.errors || [{ message: "not connected" }])[0];
+    listDuties(answer.data ? answer.data.me.duties : (refused.extensions || {}).duties, duty);
+    who.textContent = answer.data ? "connected as " + answer.data.me.agency.code +
+      (answer.data.me.duty ? " under " + answer.data.me.duty : "") : refused.message;
   }
 
   document.getElementById("connect").addEventListener("click", connect);
+  document.getElementById("duty").addEventListener("change", connect);
   document.getElementById("token").addEventListener("keydown", (event) => {
     if (event.key === "Enter") connect();
   });
