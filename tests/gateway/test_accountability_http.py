@@ -121,8 +121,8 @@ def test_a_malformed_act_claim_is_refused_as_a_malformed_token(
 ) -> None:
     key = dev_signing_key(seeded)
     now = int(time.time())
-    claims = {"sub": "TH-CA", "iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "exp": now + 600,
-              "act": {"sub": "Wang Li; DROP"}}  # fmt: skip
+    claims = {"sub": "TH-CA", "iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "iat": now,
+              "exp": now + 600, "jti": "act-test", "act": {"sub": "Wang Li; DROP"}}  # fmt: skip
     token = jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
     response = post(live.url, token, "{ me { officer } }")
     assert response.status_code == 401
