@@ -1,10 +1,42 @@
 """Workflows the regulation prescribes: access requests (Art. 19) and objections (Art. 22).
 
-Deadlines count China's working days (`working_days`). See docs/workflows.md.
+Deadlines count China's working days (`working_days`); cases live in append-only tables of the
+gateway's database (`tables`, `store`); every step is recorded with who, when and why through a
+`Recorder` the gateway connects to its audit log. See docs/workflows.md.
 """
 
+from gateway.workflows.access import PROVISION_DAYS, AccessRequest, AccessRequests
 from gateway.workflows.calendar_file import load_calendar_file, parse_calendar
-from gateway.workflows.errors import CalendarFileError, WorkflowError
+from gateway.workflows.catalogue import PolicyCatalogue
+from gateway.workflows.errors import (
+    CalendarFileError,
+    CaseChangedError,
+    CaseNotFoundError,
+    InvalidRecordError,
+    NotFoundError,
+    NotShareableError,
+    RecordNotFoundError,
+    SourceReadError,
+    SourceUnchangedError,
+    StepNotAllowedError,
+    WorkflowError,
+    WorkflowInputError,
+    WorkflowStoreError,
+    WrongStateError,
+)
+from gateway.workflows.grant_rules import grant_rules, with_grant_rules
+from gateway.workflows.refs import RecordRef
+from gateway.workflows.store import Notification, StoredCase, WorkflowStore
+from gateway.workflows.types import (
+    ABSENT,
+    Actor,
+    CanRead,
+    Catalogue,
+    FieldFacts,
+    ReadSource,
+    Recorder,
+    WorkflowEvent,
+)
 from gateway.workflows.working_days import (
     CHINA,
     Deadline,
@@ -14,13 +46,43 @@ from gateway.workflows.working_days import (
 )
 
 __all__ = [
+    "ABSENT",
     "CHINA",
+    "PROVISION_DAYS",
+    "AccessRequest",
+    "AccessRequests",
+    "Actor",
     "CalendarFileError",
+    "CanRead",
+    "CaseChangedError",
+    "CaseNotFoundError",
+    "Catalogue",
     "Deadline",
+    "FieldFacts",
+    "InvalidRecordError",
+    "NotFoundError",
+    "NotShareableError",
+    "Notification",
+    "PolicyCatalogue",
+    "ReadSource",
+    "RecordNotFoundError",
+    "RecordRef",
+    "Recorder",
     "Remaining",
+    "SourceReadError",
+    "SourceUnchangedError",
+    "StepNotAllowedError",
+    "StoredCase",
     "WorkflowError",
+    "WorkflowEvent",
+    "WorkflowInputError",
+    "WorkflowStore",
+    "WorkflowStoreError",
     "WorkingCalendar",
+    "WrongStateError",
     "YearArrangement",
+    "grant_rules",
     "load_calendar_file",
     "parse_calendar",
+    "with_grant_rules",
 ]

@@ -69,7 +69,8 @@ def test_a_day_both_off_and_worked_and_a_missing_holiday_list_are_refused() -> N
 
 def test_broken_yaml_names_its_line() -> None:
     found = problems("2027:\n  holidays:\n    A: [2027-01-01\n")
-    assert len(found) == 1 and found[0].startswith("days.yaml:4: not valid YAML")
+    assert len(found) == 1
+    assert found[0].startswith("days.yaml:4: not valid YAML")
 
 
 def test_a_year_listed_twice_is_refused() -> None:
