@@ -8,6 +8,7 @@ gateway's database (`tables`, `store`); every step is recorded with who, when an
 from gateway.workflows.access import PROVISION_DAYS, AccessRequest, AccessRequests
 from gateway.workflows.calendar_file import load_calendar_file, parse_calendar
 from gateway.workflows.catalogue import PolicyCatalogue
+from gateway.workflows.corrections import Recipients, recipients
 from gateway.workflows.errors import (
     CalendarFileError,
     CaseChangedError,
@@ -25,6 +26,7 @@ from gateway.workflows.errors import (
     WrongStateError,
 )
 from gateway.workflows.grant_rules import grant_rules, with_grant_rules
+from gateway.workflows.objections import CHECK_DAYS, Objection, Objections
 from gateway.workflows.refs import RecordRef
 from gateway.workflows.store import Notification, StoredCase, WorkflowStore
 from gateway.workflows.types import (
@@ -47,6 +49,7 @@ from gateway.workflows.working_days import (
 
 __all__ = [
     "ABSENT",
+    "CHECK_DAYS",
     "CHINA",
     "PROVISION_DAYS",
     "AccessRequest",
@@ -63,8 +66,11 @@ __all__ = [
     "NotFoundError",
     "NotShareableError",
     "Notification",
+    "Objection",
+    "Objections",
     "PolicyCatalogue",
     "ReadSource",
+    "Recipients",
     "RecordNotFoundError",
     "RecordRef",
     "Recorder",
@@ -84,5 +90,6 @@ __all__ = [
     "grant_rules",
     "load_calendar_file",
     "parse_calendar",
+    "recipients",
     "with_grant_rules",
 ]
