@@ -13,6 +13,7 @@ from gateway.workflows.errors import (
     CaseChangedError,
     CaseNotFoundError,
     StepNotAllowedError,
+    WorkflowInputError,
     WrongStateError,
 )
 from gateway.workflows.tables import event_row, workflow_cases, workflow_parties
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from gateway.workflows.types import Actor, CaseKind, Catalogue, Clock, Recorder, Row
     from gateway.workflows.working_days import Deadline, WorkingCalendar
 
-__all__ = ["Core", "Step", "deadline_json", "parse_stamp", "stamp"]
+__all__ = ["Core", "Step", "deadline_json", "parse_stamp", "stamp", "wrong_since_text"]
 
 #: One step to record: (action, state after it, reason, detail).
 Step = tuple[str, str, "str | None", "Mapping[str, Any]"]
@@ -56,6 +57,22 @@ def deadline_json(deadline: Deadline) -> dict[str, Any]:
     }
 
 
+def wrong_since_text(moment: datetime | None, now: datetime) -> str | None:
+    """The start of the window a value was wrong in, checked: aware and not in the future."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise WorkflowInputError(
+            f"The time the value became wrong ({moment.isoformat()}) has no time zone; give one."
+        )
+    if moment > now:
+        raise WorkflowInputError(
+            f"The value cannot have become wrong at {stamp(moment)}, after now ({stamp(now)}); "
+            "give the time it was last right, or none."
+        )
+    return stamp(moment)
+
+
 class Core:
     """The machinery under both workflows; `kind` says which."""
 
@@ -84,8 +101,8 @@ class Core:
         return moment
 
     def new_id(self) -> str:
-        """A fresh case id: `AR-` or `OB-` and ten random hex digits (unguessable)."""
-        return f"{_PREFIX[self.kind]}-{secrets.token_hex(5).upper()}"
+        """A fresh case id: `AR-` or `OB-` and twelve random hex digits (unguessable)."""
+        return f"{_PREFIX[self.kind]}-{secrets.token_hex(6).upper()}"
 
     def is_administrator(self, actor: Actor) -> bool:
         """Whether `actor` acts for the platform administrator (Art. 5)."""
@@ -109,7 +126,7 @@ class Core:
         """Refuse `step` unless `allowed`, saying who may take it."""
         if not allowed:
             raise StepNotAllowedError(
-                f"{actor.agency} may not {step}: only {who} may; ask them, or act as them."
+                f"{actor.agency} may not {step}: only {who} may; ask them to."
             )
 
     def require_state(self, case: StoredCase, *states: str, step: str) -> None:

@@ -29,11 +29,13 @@ if TYPE_CHECKING:
     from gateway.workflows.types import Actor, Catalogue, Clock, Recorder, WorkflowEvent
     from gateway.workflows.working_days import Remaining, WorkingCalendar
 
-__all__ = ["PROVISION_DAYS", "AccessRequest", "AccessRequests"]
+__all__ = ["PROVISION_DAYS", "WAITING", "AccessRequest", "AccessRequests"]
 
 #: Art. 19 para 2: the provider supplies within 5 working days of the decision to share.
 PROVISION_DAYS = 5
 _MOST_FIELDS = 50
+#: The states in which a request waits for someone's step (an inbox).
+WAITING = ("filed", "forwarded", "approved")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,14 +231,18 @@ class AccessRequests:
         """One request `actor` is a party to (the administrator sees every one)."""
         return self._view(await self._core.visible(actor, case_id))
 
-    async def for_agency(self, actor: Actor, *, role: str | None = None) -> list[AccessRequest]:
+    async def for_agency(
+        self, actor: Actor, *, role: str | None = None, waiting: bool = False
+    ) -> list[AccessRequest]:
         """Requests `actor` is party to in `role` (requester, provider; None: either), newest
-        first; the administrator's inbox is every request."""
+        first; the administrator's inbox is every request. `waiting`: only cases waiting for a
+        step (filed, forwarded, approved)."""
         core = self._core
+        states = WAITING if waiting else None
         if core.is_administrator(actor) and role is None:
-            cases = await core.store.cases("access")
+            cases = await core.store.cases("access", states=states)
         else:
-            cases = await core.store.cases("access", party=actor.agency)
+            cases = await core.store.cases("access", party=actor.agency, states=states)
             if role is not None:
                 cases = [c for c in cases if c.party(actor.agency, role)]
         return [self._view(c) for c in cases]

@@ -121,7 +121,7 @@ def correction_rows(
     """One notification per agency and one supersession per voucher, for the step's rows."""
     rows: list[Row] = [
         (workflow_notifications, {
-            "id": f"NT-{secrets.token_hex(5).upper()}", "agency": r.agency,
+            "id": f"NT-{secrets.token_hex(6).upper()}", "agency": r.agency,
             "objection": objection, "record": str(record), "field": field_ref,
             "first_received_at": r.first_at, "last_received_at": r.last_at,
             "requests": r.requests, "created_at": at,

@@ -3,7 +3,7 @@
 An approval becomes one author rule per field (policies/rules.py, docs/policies.md):
 
     p, TH-CA, Person.phone, query, allow, 2026-12-31, approval GZ-GOV-2026-88 access request
-      AR-1F2E3D4C5B duty civil-affairs                     (one line; wrapped here)
+      AR-1F2E3D4C5B6A duty civil-affairs                     (one line; wrapped here)
 
 The subject is the requesting agency, not `duty:<id>`: a duty rule would open the field to
 every agency holding that duty, which nobody asked for. The note names the approval, the case

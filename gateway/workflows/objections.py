@@ -22,7 +22,14 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from gateway.workflows._core import Core, Step, deadline_json, parse_stamp, stamp
+from gateway.workflows._core import (
+    Core,
+    Step,
+    deadline_json,
+    parse_stamp,
+    stamp,
+    wrong_since_text,
+)
 from gateway.workflows.corrections import correction_rows, recipients
 from gateway.workflows.errors import (
     RecordNotFoundError,
@@ -50,10 +57,12 @@ if TYPE_CHECKING:
     )
     from gateway.workflows.working_days import Remaining, WorkingCalendar
 
-__all__ = ["CHECK_DAYS", "Objection", "Objections"]
+__all__ = ["CHECK_DAYS", "WAITING", "Objection", "Objections"]
 
 #: Art. 22: the administrator checks within 3 working days; so does the provider.
 CHECK_DAYS = 3
+#: The states in which an objection waits for someone's step (an inbox).
+WAITING = ("filed", "with-provider", "correcting")
 
 Steps = list[Step]
 
@@ -145,9 +154,12 @@ class Objections:
         core.require_state(case, "filed", step="be checked by the platform")
         why, now = parse_text(reason, "reason", most=2000), core.now()
         if technical:
-            outcome = {"by": "platform", "outcome": "technical"}
-            steps: Steps = [("checked", "corrected", why, outcome)]
-            await self._correct(case, actor, now, steps, _stamp_or_none(wrong_since))
+            since = wrong_since_text(wrong_since, now)
+            steps: Steps = [
+                ("checked", "filed", why, {"by": "platform", "outcome": "technical"}),
+                ("corrected", "corrected", None, {"by": "platform"}),
+            ]
+            await self._correct(case, actor, now, steps, since)
         else:
             due = core.calendar.deadline(now, CHECK_DAYS)
             steps = [
@@ -170,7 +182,11 @@ class Objections:
         core.require_state(case, "with-provider", step="be reported on by the provider")
         why, now = parse_text(reason, "reason", most=2000), core.now()
         outcome = "source-wrong" if source_wrong else "source-right"
-        detail = {"by": "provider", "outcome": outcome, "wrongSince": _stamp_or_none(wrong_since)}
+        detail = {
+            "by": "provider",
+            "outcome": outcome,
+            "wrongSince": wrong_since_text(wrong_since, now),
+        }
         state = "correcting" if source_wrong else "dismissed"
         events = core.events(case.id, case.last.step, actor, now, [("checked", state, why, detail)])
         await core.commit(case.id, events)
@@ -203,14 +219,18 @@ class Objections:
         """One objection `actor` is a party to (the administrator sees every one)."""
         return self._view(await self._core.visible(actor, case_id))
 
-    async def for_agency(self, actor: Actor, *, role: str | None = None) -> list[Objection]:
+    async def for_agency(
+        self, actor: Actor, *, role: str | None = None, waiting: bool = False
+    ) -> list[Objection]:
         """Objections `actor` is party to in `role` (requester, provider; None: either), newest
-        first; the administrator's inbox is every objection."""
+        first; the administrator's inbox is every objection. `waiting`: only cases waiting for
+        a step (filed, with-provider, correcting)."""
         core = self._core
+        states = WAITING if waiting else None
         if core.is_administrator(actor) and role is None:
-            cases = await core.store.cases("objection")
+            cases = await core.store.cases("objection", states=states)
         else:
-            cases = await core.store.cases("objection", party=actor.agency)
+            cases = await core.store.cases("objection", party=actor.agency, states=states)
             if role is not None:
                 cases = [c for c in cases if c.party(actor.agency, role)]
         return [self._view(c) for c in cases]
@@ -277,7 +297,3 @@ def _digest(salt: str, value: object) -> str:
     """A salted SHA-256 of a value: it confirms a change without keeping the value."""
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return hmac.new(bytes.fromhex(salt), text.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def _stamp_or_none(moment: datetime | None) -> str | None:
-    return stamp(moment) if moment is not None else None

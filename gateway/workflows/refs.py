@@ -34,6 +34,10 @@ _KEYS: dict[str, Callable[[str], object]] = {
 
 def parse_field(text: str) -> str:
     """`text` as a known field `Type.field`; raises WorkflowInputError naming what exists."""
+    if len(text) > 128:
+        raise WorkflowInputError(
+            f"{_clip(text)!r} is not a field; write fields as Type.field, e.g. Person.name."
+        )
     try:
         entity, name = field_ref(text.strip())
     except UnknownFieldError as error:

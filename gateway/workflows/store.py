@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, text
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -142,10 +142,18 @@ class WorkflowStore:
         return found[0] if found else None
 
     async def cases(
-        self, kind: CaseKind, *, party: str | None = None, newest: int = 500
+        self,
+        kind: CaseKind,
+        *,
+        party: str | None = None,
+        states: Sequence[str] | None = None,
+        newest: int = 500,
     ) -> list[StoredCase]:
-        """The newest `newest` cases of `kind`, newest first; only those `party` is party to."""
+        """The newest `newest` cases of `kind`, newest first; only those `party` is party to,
+        and only those now in one of `states` (None: any)."""
         statement = select(workflow_cases).where(workflow_cases.c.kind == kind)
+        if states is not None:
+            statement = statement.where(workflow_cases.c.id.in_(_in_states(states)))
         if party is not None:
             statement = statement.where(
                 workflow_cases.c.id.in_(
@@ -223,6 +231,21 @@ class WorkflowStore:
                 f"Cannot read the workflow tables in {self._where} ({_describe(error)}); "
                 f"{_REACH}, and that the gateway has created them."
             ) from None
+
+
+def _in_states(states: Sequence[str]) -> Any:
+    """The ids of cases whose newest step left them in one of `states`."""
+    events = workflow_events.c
+    latest = (
+        select(events.case_id, func.max(events.step).label("step"))
+        .group_by(events.case_id)
+        .subquery()
+    )
+    return (
+        select(events.case_id)
+        .join(latest, and_(events.case_id == latest.c.case_id, events.step == latest.c.step))
+        .where(events.state.in_(list(states)))
+    )
 
 
 def _event(row: dict[str, Any]) -> WorkflowEvent:

@@ -140,7 +140,7 @@ class WorkingCalendar:
             working_days=working_days,
             day=day,
             ends_at=ends_at,
-            warnings=self.warnings(years | {_china_day(start).year}),
+            warnings=self.warnings(years),
         )
 
     def remaining(self, deadline: Deadline, now: datetime) -> Remaining:

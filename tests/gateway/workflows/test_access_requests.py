@@ -284,3 +284,22 @@ async def _approved(requests: AccessRequests, clock: Clock) -> str:
     await requests.forward(ADMIN, filed.id, reference="FWD")
     await requests.decide(ADMIN, filed.id, approved=True, reference="GZ-GOV-2026-88")
     return filed.id
+
+
+async def test_the_inbox_lists_only_cases_waiting_for_a_step(
+    requests: AccessRequests, clock: Clock
+) -> None:
+    opened = await requests.file(
+        TIANHE, duty="civil-affairs", fields=["Person.address"], reason="r"
+    )
+    waiting = await requests.file(TIANHE, duty="civil-affairs", fields=["Person.phone"], reason="r")
+    approved = await _approved(requests, clock)
+    refused = await requests.file(TIANHE, duty="civil-affairs", fields=["Person.phone"], reason="r")
+    await requests.forward(ADMIN, refused.id, reference="FWD")
+    await requests.decide(ADMIN, refused.id, approved=False, reasons="no")
+    inbox = {r.id for r in await requests.for_agency(ADMIN, waiting=True)}
+    assert inbox == {waiting.id, approved}
+    everything = {r.id for r in await requests.for_agency(ADMIN)}
+    assert everything == {opened.id, waiting.id, approved, refused.id}
+    provider_inbox = await requests.for_agency(PSB, role="provider", waiting=True)
+    assert {r.id for r in provider_inbox} == {waiting.id, approved}

@@ -193,7 +193,8 @@ async def test_a_technical_cause_is_corrected_by_the_platform_and_notified_at_on
     assert (done.state, done.outcome) == ("corrected", "technical")
     assert done.notified == ("TH-CA",)  # r5 only: r1 and r2 came before the fault
     assert done.superseded_vouchers == 0  # r5 carried no voucher
-    assert [e.action for e in done.history] == ["filed", "checked", "notified"]
+    assert [e.action for e in done.history] == ["filed", "checked", "corrected", "notified"]
+    assert {e.agency for e in done.history[1:]} == {"GZ-DATA"}
 
 
 async def test_a_provider_who_finds_the_source_right_dismisses_it_and_nobody_is_notified(
@@ -268,6 +269,11 @@ async def test_each_check_belongs_to_its_party(objections: Objections) -> None:
     await objections.check(ADMIN, filed.id, technical=False, reason="source")
     with pytest.raises(StepNotAllowedError, match="only the providing agency GZ-CA"):
         await objections.report(TIANHE, filed.id, source_wrong=True, reason="it is")
+    with pytest.raises(WorkflowInputError, match="after now"):
+        await objections.report(
+            MARRIAGE, filed.id, source_wrong=True, reason="it is",
+            wrong_since=utc("2030-01-01T00:00:00"),
+        )  # fmt: skip
     with pytest.raises(WrongStateError, match="is with-provider"):
         await objections.check(ADMIN, filed.id, technical=True, reason="again")
     assert [o.id for o in await objections.for_agency(MARRIAGE, role="provider")] == [filed.id]
