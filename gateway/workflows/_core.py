@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from datetime import UTC, datetime
@@ -26,7 +28,15 @@ if TYPE_CHECKING:
     from gateway.workflows.types import Actor, CaseKind, Catalogue, Clock, Recorder, Row
     from gateway.workflows.working_days import Deadline, WorkingCalendar
 
-__all__ = ["Core", "Step", "deadline_json", "parse_stamp", "stamp", "wrong_since_text"]
+__all__ = [
+    "Core",
+    "Step",
+    "deadline_json",
+    "parse_stamp",
+    "stamp",
+    "value_digest",
+    "wrong_since_text",
+]
 
 #: One step to record: (action, state after it, reason, detail).
 Step = tuple[str, str, "str | None", "Mapping[str, Any]"]
@@ -71,6 +81,12 @@ def wrong_since_text(moment: datetime | None, now: datetime) -> str | None:
             "give the time it was last right, or none."
         )
     return stamp(moment)
+
+
+def value_digest(salt: str, value: object) -> str:
+    """A salted SHA-256 of a value: it confirms a change without keeping the value."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return hmac.new(bytes.fromhex(salt), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class Core:

@@ -15,21 +15,12 @@ agency that received the field since it was wrong and supersedes their vouchers
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
-import json
 import secrets
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from gateway.workflows._core import (
-    Core,
-    Step,
-    deadline_json,
-    parse_stamp,
-    stamp,
-    wrong_since_text,
-)
+from gateway.workflows import _core as shared
+from gateway.workflows._core import Core, Step
 from gateway.workflows.corrections import correction_rows, recipients
 from gateway.workflows.errors import (
     RecordNotFoundError,
@@ -132,14 +123,14 @@ class Objections:
         salt = secrets.token_hex(16)
         case_id, now = core.new_id(), core.now()
         due = core.calendar.deadline(now, CHECK_DAYS)
-        detail = {"checkBy": core.catalogue.administrator, "deadline": deadline_json(due)}
+        detail = {"checkBy": core.catalogue.administrator, "deadline": shared.deadline_json(due)}
         values = {"reason": why, "fields": (name,), "record": str(ref),
-                  "value_salt": salt, "value_sha256": _digest(salt, value)}  # fmt: skip
+                  "value_salt": salt, "value_sha256": shared.value_digest(salt, value)}  # fmt: skip
         parties = [(actor.agency, "requester"), (facts.provider, "provider")]
         rows = core.filing_rows(case_id, actor, now, values, parties)
         events = core.events(case_id, 0, actor, now, [("filed", "filed", why, detail)])
         await core.commit(case_id, events, rows)
-        return await self._reload(case_id)
+        return await self._reload(case_id, actor)
 
     async def check(
         self, actor: Actor, case_id: str, *, technical: bool, reason: str,
@@ -154,7 +145,7 @@ class Objections:
         core.require_state(case, "filed", step="be checked by the platform")
         why, now = parse_text(reason, "reason", most=2000), core.now()
         if technical:
-            since = wrong_since_text(wrong_since, now)
+            since = shared.wrong_since_text(wrong_since, now)
             steps: Steps = [
                 ("checked", "filed", why, {"by": "platform", "outcome": "technical"}),
                 ("corrected", "corrected", None, {"by": "platform"}),
@@ -165,10 +156,10 @@ class Objections:
             steps = [
                 ("checked", "filed", why, {"by": "platform", "outcome": "not-technical"}),
                 ("forwarded", "with-provider", None,
-                 {"provider": _provider(case), "deadline": deadline_json(due)}),
+                 {"provider": _provider(case), "deadline": shared.deadline_json(due)}),
             ]  # fmt: skip
             await core.commit(case.id, core.events(case.id, case.last.step, actor, now, steps))
-        return await self._reload(case.id)
+        return await self._reload(case.id, actor)
 
     async def report(
         self, actor: Actor, case_id: str, *, source_wrong: bool, reason: str,
@@ -185,12 +176,12 @@ class Objections:
         detail = {
             "by": "provider",
             "outcome": outcome,
-            "wrongSince": wrong_since_text(wrong_since, now),
+            "wrongSince": shared.wrong_since_text(wrong_since, now),
         }
         state = "correcting" if source_wrong else "dismissed"
         events = core.events(case.id, case.last.step, actor, now, [("checked", state, why, detail)])
         await core.commit(case.id, events)
-        return await self._reload(case.id)
+        return await self._reload(case.id, actor)
 
     async def confirm_correction(
         self, actor: Actor, case_id: str, *, reason: str | None = None
@@ -204,7 +195,10 @@ class Objections:
         core.require_state(case, "correcting", step="have its correction confirmed")
         ref, name = RecordRef.parse(case.record or ""), case.fields[0]
         current = await self._read(ref, name)
-        if current is not ABSENT and _digest(case.value_salt or "", current) == case.value_sha256:
+        if (
+            current is not ABSENT
+            and shared.value_digest(case.value_salt or "", current) == case.value_sha256
+        ):
             raise SourceUnchangedError(
                 f"{_provider(case)}'s database still holds the value objected to in {case.id} "
                 f"({ref} {name}); correct it there, then confirm again."
@@ -213,11 +207,11 @@ class Objections:
         reported = next(e for e in reversed(case.events) if e.action == "checked")
         steps: Steps = [("corrected", "corrected", why, {"by": "provider", "sourceChanged": True})]
         await self._correct(case, actor, core.now(), steps, reported.detail.get("wrongSince"))
-        return await self._reload(case.id)
+        return await self._reload(case.id, actor)
 
     async def get(self, actor: Actor, case_id: str) -> Objection:
         """One objection `actor` is a party to (the administrator sees every one)."""
-        return self._view(await self._core.visible(actor, case_id))
+        return self._view(await self._core.visible(actor, case_id), actor)
 
     async def for_agency(
         self, actor: Actor, *, role: str | None = None, waiting: bool = False
@@ -233,12 +227,12 @@ class Objections:
             cases = await core.store.cases("objection", party=actor.agency, states=states)
             if role is not None:
                 cases = [c for c in cases if c.party(actor.agency, role)]
-        return [self._view(c) for c in cases]
+        return [self._view(c, actor) for c in cases]
 
     async def _correct(
         self, case: StoredCase, actor: Actor, now: datetime, steps: Steps, since: str | None
     ) -> None:
-        core, at = self._core, stamp(now)
+        core, at = self._core, shared.stamp(now)
         ref, name = RecordRef.parse(case.record or ""), case.fields[0]
         found = await recipients(core.store.engine, ref, name, since=since, until=at)
         detail = {
@@ -262,13 +256,17 @@ class Objections:
                 "try again when the provider's database is reachable."
             ) from None
 
-    async def _reload(self, case_id: str) -> Objection:
+    async def _reload(self, case_id: str, actor: Actor) -> Objection:
         case = await self._core.store.case(case_id)
         if case is None:
             raise WorkflowStoreError(f"{case_id} was recorded but cannot be read back.")
-        return self._view(case)
+        return self._view(case, actor)
 
-    def _view(self, case: StoredCase) -> Objection:
+    def _view(self, case: StoredCase, actor: Actor) -> Objection:
+        if not self._core.is_administrator(actor):
+            # Who read a person's value is the audit log's to tell: only the administrator
+            # sees the recipients (default deny; the parties see that they were notified).
+            case = replace(case, events=tuple(_redacted(e) for e in case.events))
         state, checks = case.last.state, [e for e in case.events if e.action == "checked"]
         notified = next((e for e in case.events if e.action == "notified"), None)
         view = Objection(
@@ -276,24 +274,24 @@ class Objections:
             field=case.fields[0], reason=case.reason, filed_at=case.filed_at, state=state,
             status=state, provider=_provider(case),
             outcome=checks[-1].detail.get("outcome") if checks else None,
-            notified=tuple(notified.detail["agencies"]) if notified else (),
-            superseded_vouchers=int(notified.detail["vouchers"]) if notified else 0,
+            notified=tuple(notified.detail.get("agencies", ())) if notified else (),
+            superseded_vouchers=int(notified.detail.get("vouchers", 0)) if notified else 0,
             history=case.events,
         )  # fmt: skip
         clock = next((e for e in reversed(case.events) if "deadline" in e.detail), None)
         if state not in {"filed", "with-provider", "correcting"} or clock is None:
             return view
         calendar = self._core.calendar
-        due = calendar.deadline(parse_stamp(clock.at), CHECK_DAYS)
+        due = calendar.deadline(shared.parse_stamp(clock.at), CHECK_DAYS)
         remaining = calendar.remaining(due, self._core.now())
         return replace(view, deadline=remaining, status="overdue" if remaining.overdue else state)
 
 
+def _redacted(event: WorkflowEvent) -> WorkflowEvent:
+    if event.action != "notified":
+        return event
+    return replace(event, detail={"window": event.detail.get("window")})
+
+
 def _provider(case: StoredCase) -> str:
     return next(a for a, role in case.parties if role == "provider")
-
-
-def _digest(salt: str, value: object) -> str:
-    """A salted SHA-256 of a value: it confirms a change without keeping the value."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    return hmac.new(bytes.fromhex(salt), text.encode("utf-8"), hashlib.sha256).hexdigest()

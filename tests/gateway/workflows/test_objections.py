@@ -147,8 +147,9 @@ async def test_an_objection_runs_both_checks_and_its_correction_reaches_every_re
 
     await provider_db.put(PERSON, FIELD, "divorced")  # corrected in the provider's database
     clock.set(utc("2026-10-09T03:00:00"))
-    corrected = await objections.confirm_correction(MARRIAGE, filed.id, reason="record fixed")
-    assert corrected.state == corrected.status == "corrected"
+    confirmed = await objections.confirm_correction(MARRIAGE, filed.id, reason="record fixed")
+    assert confirmed.state == confirmed.status == "corrected"
+    corrected = await objections.get(ADMIN, filed.id)
     # Received the field since Aug 15: GZ-CA (r1) and TH-CA (r2, r5). Not GZ-HEALTH (before),
     # GZ-PSB (another field), GZ-TAX (another record), PY-TAX (refused).
     assert corrected.notified == ("GZ-CA", "TH-CA")
@@ -165,6 +166,14 @@ async def test_an_objection_runs_both_checks_and_its_correction_reaches_every_re
     assert notified["window"] == {
         "since": "2026-08-15T00:00:00.000000Z", "until": "2026-10-09T03:00:00.000000Z"
     }  # fmt: skip
+
+    # Who else read this person's value is the audit log's to tell: the requester and the
+    # provider see that recipients were notified, not who they were.
+    for party in (TIANHE, MARRIAGE):
+        seen = await objections.get(party, filed.id)
+        assert (seen.state, seen.notified, seen.superseded_vouchers) == ("corrected", (), 0)
+        assert "GZ-CA" not in str(seen.history[-1].detail)
+        assert seen.history[-1].detail == {"window": notified["window"]}
 
     tianhe = await store.notifications("TH-CA")
     assert [(n.objection, n.record, n.field, n.requests) for n in tianhe] == [
