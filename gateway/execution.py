@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
 
 from gateway.audit import fields_read
+from gateway.graphql.plan import planned
 from gateway.validation import rules_for
 from resolvers.errors import ResolverError
 from sources.identifiers import InvalidIdentifierError
@@ -99,6 +100,14 @@ async def run_operation(
             return checked, set()
         document = checked
         schema.remember(query, document)
+    # -- plans (gateway/graphql/plan, docs/plans.md): the same answer, compiled once ----------
+    answered = await _planned(
+        query, document, operation_name=operation_name, variables=variables, schema=schema,
+        context=context,
+    )  # fmt: skip
+    if answered is not None:
+        return answered
+    # -- otherwise the resolvers, field by field ----------------------------------------------
     outcome = execute(
         schema._schema,
         document,
@@ -114,6 +123,28 @@ async def run_operation(
     if result.data is None:  # refused at the start (variables, operation name): nothing read
         return response, set()
     return response, fields_read(schema._schema, document, operation_name, variables)
+
+
+async def _planned(
+    query: str,
+    document: DocumentNode,
+    *,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    schema: AgencySchema,
+    context: RequestContext,
+) -> tuple[dict[str, Any], set[str]] | None:
+    """The operation answered by its compiled plan, shaped as `execute`'s answer is; None when
+    it has no plan (the resolvers answer it)."""
+    outcome = await planned(
+        query, document, operation_name, variables, schema=schema, context=context
+    )
+    if outcome is None:
+        return None
+    response: dict[str, Any] = {"data": outcome.data}
+    if outcome.errors:
+        response["errors"] = [_shape(e, context.request_id) for e in outcome.errors]
+    return response, set(outcome.read)
 
 
 def _parse_and_validate(

@@ -37,6 +37,7 @@ __all__ = [
     "issuer_key_loader",
     "loader",
     "scope_clauses",
+    "unreachable",
 ]
 
 _MAX_BATCH = 500
@@ -107,10 +108,16 @@ _UNREACHABLE_TEXT = ("unable to open database file", "database is locked", "disk
 def _unreachable(error: DBAPIError) -> bool:
     """Whether a driver error means the source is down or too slow, not that the query or the
     schema is wrong (those stay internal errors, so they are noticed and fixed)."""
-    if error.connection_invalidated or isinstance(error.orig, OSError):
+    return error.connection_invalidated or (error.orig is not None and unreachable(error.orig))
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether a driver's own exception (asyncpg, sqlite3, asyncmy, or SQLAlchemy's wrapping of
+    one) means the source is down or too slow rather than that the query is wrong."""
+    if isinstance(error, OSError):
         return True
-    name = type(error.orig).__name__.lower()
-    text = str(error.orig).lower()
+    name = type(error).__name__.lower()
+    text = str(error).lower()
     return any(part in name for part in _UNREACHABLE_NAMES) or any(
         part in text for part in _UNREACHABLE_TEXT
     )

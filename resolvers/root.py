@@ -7,13 +7,21 @@ keyset pagination on the record's key: a cursor is the last key seen.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from resolvers.errors import InvalidArgumentError, TooComplexError
+from resolvers.arguments import (
+    after_key,
+    check_box,
+    check_page_size,
+    claims_given,
+    cursor,
+    division,
+    name_pattern,
+    plain_text,
+)
+from resolvers.errors import InvalidArgumentError
 from resolvers.evidence import DatasetFreshness, Voucher, dataset_freshness, find_voucher
 from resolvers.fetch import columns_for, fetch, loader, scoped_select
 from resolvers.records import (
@@ -29,7 +37,7 @@ from resolvers.records import (
     make_record,
 )
 from resolvers.selection import selected_names
-from sources.identifiers import CreditCode, DivisionCode, IdNumber, LicenseNumber, ParcelCode
+from sources.identifiers import CreditCode, IdNumber, LicenseNumber, ParcelCode
 from sources.inventory import SOURCES
 
 if TYPE_CHECKING:
@@ -75,25 +83,6 @@ _CONNECTIONS = {
 }
 
 
-def _cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(f"v1:{key}".encode()).decode("ascii")
-
-
-def _after(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
-        text = ""
-    if not text.startswith("v1:"):
-        raise InvalidArgumentError(
-            "The 'after' cursor is not one this gateway issued; pass the endCursor of the "
-            "previous page unchanged."
-        )
-    return text.removeprefix("v1:")
-
-
 async def _lookup(info: Info, entity: str, key: str) -> Any:
     source_name = _SOURCE_OF[entity]
     source = SOURCES[source_name]
@@ -109,11 +98,7 @@ async def _page(
     info: Info, entity: str, first: int, after: str | None, where: list[ColumnElement[bool]]
 ) -> Any:
     ctx = info.context
-    if first < 1 or first > ctx.max_page_size:
-        raise TooComplexError(
-            f"'first' must be between 1 and {ctx.max_page_size} (the page-size cap); "
-            "ask for smaller pages and follow endCursor."
-        )
+    check_page_size(first, ctx.max_page_size)
     source_name = _SOURCE_OF[entity]
     source = SOURCES[source_name]
     names = selected_names(info.selected_fields, info.field_name, "edges", "node")
@@ -121,7 +106,7 @@ async def _page(
     columns = columns_for(source, names, ctx.grants, extra)
     key = source.table.c[source.field(source.key).columns[0]]
     statement = scoped_select(ctx, source_name, columns).where(*where)
-    start = _after(after)
+    start = after_key(after)
     if start is not None:
         statement = statement.where(key > start)
     rows = await fetch(ctx, source_name, statement.order_by(key).limit(first + 1))
@@ -129,7 +114,7 @@ async def _page(
     cls = RECORD_TYPES[entity]
     more = len(rows) > first  # the row past the page only says that another page follows
     edges = [
-        edge_type(cursor=_cursor(row[key.name]), node=make_record(cls, row, ctx))
+        edge_type(cursor=cursor(row[key.name]), node=make_record(cls, row, ctx))
         for row in rows[:first]
     ]
     page = PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None)
@@ -142,18 +127,11 @@ def _equals(entity: str, column: str, value: object) -> list[ColumnElement[bool]
     return [SOURCES[_SOURCE_OF[entity]].table.c[column] == value]
 
 
-def _division(value: str | None) -> str | None:
-    return None if value is None else DivisionCode.parse(value).value
-
-
 def _name_prefix(entity: str, value: str | None) -> list[ColumnElement[bool]]:
     if value is None:
         return []
-    if not value.strip():
-        raise InvalidArgumentError("The name filter is empty; give at least one character.")
-    escaped = value.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     column = SOURCES[_SOURCE_OF[entity]].table.c["name"]
-    return [column.like(f"{escaped}%", escape="\\")]
+    return [column.like(name_pattern(value), escape="\\")]
 
 
 @strawberry.input(description="A WGS 84 rectangle: parcels whose outline reaches into it.")
@@ -167,11 +145,7 @@ class BoundingBox:
 def _within(box: BoundingBox | None) -> list[ColumnElement[bool]]:
     if box is None:
         return []
-    if not (-180 <= box.min_lon < box.max_lon <= 180 and -90 <= box.min_lat < box.max_lat <= 90):
-        raise InvalidArgumentError(
-            "The bounding box needs minLon < maxLon within -180..180 and minLat < maxLat within "
-            "-90..90 (WGS 84 degrees), e.g. Tianhe: 113.30, 23.10, 113.44, 23.25."
-        )
+    check_box(box.min_lon, box.min_lat, box.max_lon, box.max_lat)
     c = SOURCES["land"].table.c
     # Rectangles intersect when each starts before the other ends, on both axes.
     return [c.min_lon <= box.max_lon, c.max_lon >= box.min_lon,
@@ -261,7 +235,7 @@ class Query:
     ) -> PersonConnection | None:  # type: ignore[valid-type]  # null when its source is down
         where = [
             *_name_prefix("Person", name),
-            *_equals("Person", "division_code", _division(division_code)),
+            *_equals("Person", "division_code", division(division_code)),
             *_equals("Person", "status", status),
         ]
         return await _page(info, "Person", first, after, where)
@@ -286,7 +260,7 @@ class Query:
     ) -> LegalEntityConnection | None:  # type: ignore[valid-type]  # null when its source is down
         where = [
             *_name_prefix("LegalEntity", name),
-            *_equals("LegalEntity", "division_code", _division(division_code)),
+            *_equals("LegalEntity", "division_code", division(division_code)),
             *_equals("LegalEntity", "status", status),
             *_equals("LegalEntity", "kind", kind),
         ]
@@ -311,7 +285,7 @@ class Query:
         bbox: BoundingBox | None = None,
     ) -> LandParcelConnection | None:  # type: ignore[valid-type]  # null when its source is down
         where = [
-            *_equals("LandParcel", "division_code", _division(division_code)),
+            *_equals("LandParcel", "division_code", division(division_code)),
             *_equals("LandParcel", "land_use", land_use),
             *_within(bbox),
         ]
@@ -337,7 +311,7 @@ class Query:
         where = [
             *_equals("License", "kind", kind),
             *_equals("License", "status", status),
-            *_equals("License", "division_code", _division(division_code)),
+            *_equals("License", "division_code", division(division_code)),
         ]
         return await _page(info, "License", first, after, where)
 
@@ -410,11 +384,7 @@ class Query:
             "status": status,
             "marital_status": marital_status,
         }
-        given = {column: value for column, value in claims.items() if value is not None}
-        if not given:
-            raise InvalidArgumentError(
-                "Give at least one value to verify besides idNumber, e.g. name."
-            )
+        given = claims_given(claims)
         ctx = info.context
         ctx.flags.append(f"verify:Person:{key}")  # the audit log names what was checked
         table = SOURCES["persons"].table
@@ -423,10 +393,6 @@ class Query:
         )
         rows = await fetch(ctx, "persons", statement)
         match = bool(rows) and all(
-            str(_plain(rows[0][column])) == value for column, value in given.items()
+            plain_text(rows[0][column]) == value for column, value in given.items()
         )
         return Verification(match=match, checked=sorted(given))
-
-
-def _plain(value: object) -> object:
-    return value.isoformat() if hasattr(value, "isoformat") else value
