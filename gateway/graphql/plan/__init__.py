@@ -66,4 +66,5 @@ async def planned(
         return await run_plan(plan, variables, context)
     except Exception:  # a plan that fails where resolvers would not: answer with them instead
         log.exception("plan failed in request %s; the resolvers answer it", context.request_id)
+        PLANS.fallbacks += 1
         return None

@@ -38,7 +38,9 @@ class PlanCache:
         #: False: every operation runs on the resolver path (the plans' off switch).
         self.enabled = True
         self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
+        #: Operations compiled, and plans that failed at run time (the resolvers answered).
         self.compiled = 0
+        self.fallbacks = 0
 
     def plan_for(
         self,

@@ -232,6 +232,7 @@ class _Slot:
 class _DraftLink:
     spec: LinkSpec
     slot: int
+    level: int
     node: _Draft
     nodes: tuple[FieldNode, ...]
 
@@ -328,11 +329,11 @@ class _Compiler:
             if sub_name == "__typename":
                 ops.append((sub_key, CONST, connection.name, None))
             elif sub_name == "pageInfo":
-                page_info = _object_type(connection.fields[sub_name])
+                page_info = _object_type(_field(connection, sub_name))
                 shape = self._projection(page_info, sub, {"hasNextPage", "endCursor"})
                 ops.append((sub_key, PAGE_INFO, shape, None))
             elif sub_name == "edges":
-                edge = _object_type(connection.fields[sub_name])
+                edge = _object_type(_field(connection, sub_name))
                 edge_ops: list[tuple[str, int, Any, Any]] = []
                 for edge_key, edge_sub in self._collect(edge, sub).items():
                     edge_name = edge_sub[0].node.name.value
@@ -341,7 +342,7 @@ class _Compiler:
                     elif edge_name == "cursor":
                         edge_ops.append((edge_key, CURSOR, None, None))
                     elif edge_name == "node":
-                        draft = self._record(entity, edge.fields["node"], edge_sub, slot=slot,
+                        draft = self._record(entity, _field(edge, "node"), edge_sub, slot=slot,
                                              columns=columns, level=0)  # fmt: skip
                         drafts.append(draft)
                         edge_ops.append((edge_key, NODE, draft, None))
@@ -417,19 +418,19 @@ class _Compiler:
             if name == "__typename":
                 draft.ops.append((key, CONST, entity, None))
             elif link is not None:
-                made = self._link(draft, link, record_type.fields[name], sub, nodes, level)
+                made = self._link(draft, link, _field(record_type, name), sub, nodes, level)
                 draft.ops.append((key, LINK, made, None))
             elif entity == "License" and name == "seal":
                 if not self.grants.can("query", "License.seal"):
                     raise _NotPlannable
                 columns.add([*SEALED_COLUMNS, *_OWN_SEAL_COLUMNS])
                 columns.seal = True
-                shape = self._projection(_object_type(record_type.fields[name]), sub,
+                shape = self._projection(_object_type(_field(record_type, name)), sub,
                                          set(_SEAL_FIELDS))  # fmt: skip
                 draft.ops.append((key, SEAL, None, shape))
             elif entity == "License" and name == "issuer":
                 columns.add(["issuer_code"])
-                shape = self._projection(_object_type(record_type.fields[name]), sub,
+                shape = self._projection(_object_type(_field(record_type, name)), sub,
                                          set(_AGENCY_FIELDS))  # fmt: skip
                 draft.ops.append((key, ISSUER, "issuer_code", shape))
             elif name in inventory:
@@ -458,7 +459,7 @@ class _Compiler:
         slot = self._keyed(level + 1, spec.source, spec.by, spec.kind)
         child = self._record(spec.target, definition, details, slot=slot.slot,
                              columns=slot.columns, level=level + 1)  # fmt: skip
-        link = _DraftLink(spec, slot.slot, child, nodes)
+        link = _DraftLink(spec, slot.slot, level + 1, child, nodes)
         parent.links.append(link)
         slot.feeds.append((parent, link))
         return link
@@ -540,6 +541,7 @@ class _Compiler:
                 kind = spec.parent_kind
                 link = Link(
                     slot=a.slot,
+                    level=a.level,
                     parent_key=columns.index(spec.parent),
                     parent_kind=-1 if kind is None else columns.index(kind[0]),
                     kind_value=None if kind is None else kind[1],
@@ -580,6 +582,14 @@ def _seal_columns(columns: _Columns) -> SealColumns:
 
 def _ready(root: Root) -> Callable[[], Root]:
     return lambda: root
+
+
+def _field(object_type: GraphQLObjectType, name: str) -> Any:
+    """The field `name` of `object_type` in the agency's schema (validation saw to it)."""
+    found = object_type.fields.get(name)
+    if found is None:
+        raise _NotPlannable
+    return found
 
 
 def _object_type(definition: Any) -> GraphQLObjectType:

@@ -102,6 +102,8 @@ class Link:
     `kind_value`, when `parent_kind` >= 0)."""
 
     slot: int
+    #: The level of the statement (1 below the root fields, 2 below that, ...).
+    level: int
     parent_key: int
     parent_kind: int
     kind_value: str | None

@@ -102,7 +102,7 @@ async def run_plan(plan: Plan, variables: Mapping[str, Any] | None, ctx: Request
         coerced = None
     request = _Request(plan, ctx, coerced)
     data = await request.answer()
-    errors = [located_error(error, list(nodes), path) for error, path, nodes in request.errors]
+    errors = [located_error(error, list(nodes), path) for error, path, nodes in request.ordered()]
     ctx.returned += request.returned
     ctx.flags += request.flags
     return Outcome(data, errors, plan.read if data is not None else frozenset())
@@ -165,8 +165,9 @@ class _Request:
         self.results: list[Any] = [None] * plan.slots
         #: Rows of each node that has links below it, by node id.
         self.rows: dict[int, list[Any]] = {}
-        #: (error, path, field nodes), located at the end.
+        #: (error, path, field nodes), located at the end; and the level each happened at.
         self.errors: list[tuple[Exception, list[str | int], tuple[FieldNode, ...]]] = []
+        self.levels: list[int] = []
         self.returned: list[tuple[str, str]] = []
         self.flags: list[str] = []
         #: Per root field (by position): what its arguments came to, or None after an error.
@@ -174,6 +175,19 @@ class _Request:
         self.lookup_keys: dict[int, dict[str, None]] = {}
         #: The path of the object being built, kept only when some statement failed.
         self.path: list[str | int] | None = None
+
+    def error(
+        self, error: Exception, path: list[str | int], nodes: tuple[FieldNode, ...], level: int
+    ) -> None:
+        """Note a field's error, at the level of statements it happened after (-1: before any)."""
+        self.errors.append((error, path, nodes))
+        self.levels.append(level)
+
+    def ordered(self) -> list[tuple[Exception, list[str | int], tuple[FieldNode, ...]]]:
+        """The errors in the order the resolvers would meet them: arguments first, then each
+        level's statements (in response order within a level)."""
+        order = sorted(range(len(self.errors)), key=self.levels.__getitem__)
+        return [self.errors[i] for i in order]
 
     # -- 1. arguments --------------------------------------------------------------------
 
@@ -201,9 +215,9 @@ class _Request:
                     given = claims_given({c: arguments.get(a) for a, c in _CLAIMS})
                     self.flags.append(f"verify:Person:{key}")  # the audit names what was checked
                     self.prepared[index] = (key, given)
-            except Exception as error:
+            except Exception as error:  # a field's error, as execution catches it
                 if not isinstance(root, Verify):
-                    self.errors.append((error, [root.key], root.nodes))
+                    self.error(error, [root.key], root.nodes, -1)
                 elif refused is None:
                     refused = (error, root)
         return refused
@@ -245,14 +259,14 @@ class _Request:
         refused = self._prepare()
         if refused is not None:  # a non-null root field failed: the whole answer is null
             error, root = refused
-            self.errors.append((error, [root.key], root.nodes))
+            self.error(error, [root.key], root.nodes, 0)
             return None
         await self._level_zero()
         for index, root in enumerate(self.plan.roots):
             if isinstance(root, Verify) and self.prepared[index] is not None:
                 failed = self.results[root.slot]
                 if isinstance(failed, Exception):
-                    self.errors.append((failed, [root.key], root.nodes))
+                    self.error(failed, [root.key], root.nodes, 0)
                     return None
         self._root_rows()
         for level in range(1, self.plan.levels):
@@ -406,7 +420,7 @@ class _Request:
     def _failed(self, root: Root, slot: int) -> BaseException | None:
         found = self.results[slot]
         if isinstance(found, Exception):
-            self.errors.append((found, [root.key], root.nodes))
+            self.error(found, [root.key], root.nodes, 0)
             return found
         return None
 
@@ -503,7 +517,7 @@ class _Request:
         found = self.results[link.slot]
         path = self.path
         if isinstance(found, Exception):
-            self.errors.append((found, [*(path or ()), key], link.nodes))
+            self.error(found, [*(path or ()), key], link.nodes, link.level)
             return None
         rows = found.get(parent, ())
         if not link.many:

@@ -116,7 +116,7 @@ class PostgresDriver:
     async def _close(connection: asyncpg.Connection) -> None:
         try:
             await connection.close(timeout=5)
-        except Exception:
+        except Exception:  # closing a connection no longer used: cut it instead
             connection.terminate()
 
     def dispose(self) -> None:

@@ -149,7 +149,7 @@ class SqliteDriver:
                 finally:
                     with job.lock:
                         job.connection = None
-            except Exception as failure:
+            except Exception as failure:  # handed to the request, which decides what it means
                 error = failure
                 if connection is not None and not isinstance(failure, sqlite3.OperationalError):
                     connection.close()  # of unknown state: open a fresh one for the next job
