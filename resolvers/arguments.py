@@ -24,9 +24,15 @@ __all__ = [
 ]
 
 
+#: base64's URL-safe alphabet from the standard one (what `base64.urlsafe_b64encode` does).
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def cursor(key: str) -> str:
     """The opaque cursor of the record `key`: the position a page ends at."""
-    return base64.urlsafe_b64encode(f"v1:{key}".encode()).decode("ascii")
+    # base64.urlsafe_b64encode, without its two layers of Python calls: a page makes 100.
+    encoded = binascii.b2a_base64(f"v1:{key}".encode(), newline=False)
+    return encoded.translate(_URL_SAFE).decode("ascii")
 
 
 def after_key(value: str | None) -> str | None:

@@ -364,6 +364,8 @@ class _Compiler:
                 **field.common(), entity=entity, source=source.name, slot=slot,
                 columns=tuple(columns.names), seal=columns.seal, key_index=0,
                 ops=tuple(finished_ops), below=tuple(self.finished[d.id] for d in drafts),
+                cursors=any(w == CURSOR for _, what, a, _ in ops if what == EDGES
+                            for _, w, _, _ in a),
                 filters=filters,
             )  # fmt: skip
 

@@ -191,6 +191,8 @@ class Listing(Root):
     ops: tuple[Op, ...]
     #: The node of each edge's `node` (several for aliased `edges`): their links follow.
     below: tuple[Node, ...]
+    #: Whether an edge's `cursor` is selected (else only `endCursor` needs one).
+    cursors: bool
     #: (argument, how, column), in the order the resolver checks them: how is `like` (name
     #: prefix), `division` (a division code), `eq` or `bbox`.
     filters: tuple[tuple[str, str, str], ...]

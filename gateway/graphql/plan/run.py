@@ -443,7 +443,11 @@ class _Request:
         entity, key = root.entity, root.key_index
         for row in page:  # noted once per page, whatever the selection (as resolvers._page)
             self.returned.append((entity, str(row[key])))
-        cursors = [cursor(row[key]) for row in page]
+        # Cursors cost a base64 each: made for every edge only when edges select them.
+        if root.cursors:
+            cursors = [cursor(row[key]) for row in page]
+        else:
+            cursors = [cursor(page[-1][key])] if page else []
         out: dict[str, Any] = {}
         for op_key, what, a, _ in root.ops:
             if what == CONST:
@@ -511,7 +515,9 @@ class _Request:
         return out
 
     def _link(self, link: Link, row: Sequence[Any], key: str) -> Any:
-        parent = _link_key(link, row)
+        if link.parent_kind >= 0 and row[link.parent_kind] != link.kind_value:
+            return [] if link.many else None
+        parent = row[link.parent_key]
         if parent is None:
             return [] if link.many else None
         found = self.results[link.slot]
@@ -519,7 +525,7 @@ class _Request:
         if isinstance(found, Exception):
             self.error(found, [*(path or ()), key], link.nodes, link.level)
             return None
-        rows = found.get(parent, ())
+        rows = found.get(parent if type(parent) is str else str(parent), ())
         if not link.many:
             if not rows:
                 return None

@@ -35,6 +35,8 @@ _TEXT_TO_DATETIME = cast(
 
 
 def _date(value: Any) -> str:
+    if type(value) is date:  # PostgreSQL's and MariaDB's drivers: the common case first
+        return value.isoformat()
     if isinstance(value, str):
         value = _TEXT_TO_DATE(value)
     if isinstance(value, datetime):  # a DATE column read as a timestamp (MariaDB never does)
