@@ -41,6 +41,7 @@ class PlanCache:
         #: Operations compiled, and plans that failed at run time (the resolvers answered).
         self.compiled = 0
         self.fallbacks = 0
+        self._version = ""
 
     def plan_for(
         self,
@@ -61,6 +62,11 @@ class PlanCache:
             hashlib.sha256(query.encode()).digest(),
             operation_name,
         )
+        if policy_version != self._version:
+            # Plans of another policy would only keep its schemas in memory (a request still
+            # running on the old one compiles its plan again: a few milliseconds, once).
+            self._plans.clear()
+            self._version = policy_version
         try:
             plan = self._plans[key]
         except KeyError:

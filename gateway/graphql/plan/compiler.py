@@ -106,6 +106,13 @@ _LISTINGS: dict[str, tuple[str, tuple[tuple[str, str, str], ...]]] = {
 _SEAL_FIELDS = ("issuer", "algorithm", "keyId", "signature", "valid")
 _AGENCY_FIELDS = ("code", "name", "level", "division", "kind", "duties")
 _OWN_SEAL_COLUMNS = ("seal_algorithm", "seal_key_id", "seal_signature")
+#: The licence fields a seal covers, as `Type.field` (resolvers.records: keyId and signature
+#: need them all).
+_SEALED_FIELDS = tuple(
+    f"License.{spec.name}"
+    for spec in BY_ENTITY["License"].fields
+    if spec.columns[0] in SEALED_COLUMNS and spec.name != "seal"
+)
 
 
 class _NotPlannable(Exception):
@@ -423,14 +430,20 @@ class _Compiler:
                 made = self._link(draft, link, _field(record_type, name), sub, nodes, level)
                 draft.ops.append((key, LINK, made, None))
             elif entity == "License" and name == "seal":
+                # Validation keeps these out of other agencies' documents; checked again here,
+                # as every granted field is (default deny, whatever let a document through).
+                known = set(_SEAL_FIELDS)
                 if not self.grants.can("query", "License.seal"):
                     raise _NotPlannable
+                if not all(self.grants.can("query", f) for f in _SEALED_FIELDS):
+                    known -= {"keyId", "signature"}  # they would let guesses be tested offline
                 columns.add([*SEALED_COLUMNS, *_OWN_SEAL_COLUMNS])
                 columns.seal = True
-                shape = self._projection(_object_type(_field(record_type, name)), sub,
-                                         set(_SEAL_FIELDS))  # fmt: skip
+                shape = self._projection(_object_type(_field(record_type, name)), sub, known)
                 draft.ops.append((key, SEAL, None, shape))
             elif entity == "License" and name == "issuer":
+                if not self.grants.can("query", "License.issuerCode"):
+                    raise _NotPlannable
                 columns.add(["issuer_code"])
                 shape = self._projection(_object_type(_field(record_type, name)), sub,
                                          set(_AGENCY_FIELDS))  # fmt: skip
