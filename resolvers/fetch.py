@@ -100,9 +100,11 @@ async def fetch(ctx: RequestContext, source_name: str, statement: Select[Any]) -
 
 #: Driver errors that mean "no connection" or "too slow", by class name or message fragment.
 _UNREACHABLE_NAMES = ("connection", "cannotconnect", "cancel", "timeout", "interfaceerror")
+# "can't connect": MariaDB's 2002 and 2003 (no server at that address), which name no
+# connection in their class or their words.
 _UNREACHABLE_TEXT = ("unable to open database file", "database is locked", "disk i/o error",
                      "connection", "timeout", "timed out", "interrupted", "server has gone away",
-                     "lost connection")  # fmt: skip
+                     "lost connection", "can't connect")  # fmt: skip
 
 
 def _unreachable(error: DBAPIError) -> bool:

@@ -30,6 +30,8 @@ __all__ = [
     "SourceOptions",
     "default_urls",
     "make_engine",
+    "mariadb_connect_args",
+    "mariadb_statement_timeout",
     "options_of",
     "parse_source_urls",
     "postgresql_connect_args",
@@ -158,7 +160,7 @@ def make_engine(
         # has no statement timeout.
         kwargs["connect_args"] = {"timeout": options.connect_timeout_s}
     else:
-        kwargs["connect_args"] = _mariadb_connect_args(parsed, options)
+        kwargs["connect_args"] = mariadb_connect_args(parsed, options)
     engine = create_async_engine(parsed, **kwargs)
     _OPTIONS[engine.sync_engine] = options
     if backend == "sqlite":
@@ -180,14 +182,9 @@ def make_engine(
         def _statement_timeout(dbapi_connection: object, _record: object) -> None:
             # The dialect has met the server before this runs (its first-connect hook comes
             # first), so it knows whether the server is MariaDB or MySQL.
-            if getattr(dialect, "is_mariadb", False):
-                # MariaDB: seconds, for every statement.
-                setting = f"max_statement_time = {options.statement_timeout_ms / 1000:.3f}"
-            else:
-                # MySQL's nearest equivalent: milliseconds, for SELECT only.
-                setting = f"max_execution_time = {options.statement_timeout_ms}"
+            setting = mariadb_statement_timeout(getattr(dialect, "is_mariadb", False), options)
             cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-            cursor.execute(f"SET SESSION {setting}")
+            cursor.execute(setting)
             cursor.close()
 
     return engine
@@ -220,7 +217,16 @@ def postgresql_connect_args(options: SourceOptions) -> dict[str, Any]:
     }
 
 
-def _mariadb_connect_args(url: URL, options: SourceOptions) -> dict[str, Any]:
+def mariadb_statement_timeout(is_mariadb: bool, options: SourceOptions) -> str:
+    """The statement that sets a MariaDB (or MySQL) session's statement timeout."""
+    if is_mariadb:  # MariaDB: seconds, for every statement
+        return f"SET SESSION max_statement_time = {options.statement_timeout_ms / 1000:.3f}"
+    # MySQL's nearest equivalent: milliseconds, for SELECT only.
+    return f"SET SESSION max_execution_time = {options.statement_timeout_ms}"
+
+
+def mariadb_connect_args(url: URL, options: SourceOptions) -> dict[str, Any]:
+    """asyncmy's `connect()` keywords for `options` (time limits, utf8mb4)."""
     # asyncmy: `connect_timeout` bounds opening the TCP connection; `read_timeout` is the
     # client's backstop for any one reply, the server's handshake included. The statement
     # timeout itself is a session variable, set on connect.

@@ -615,3 +615,19 @@ async def test_the_plan_path_answers_every_operation_as_the_resolvers_do_on_mari
         await _the_battery(paths)
     finally:
         await paths.dispose()
+
+
+@pytest.mark.mariadb
+async def test_a_mariadb_source_that_is_down_nulls_its_fields_alike_on_both_paths(
+    policy: Policy, mariadb_sources: str, seeded: Path
+) -> None:
+    closed = mariadb_sources.replace("127.0.0.1:3306", "127.0.0.1:1")
+    assert closed != mariadb_sources
+    urls = {**default_urls(seeded), "entities": mariadb_sources, "licenses": closed}
+    paths = Paths(policy, _engines(urls, licenses=SourceOptions(connect_timeout_s=1)))
+    try:
+        answer = await paths.same("GZ-AMR", "{ legalEntities(first: 3) { edges { node { name"
+                                  " licenses { kind } } } } }")  # fmt: skip
+        assert [e["extensions"]["code"] for e in answer[0]["errors"]] == ["SOURCE_UNAVAILABLE"] * 3
+    finally:
+        await paths.dispose()

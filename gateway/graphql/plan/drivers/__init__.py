@@ -1,9 +1,11 @@
 """How plans reach each source: the best driver per database, one per source engine.
 
     postgres  PostgresDriver  asyncpg connections of its own, prepared statements
+    mariadb   MariadbDriver   asyncmy connections of its own
     sqlite    SqliteDriver    sqlite3 connections in worker threads of its own
-    pooled    PooledDriver    the engine's SQLAlchemy pool at the driver level (MariaDB via
-                              asyncmy, in-memory SQLite)
+    pooled    PooledDriver    the engine's SQLAlchemy pool at the driver level (in-memory
+                              SQLite, and any other driver an engine may one day use)
+    pool      Pool            the connection pool the server drivers share
 
 Every driver has the same call shape (`Driver`): run one statement text with its parameters
 within the source's time limit, and raise `SourceUnavailableError` when the source is down or
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import event
 
+from gateway.graphql.plan.drivers.mariadb import MariadbDriver
 from gateway.graphql.plan.drivers.pooled import PooledDriver
 from gateway.graphql.plan.drivers.postgres import PostgresDriver
 from gateway.graphql.plan.drivers.sqlite import SqliteDriver
@@ -31,7 +34,14 @@ if TYPE_CHECKING:
 
     from gateway.graphql.plan.sql import Dialect
 
-__all__ = ["Driver", "PooledDriver", "PostgresDriver", "SqliteDriver", "driver_for"]
+__all__ = [
+    "Driver",
+    "MariadbDriver",
+    "PooledDriver",
+    "PostgresDriver",
+    "SqliteDriver",
+    "driver_for",
+]
 
 
 class Driver(Protocol):
@@ -66,6 +76,8 @@ def _make(source: str, engine: AsyncEngine) -> Driver:
     backend = engine.dialect.name
     if backend == "postgresql" and engine.dialect.driver == "asyncpg":
         return PostgresDriver(source, engine)
+    if backend in {"mysql", "mariadb"} and engine.dialect.driver == "asyncmy":
+        return MariadbDriver(source, engine)
     if backend == "sqlite" and sqlite_path(engine.url.render_as_string(hide_password=False)):
         return SqliteDriver(source, engine)
     return PooledDriver(source, engine)

@@ -1,12 +1,10 @@
-"""Any other source through SQLAlchemy's pool, at the driver level: MariaDB (asyncmy) and
-in-memory SQLite.
+"""Any other source through SQLAlchemy's pool, at the driver level: in-memory SQLite.
 
 The statement text goes to the driver as it is (`exec_driver_sql`: no SQL compilation, no
 type processing), on a connection of the source's own engine, so everything the engine sets
-on connect holds (MariaDB's `max_statement_time`, the pool's sizes). asyncmy fills parameters
-in on the client, so there is no server-side statement to prepare; an in-memory SQLite
-database exists only inside the engine's one connection, which is why it is reached here
-rather than by `SqliteDriver`'s own connections.
+on connect holds. An in-memory SQLite database exists only inside the engine's one
+connection, which is why it is reached here rather than by `SqliteDriver`'s own connections.
+SQLAlchemy announces these statements to the engine's listeners itself.
 """
 
 from __future__ import annotations
