@@ -358,6 +358,9 @@ async def _the_battery(paths: Paths) -> None:
             " edges { node { parcelCode } } } }"  # fmt: skip
     assert (await same("GZ-PNR", query, {"b": box}))[0]["data"]["landParcels"]["edges"]
     await same("GZ-PNR", query, {"b": {**box, "minLon": 113.5}})
+    names = "query($n: String) { persons(first: 5, name: $n) { edges { node { name } } } }"
+    for name in ("王", "王_%", "广州\\", " 李 "):  # LIKE's own characters are escaped
+        await same("GZ-PSB", names, {"n": name})
     await same(
         "GZ-PNR",
         '{ landParcels(first: 5, landUse: "residential", divisionCode: "440106")'
