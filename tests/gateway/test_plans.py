@@ -22,6 +22,7 @@ from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from graphql import parse
 from sqlalchemy import event, text
 
 from gateway.execution import run_operation
@@ -634,3 +635,37 @@ async def test_a_mariadb_source_that_is_down_nulls_its_fields_alike_on_both_path
         assert [e["extensions"]["code"] for e in answer[0]["errors"]] == ["SOURCE_UNAVAILABLE"] * 3
     finally:
         await paths.dispose()
+
+
+# -- verification limits (Art. 24, 34(4)) --------------------------------------------------------
+
+
+async def test_verifications_that_are_rate_limited_are_never_answered_by_a_plan(
+    policy: Policy, seeded: Path
+) -> None:
+    from gateway.graphql.plan import planned
+
+    engines = _engines(default_urls(seeded))
+    keys = await _keys(engines)
+    query = f'{{ verifyPerson(idNumber: "{keys.person}", name: "{keys.name}") {{ match }} }}'
+    grants = policy.grants_for("GZ-WATER")
+    schema = SchemaCache([grants]).schema_for(grants)
+    document = parse(query)
+
+    def context() -> RequestContext:
+        return RequestContext(grants=grants, catalog=policy.catalog, engines=engines,
+                              policy_version=policy.version, max_page_size=100,
+                              request_id="req-limits")  # fmt: skip
+
+    try:
+        free = await planned(query, document, None, None, schema=schema, context=context())
+        assert free is not None
+        assert free.data == {"verifyPerson": {"match": True}}
+        limited = context()
+        # Where the gateway counts verifications per subject, the resolver does the counting:
+        # the plan steps aside rather than be a way around the limit.
+        limited.verification_limits = object()  # type: ignore[attr-defined]
+        assert await planned(query, document, None, None, schema=schema, context=limited) is None
+    finally:
+        for engine in engines.values():
+            await engine.dispose()

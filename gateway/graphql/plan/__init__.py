@@ -62,6 +62,10 @@ async def planned(
     )
     if plan is None:
         return None
+    if plan.verifies and getattr(context, "verification_limits", None) is not None:
+        # Limits on verifying a subject (Art. 24, 34(4)) are counted by the resolver: a plan
+        # must never be the way around them, so such operations stay on the resolver path.
+        return None
     try:
         return await run_plan(plan, variables, context)
     except Exception:  # a plan that fails where resolvers would not: answer with them instead

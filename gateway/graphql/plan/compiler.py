@@ -148,6 +148,7 @@ def compile_plan(
         nodes=len(compiler.nodes),
         read=frozenset(fields_read(schema._schema, document, operation_name, None)),
         statements=statements,
+        verifies=any(isinstance(r, Verify) for r in roots),
     )
 
 

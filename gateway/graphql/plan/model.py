@@ -224,3 +224,5 @@ class Plan:
     read: frozenset[str]
     #: Statements one request runs at most, whatever the number of records: the plan's cost.
     statements: int
+    #: Whether the operation verifies claims (`verifyPerson`).
+    verifies: bool
