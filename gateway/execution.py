@@ -19,11 +19,14 @@ from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
 
 from gateway.audit import fields_read
 from gateway.document_bounds import CEILING, Bounds, measure
+from gateway.graphql.plan import planned
 from gateway.validation import rules_for
 from resolvers.errors import ResolverError
 from sources.identifiers import InvalidIdentifierError
 
 if TYPE_CHECKING:
+    from graphql import DocumentNode
+
     from gateway.schemas import AgencySchema
     from gateway.settings import Limits
     from resolvers.context import RequestContext
@@ -75,6 +78,8 @@ class Prepared:
     checked document and estimated cost, or the answer refusing it (`refusal`)."""
 
     bounds: Bounds | None = None
+    #: The operation's text (plans are cached by its hash).
+    query: str = ""
     variables: dict[str, Any] | None = None
     operation_name: str | None = None
     refusal: dict[str, Any] | None = None
@@ -142,6 +147,7 @@ def prepare_operation(
     cost = bounds.cost(schema._schema, limits, operation_name, variables)
     return Prepared(
         bounds=bounds,
+        query=query,
         variables=variables,
         operation_name=operation_name,
         cost=cost,
@@ -178,6 +184,14 @@ async def _run(
             "aliased copies, fewer links below lists or fewer operations at once, and follow "
             "endCursor for the rest.", "QUERY_TOO_COMPLEX")]}, set()  # fmt: skip
     document = prepared.bounds.document
+    # -- plans (gateway/graphql/plan, docs/plans.md): the same answer, compiled once ----------
+    answered = await _planned(
+        prepared.query, document, operation_name=prepared.operation_name,
+        variables=prepared.variables, schema=schema, context=context,
+    )  # fmt: skip
+    if answered is not None:
+        return answered
+    # -- otherwise the resolvers, field by field ----------------------------------------------
     outcome = execute(
         schema._schema,
         document,
@@ -194,6 +208,28 @@ async def _run(
         return response, set()
     read = fields_read(schema._schema, document, prepared.operation_name, prepared.variables)
     return response, read
+
+
+async def _planned(
+    query: str,
+    document: DocumentNode,
+    *,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    schema: AgencySchema,
+    context: RequestContext,
+) -> tuple[dict[str, Any], set[str]] | None:
+    """The operation answered by its compiled plan, shaped as `execute`'s answer is; None when
+    it has no plan (the resolvers answer it)."""
+    outcome = await planned(
+        query, document, operation_name, variables, schema=schema, context=context
+    )
+    if outcome is None:
+        return None
+    response: dict[str, Any] = {"data": outcome.data}
+    if outcome.errors:
+        response["errors"] = [_shape(e, context.request_id) for e in outcome.errors]
+    return response, set(outcome.read)
 
 
 def _parse_and_validate(

@@ -37,6 +37,7 @@ __all__ = [
     "issuer_key_loader",
     "loader",
     "scope_clauses",
+    "unreachable",
 ]
 
 _MAX_BATCH = 500
@@ -99,18 +100,26 @@ async def fetch(ctx: RequestContext, source_name: str, statement: Select[Any]) -
 
 #: Driver errors that mean "no connection" or "too slow", by class name or message fragment.
 _UNREACHABLE_NAMES = ("connection", "cannotconnect", "cancel", "timeout", "interfaceerror")
+# "can't connect": MariaDB's 2002 and 2003 (no server at that address), which name no
+# connection in their class or their words.
 _UNREACHABLE_TEXT = ("unable to open database file", "database is locked", "disk i/o error",
                      "connection", "timeout", "timed out", "interrupted", "server has gone away",
-                     "lost connection")  # fmt: skip
+                     "lost connection", "can't connect")  # fmt: skip
 
 
 def _unreachable(error: DBAPIError) -> bool:
     """Whether a driver error means the source is down or too slow, not that the query or the
     schema is wrong (those stay internal errors, so they are noticed and fixed)."""
-    if error.connection_invalidated or isinstance(error.orig, OSError):
+    return error.connection_invalidated or (error.orig is not None and unreachable(error.orig))
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether a driver's own exception (asyncpg, sqlite3, asyncmy, or SQLAlchemy's wrapping of
+    one) means the source is down or too slow rather than that the query is wrong."""
+    if isinstance(error, OSError):
         return True
-    name = type(error.orig).__name__.lower()
-    text = str(error.orig).lower()
+    name = type(error).__name__.lower()
+    text = str(error).lower()
     return any(part in name for part in _UNREACHABLE_NAMES) or any(
         part in text for part in _UNREACHABLE_TEXT
     )

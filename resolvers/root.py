@@ -7,14 +7,23 @@ keyset pagination on the record's key: a cursor is the last key seen.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
-from resolvers.errors import InvalidArgumentError, RateLimitedError, TooComplexError
+from resolvers.arguments import (
+    LIKE_ESCAPE,
+    after_key,
+    check_box,
+    check_page_size,
+    claims_given,
+    cursor,
+    division,
+    name_pattern,
+    plain_text,
+)
+from resolvers.errors import InvalidArgumentError, RateLimitedError
 from resolvers.evidence import DatasetFreshness, Voucher, dataset_freshness, find_voucher
 from resolvers.fetch import columns_for, fetch, loader, scoped_select
 from resolvers.records import (
@@ -30,7 +39,7 @@ from resolvers.records import (
     make_record,
 )
 from resolvers.selection import selected_names
-from sources.identifiers import CreditCode, DivisionCode, IdNumber, LicenseNumber, ParcelCode
+from sources.identifiers import CreditCode, IdNumber, LicenseNumber, ParcelCode
 from sources.inventory import SOURCES
 
 if TYPE_CHECKING:
@@ -76,25 +85,6 @@ _CONNECTIONS = {
 }
 
 
-def _cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(f"v1:{key}".encode()).decode("ascii")
-
-
-def _after(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
-        text = ""
-    if not text.startswith("v1:"):
-        raise InvalidArgumentError(
-            "The 'after' cursor is not one this gateway issued; pass the endCursor of the "
-            "previous page unchanged."
-        )
-    return text.removeprefix("v1:")
-
-
 async def _lookup(info: Info, entity: str, key: str) -> Any:
     source_name = _SOURCE_OF[entity]
     source = SOURCES[source_name]
@@ -110,11 +100,7 @@ async def _page(
     info: Info, entity: str, first: int, after: str | None, where: list[ColumnElement[bool]]
 ) -> Any:
     ctx = info.context
-    if first < 1 or first > ctx.max_page_size:
-        raise TooComplexError(
-            f"'first' must be between 1 and {ctx.max_page_size} (the page-size cap); "
-            "ask for smaller pages and follow endCursor."
-        )
+    check_page_size(first, ctx.max_page_size)
     source_name = _SOURCE_OF[entity]
     source = SOURCES[source_name]
     names = selected_names(info.selected_fields, info.field_name, "edges", "node")
@@ -122,7 +108,7 @@ async def _page(
     columns = columns_for(source, names, ctx.grants, extra)
     key = source.table.c[source.field(source.key).columns[0]]
     statement = scoped_select(ctx, source_name, columns).where(*where)
-    start = _after(after)
+    start = after_key(after)
     if start is not None:
         statement = statement.where(key > start)
     rows = await fetch(ctx, source_name, statement.order_by(key).limit(first + 1))
@@ -130,7 +116,7 @@ async def _page(
     cls = RECORD_TYPES[entity]
     more = len(rows) > first  # the row past the page only says that another page follows
     edges = [
-        edge_type(cursor=_cursor(row[key.name]), node=make_record(cls, row, ctx))
+        edge_type(cursor=cursor(row[key.name]), node=make_record(cls, row, ctx))
         for row in rows[:first]
     ]
     page = PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None)
@@ -143,29 +129,11 @@ def _equals(entity: str, column: str, value: object) -> list[ColumnElement[bool]
     return [SOURCES[_SOURCE_OF[entity]].table.c[column] == value]
 
 
-def _division(value: str | None) -> str | None:
-    return None if value is None else DivisionCode.parse(value).value
-
-
 def _name_prefix(entity: str, value: str | None) -> list[ColumnElement[bool]]:
     if value is None:
         return []
-    prefix = value.strip()
-    if not prefix:
-        raise InvalidArgumentError("The name filter is empty; give at least one character.")
     column = SOURCES[_SOURCE_OF[entity]].table.c["name"]
-    longest = getattr(column.type, "length", None)
-    if longest is not None and len(prefix) > longest:
-        # A longer prefix matches nothing; unbounded, it failed in the database (issue 9).
-        raise InvalidArgumentError(
-            f"The name filter is {len(prefix)} characters long; a {entity} name has at most "
-            f"{longest}, so give a prefix of at most {longest} characters."
-        )
-    # `%` and `_` in a name are letters, not wildcards. The escape character is `/`, which
-    # means nothing else in SQLite, PostgreSQL or MariaDB string literals (a backslash does in
-    # MariaDB's).
-    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return [column.like(f"{escaped}%", escape="/")]
+    return [column.like(name_pattern(entity, value), escape=LIKE_ESCAPE)]
 
 
 @strawberry.input(description="A WGS 84 rectangle: parcels whose outline reaches into it.")
@@ -179,11 +147,7 @@ class BoundingBox:
 def _within(box: BoundingBox | None) -> list[ColumnElement[bool]]:
     if box is None:
         return []
-    if not (-180 <= box.min_lon < box.max_lon <= 180 and -90 <= box.min_lat < box.max_lat <= 90):
-        raise InvalidArgumentError(
-            "The bounding box needs minLon < maxLon within -180..180 and minLat < maxLat within "
-            "-90..90 (WGS 84 degrees), e.g. Tianhe: 113.30, 23.10, 113.44, 23.25."
-        )
+    check_box(box.min_lon, box.min_lat, box.max_lon, box.max_lat)
     c = SOURCES["land"].table.c
     # Rectangles intersect when each starts before the other ends, on both axes.
     return [c.min_lon <= box.max_lon, c.max_lon >= box.min_lon,
@@ -293,7 +257,7 @@ class Query:
     ) -> PersonConnection | None:  # type: ignore[valid-type]  # null when its source is down
         where = [
             *_name_prefix("Person", name),
-            *_equals("Person", "division_code", _division(division_code)),
+            *_equals("Person", "division_code", division(division_code)),
             *_equals("Person", "status", status),
         ]
         return await _page(info, "Person", first, after, where)
@@ -318,7 +282,7 @@ class Query:
     ) -> LegalEntityConnection | None:  # type: ignore[valid-type]  # null when its source is down
         where = [
             *_name_prefix("LegalEntity", name),
-            *_equals("LegalEntity", "division_code", _division(division_code)),
+            *_equals("LegalEntity", "division_code", division(division_code)),
             *_equals("LegalEntity", "status", status),
             *_equals("LegalEntity", "kind", kind),
         ]
@@ -343,7 +307,7 @@ class Query:
         bbox: BoundingBox | None = None,
     ) -> LandParcelConnection | None:  # type: ignore[valid-type]  # null when its source is down
         where = [
-            *_equals("LandParcel", "division_code", _division(division_code)),
+            *_equals("LandParcel", "division_code", division(division_code)),
             *_equals("LandParcel", "land_use", land_use),
             *_within(bbox),
         ]
@@ -369,7 +333,7 @@ class Query:
         where = [
             *_equals("License", "kind", kind),
             *_equals("License", "status", status),
-            *_equals("License", "division_code", _division(division_code)),
+            *_equals("License", "division_code", division(division_code)),
         ]
         return await _page(info, "License", first, after, where)
 
@@ -450,11 +414,7 @@ class Query:
             "status": status,
             "marital_status": marital_status,
         }
-        given = {column: value for column, value in claims.items() if value is not None}
-        if not given:
-            raise InvalidArgumentError(
-                "Give at least one value to verify besides idNumber, e.g. name."
-            )
+        given = claims_given(claims)
         ctx = info.context
         ctx.flags.append(f"verify:Person:{key}")  # the audit log names what was checked
         if ctx.verification_limits is not None:  # Art. 34(4): no guessing by verification
@@ -472,11 +432,7 @@ class Query:
         )
         rows = await fetch(ctx, "persons", statement)
         match = bool(rows) and all(
-            str(_plain(rows[0][column])) == value for column, value in given.items()
+            plain_text(rows[0][column]) == value for column, value in given.items()
         )
         # The names the agency sent (`birthDate`), not the database's columns (`birth_date`).
         return Verification(match=match, checked=sorted(to_camel_case(c) for c in given))
-
-
-def _plain(value: object) -> object:
-    return value.isoformat() if hasattr(value, "isoformat") else value

@@ -8,6 +8,7 @@ a connection attempt and a statement may take (docs/data-model.md, "Sources on s
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +24,19 @@ from sources.inventory import SOURCES
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from sqlalchemy.engine import URL
+    from sqlalchemy.engine import URL, Engine
 
-__all__ = ["SourceOptions", "default_urls", "make_engine", "parse_source_urls", "sqlite_path"]
+__all__ = [
+    "SourceOptions",
+    "default_urls",
+    "make_engine",
+    "mariadb_connect_args",
+    "mariadb_statement_timeout",
+    "options_of",
+    "parse_source_urls",
+    "postgresql_connect_args",
+    "sqlite_path",
+]
 
 #: How long the client waits past a server's own statement timeout before giving up on the
 #: connection: the server cancels first and says so; the client's limit is for a server that
@@ -71,6 +82,16 @@ class SourceOptions:
             raise SourceConfigError(
                 f"connect_timeout_s must be more than 0 seconds, not {self.connect_timeout_s}."
             )
+
+
+#: The options each engine was made with, for code that opens the driver's own connections to
+#: the same source (the gateway's compiled plans): same pool sizes, same time limits.
+_OPTIONS: weakref.WeakKeyDictionary[Engine, SourceOptions] = weakref.WeakKeyDictionary()
+
+
+def options_of(engine: AsyncEngine) -> SourceOptions:
+    """The options `make_engine` made `engine` with (the defaults for an engine made elsewhere)."""
+    return _OPTIONS.get(engine.sync_engine, SourceOptions())
 
 
 def default_urls(data_dir: Path) -> dict[str, str]:
@@ -133,14 +154,15 @@ def make_engine(
         # which takes no sizes.
         kwargs |= {"pool_size": options.pool_size, "max_overflow": options.max_overflow}
     if backend == "postgresql":
-        kwargs["connect_args"] = _postgresql_connect_args(options)
+        kwargs["connect_args"] = postgresql_connect_args(options)
     elif backend == "sqlite":
         # sqlite3's busy timeout: how long to wait for another writer's lock. SQLite itself
         # has no statement timeout.
         kwargs["connect_args"] = {"timeout": options.connect_timeout_s}
     else:
-        kwargs["connect_args"] = _mariadb_connect_args(parsed, options)
+        kwargs["connect_args"] = mariadb_connect_args(parsed, options)
     engine = create_async_engine(parsed, **kwargs)
+    _OPTIONS[engine.sync_engine] = options
     if backend == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -160,14 +182,9 @@ def make_engine(
         def _statement_timeout(dbapi_connection: object, _record: object) -> None:
             # The dialect has met the server before this runs (its first-connect hook comes
             # first), so it knows whether the server is MariaDB or MySQL.
-            if getattr(dialect, "is_mariadb", False):
-                # MariaDB: seconds, for every statement.
-                setting = f"max_statement_time = {options.statement_timeout_ms / 1000:.3f}"
-            else:
-                # MySQL's nearest equivalent: milliseconds, for SELECT only.
-                setting = f"max_execution_time = {options.statement_timeout_ms}"
+            setting = mariadb_statement_timeout(getattr(dialect, "is_mariadb", False), options)
             cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-            cursor.execute(f"SET SESSION {setting}")
+            cursor.execute(setting)
             cursor.close()
 
     return engine
@@ -187,7 +204,9 @@ def _is_sqlite_file(url: URL) -> bool:
     return bool(url.database) and url.database != ":memory:" and url.query.get("mode") != "memory"
 
 
-def _postgresql_connect_args(options: SourceOptions) -> dict[str, Any]:
+def postgresql_connect_args(options: SourceOptions) -> dict[str, Any]:
+    """asyncpg's `connect()` keywords for `options` (time limits, the server's statement
+    timeout)."""
     # asyncpg: `timeout` bounds the whole connection set-up; the server's statement_timeout
     # cancels a statement; `command_timeout` is the client's backstop a moment later.
     timeout_ms = options.statement_timeout_ms
@@ -198,7 +217,16 @@ def _postgresql_connect_args(options: SourceOptions) -> dict[str, Any]:
     }
 
 
-def _mariadb_connect_args(url: URL, options: SourceOptions) -> dict[str, Any]:
+def mariadb_statement_timeout(is_mariadb: bool, options: SourceOptions) -> str:
+    """The statement that sets a MariaDB (or MySQL) session's statement timeout."""
+    if is_mariadb:  # MariaDB: seconds, for every statement
+        return f"SET SESSION max_statement_time = {options.statement_timeout_ms / 1000:.3f}"
+    # MySQL's nearest equivalent: milliseconds, for SELECT only.
+    return f"SET SESSION max_execution_time = {options.statement_timeout_ms}"
+
+
+def mariadb_connect_args(url: URL, options: SourceOptions) -> dict[str, Any]:
+    """asyncmy's `connect()` keywords for `options` (time limits, utf8mb4)."""
     # asyncmy: `connect_timeout` bounds opening the TCP connection; `read_timeout` is the
     # client's backstop for any one reply, the server's handshake included. The statement
     # timeout itself is a session variable, set on connect.

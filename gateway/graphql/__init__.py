@@ -1,0 +1,3 @@
+"""GraphQL serving: agency schemas, validation and compiled plans (`gateway.graphql.plan`)."""
+
+__all__: list[str] = []
