@@ -4,7 +4,7 @@
 them: from the store, or from an export) into a `UsageReport`: per agency, its requests by
 decision; per agency and dataset, and per agency and field, its reads, records and refusals;
 per agency and duty named, and per agency and officer (Art. 18, 29, 34); the agencies ranked by
-refused requests; and, for one officer, each request. `gateway.audit.report_command` prints
+refused requests; and, for one officer, each request. `gateway.cli.report` prints
 and draws it.
 
 Attribution: the log names fields (`Person.idNumber`); the catalogue groups fields in datasets,

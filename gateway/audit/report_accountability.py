@@ -3,7 +3,7 @@
 Art. 18, 21 and 34(4) bind use to duties and Art. 29 and 34 to the staff who use the data, so
 `govgate audit report` breaks usage down by the duty each request named (`Govgate-Duty`) and
 the officer its token named (`act`), and with `--officer ID` lists that officer's requests one
-by one. `gateway.audit.report_command` prints these tables beside the others.
+by one. `gateway.cli.report` prints these tables beside the others.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ auditor.
 from __future__ import annotations
 
 from gateway.vouchers.canonical import canonical_json, data_sha256
-from gateway.vouchers.commands import voucher_group
 from gateway.vouchers.errors import (
     CanonicalFormError,
     KeyringError,
@@ -53,5 +52,4 @@ __all__ = [
     "issue",
     "key_id",
     "verify_signature",
-    "voucher_group",
 ]

@@ -26,8 +26,8 @@ from sqlalchemy.engine import make_url
 
 from gateway.audit import AuditEntry, AuditStore, Operation
 from gateway.backup import servers, sqlite
-from gateway.backup_commands import backup_command, restore_command
 from gateway.cli import main
+from gateway.cli.backup import backup_command, restore_command
 from gateway.vouchers import Keyring, VoucherStore, issue
 from policies.catalog import SHIPPED_CATALOG
 from policies.rules import default_rules_path

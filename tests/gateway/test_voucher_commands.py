@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, text
 
+from gateway.cli.voucher import voucher_group
 from gateway.settings import Settings
-from gateway.vouchers import Keyring, Voucher, VoucherStore, data_sha256, issue, voucher_group
+from gateway.vouchers import Keyring, Voucher, VoucherStore, data_sha256, issue
 from gateway.vouchers.store import signing_keys
 from sources.engines import make_engine
 from tests.gateway.test_vouchers import DATA, deep_copy

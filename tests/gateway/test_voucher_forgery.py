@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from gateway.cli.voucher import voucher_group
 from gateway.evidence import GatewayEvidence
 from gateway.settings import Settings
 from gateway.vouchers import (
@@ -26,7 +27,6 @@ from gateway.vouchers import (
     data_sha256,
     issue,
     key_id,
-    voucher_group,
 )
 from gateway.vouchers.store import signing_keys, vouchers
 from sources.engines import make_engine

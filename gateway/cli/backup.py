@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gateway._cli import deployment_options, fail
 from gateway.backup import BackupError, back_up, restore
+from gateway.cli._options import deployment_options, fail
 
 if TYPE_CHECKING:
     from gateway.backup import Part

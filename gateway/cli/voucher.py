@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from gateway._cli import deployment_options, fail
+from gateway.cli._options import deployment_options, fail
 from gateway.vouchers.errors import VoucherError
 from gateway.vouchers.keyring import Keyring, PublicKeyring
 from gateway.vouchers.store import VoucherStore

@@ -2,7 +2,8 @@
 
 govgate audit verify  (--data DIR | --config FILE) [--witness W]...  exit 0: intact; 1: the break
 govgate audit export  --format jsonl [--from D] [--to D]  one JSON object per record
-govgate audit init-roles | init-witness  (gateway.audit.roles_command): PostgreSQL roles
+govgate audit init-roles | init-witness  (gateway.cli.roles): PostgreSQL roles
+govgate audit report  (gateway.cli.report): usage by agency, dataset, field, duty, officer
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
-from gateway._cli import deployment_options, fail
 from gateway.audit.chain import ChainProblem, ChainVerdict, ChainWalker
 from gateway.audit.store import AuditStore, SignedHead, head_payload
 from gateway.audit.witness_check import WitnessCheck, WitnessError, WitnessReport, read_witnesses
+from gateway.cli._options import deployment_options, fail
 from gateway.vouchers import PublicKeyring, VoucherError, verify_signature
 from sources.engines import sqlite_path
 
@@ -40,7 +41,7 @@ def audit_group() -> None:
     """The audit log: verify its hash chain, export it, report on it."""
 
 
-def _store(settings: Settings) -> AuditStore:
+def audit_store(settings: Settings) -> AuditStore:
     """The deployment's audit store; fails clearly when an SQLite store does not exist yet."""
     path = sqlite_path(settings.audit_url)
     if path is not None and not path.exists():
@@ -104,7 +105,9 @@ def verify_command(
         click.echo(f"note: this deployment publishes its head to {published} witness(es); pass "
                    "each with --witness to check the log against them.", err=True)  # fmt: skip
     try:
-        verdict = asyncio.run(_verify(_store(settings), keys, wanted, WitnessCheck(report.heads)))
+        verdict = asyncio.run(
+            _verify(audit_store(settings), keys, wanted, WitnessCheck(report.heads))
+        )
     except SQLAlchemyError as error:
         fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
              "check the URL and that the database is up.")  # fmt: skip
@@ -200,7 +203,7 @@ def head_command(settings: Settings) -> None:
     later proves the log still holds that record unchanged.
     """
     try:
-        head = asyncio.run(_read_head(_store(settings)))
+        head = asyncio.run(_read_head(audit_store(settings)))
     except SQLAlchemyError as error:
         fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
              "check the URL and that the database is up.")  # fmt: skip
@@ -258,7 +261,7 @@ def export_command(
     del fmt  # one format today; the option keeps the command line stable for more
     lower, upper = day_range(start.date() if start else None, end.date() if end else None)
     try:
-        count = asyncio.run(_export(_store(settings), out, lower, upper))
+        count = asyncio.run(_export(audit_store(settings), out, lower, upper))
     except SQLAlchemyError as error:
         fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
              "check the URL and that the database is up.")  # fmt: skip
@@ -285,10 +288,3 @@ async def _export(store: AuditStore, out: TextIO, start: str | None, end: str | 
     finally:
         await store.close()
     return count
-
-
-# `audit report` (it draws charts) and `audit init-roles | init-witness` live in their own
-# modules; importing them adds them to the group. At the bottom because they import
-# `audit_group` from this one.
-from gateway.audit import report_command as _report_command  # noqa: E402, F401
-from gateway.audit import roles_command as _roles_command  # noqa: E402, F401

@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from gateway._cli import data_option, deployment_options, fail
-from policies.catalog import SHIPPED_CATALOG, load_catalog
+from gateway.cli._options import catalog_option, data_option, deployment_options, fail
+from policies.catalog import load_catalog
 from policies.errors import PolicyError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from gateway.settings import Settings
 
 __all__ = ["token_group"]
@@ -36,11 +37,7 @@ _MARGIN = 60
     "identity.max_token_lifetime, 24 h by default).",
 )
 @data_option("Folder whose keys/dev-signing-key.pem signs the token (created if missing).")
-@click.option(
-    "--catalog", "catalog_path", type=click.Path(dir_okay=False, path_type=Path),
-    default=SHIPPED_CATALOG, show_default="the shipped catalog/guangzhou.yaml",
-    help="The sharing catalogue (YAML).",
-)  # fmt: skip
+@catalog_option
 @click.option(
     "--officer",
     default=None,
@@ -49,7 +46,7 @@ _MARGIN = 60
     "staff number.",
 )
 @click.pass_context
-def token_group(  # noqa: PLR0917 (click hands every option to the command as a parameter)
+def token_group(
     context: click.Context, agency: str | None, ttl_seconds: int, data_dir: Path,
     catalog_path: Path, officer: str | None,
 ) -> None:  # fmt: skip

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway._cli import fail
-from gateway.audit.commands import _store as audit_store
 from gateway.audit.impact import impact
 from gateway.audit.report import Period
 from gateway.catalog_history import history, resolve
+from gateway.cli._options import fail
+from gateway.cli.audit import audit_store
 from gateway.errors import GatewayError
 from gateway.policy_sync import PolicyStore
 from gateway.served import PolicyTexts

@@ -17,9 +17,9 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from gateway._cli import fail
-from gateway.audit.commands import audit_group
 from gateway.audit.roles import RoleSetup, RoleSetupError, init_gateway_role, init_witness_role
+from gateway.cli._options import fail
+from gateway.cli.audit import audit_group
 from sources.errors import SourceError
 
 if TYPE_CHECKING:

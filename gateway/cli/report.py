@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Literal
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway._cli import deployment_options, fail
-from gateway.audit.commands import _store, audit_group, day_range
 from gateway.audit.entry import DECISIONS
 from gateway.audit.report import Period, usage_report
 from gateway.audit.report_accountability import (
@@ -29,6 +27,8 @@ from gateway.audit.report_accountability import (
     per_officer,
     requests_of_officer,
 )
+from gateway.cli._options import deployment_options, fail
+from gateway.cli.audit import audit_group, audit_store, day_range
 from gateway.identity import OFFICER_ID
 from policies.catalog import load_catalog
 from policies.errors import PolicyError
@@ -103,7 +103,7 @@ def report_command(
              ". _ : @ / + = -, as tokens name them.")  # fmt: skip
     period = Period(first.date(), last.date())
     try:
-        report = asyncio.run(_collect(_store(settings), catalog, period, agency, officer))
+        report = asyncio.run(_collect(audit_store(settings), catalog, period, agency, officer))
     except SQLAlchemyError as error:
         fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
              "check the URL and that the database is up.")  # fmt: skip
