@@ -289,7 +289,7 @@ def _normal(text: str) -> str:
 
 
 def _is_freshness(text: str) -> bool:
-    """The freshness monitor's MAX(updated_at) per source (gateway.freshness, cached 60 s)."""
+    """The freshness monitor's MAX(updated_at) per source (gateway.trust.freshness, cached 60 s)."""
     return bool(re.search(r"max\([^)]*updated_at", text, re.IGNORECASE))
 
 
@@ -405,12 +405,12 @@ PROFILE_GROUPS = {
     ),
     "JSON response (JSONResponse.render)": ("JSONResponse.render",),
     "audit: trail, entry, writer, chain and store (event-loop side)": (
-        "gateway/trail.py",
-        "gateway/audit/",
+        "gateway/trust/trail.py",
+        "gateway/trust/audit/",
     ),
-    "freshness and voucher (GatewayEvidence.attach)": ("attach (gateway/evidence.py",),
+    "freshness and voucher (GatewayEvidence.attach)": ("attach (gateway/trust/evidence.py",),
     "  of which signing the voucher (canonical JSON, SHA-256, Ed25519)": (
-        "issue (gateway/vouchers/voucher.py",
+        "issue (gateway/trust/vouchers/voucher.py",
     ),
 }
 

@@ -18,7 +18,7 @@ reports the audit writer since the last reset (records written, batches committe
 writer's own `written` and `batches` counters; the wall time spent in `AuditStore.append` and
 the voucher rows handed to it with the batches) and the vouchers signed (how many, and the
 time in `issue`). Those come from thin wrappers set in this process on the gateway's audit
-store object and on `gateway.evidence.issue` (two `perf_counter` calls per batch or voucher);
+store object and on `gateway.trust.evidence.issue` (two `perf_counter` calls per batch or voucher);
 they change nothing else. It also names the folder the product was imported from (gw_run.py
 serves a snapshot of the source tree, so that edits to the checkout during a run do not mix
 two versions).
@@ -105,10 +105,10 @@ class StatementStats:
         for obj, name in ((store, "append"), (gw.audit, "written"), (gw.audit, "batches")):
             if not hasattr(obj, name):
                 raise SystemExit(f"{type(obj).__name__}.{name} is gone: update bench/gw_serve.py")
-        import gateway.evidence  # noqa: PLC0415 (not in a baseline from before the audit)
+        import gateway.trust.evidence  # noqa: PLC0415 (not in a baseline from before the audit)
 
-        if not hasattr(gateway.evidence, "issue"):
-            raise SystemExit("gateway.evidence.issue is gone: update bench/gw_serve.py")
+        if not hasattr(gateway.trust.evidence, "issue"):
+            raise SystemExit("gateway.trust.evidence.issue is gone: update bench/gw_serve.py")
         append = store.append
 
         async def timed_append(entries: Any, extra: Any = (), *args: Any, **kwargs: Any) -> Any:
@@ -120,7 +120,7 @@ class StatementStats:
                 self._add("append", time.perf_counter() - started)
 
         store.append = timed_append
-        gateway.evidence.issue = self._timed_sync("sign", gateway.evidence.issue)
+        gateway.trust.evidence.issue = self._timed_sync("sign", gateway.trust.evidence.issue)
 
     def _add(self, name: str, seconds: float) -> None:
         entry = self.timed[name]

@@ -43,11 +43,11 @@ from graphql import execute, parse, specified_rules, validate
 from starlette.responses import Response
 
 from gateway.app import create_app
-from gateway.audit import fields_read
+from gateway.graphql.reads import fields_read
 from gateway.settings import Settings
-from gateway.trail import Trail
+from gateway.trust.trail import Trail
+from gateway.trust.vouchers.store import voucher_row, vouchers
 from gateway.validation import rules_for
-from gateway.vouchers.store import voucher_row, vouchers
 
 
 def _token(data: Path, agency: str) -> str:

@@ -26,13 +26,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.audit import AuditStore, AuditWriter
-from gateway.audit.publisher import WitnessPublisher
-from gateway.audit.witness import open_witness
 from gateway.body import BodyError, parse_json, read_body
 from gateway.catalog_history import ApprovalRequiredError, approval_reference, require_approval
 from gateway.errors import AuthenticationError
-from gateway.evidence import GatewayEvidence
 from gateway.execution import Prepared, RequestCost, prepare_operation, run_operation
 from gateway.graphiql import graphiql_page
 from gateway.identity import Authenticator, Identity, IdentityConfig, unauthenticated_response
@@ -48,9 +44,13 @@ from gateway.ratelimit import (
 from gateway.revocation import Revocations, RevocationStore
 from gateway.served import PolicyTexts, Served
 from gateway.settings import ConfigError
-from gateway.vouchers import CanonicalFormError
-from gateway.vouchers.store import voucher_row
-from gateway.vouchers.store import vouchers as vouchers_table
+from gateway.trust.audit import AuditStore, AuditWriter
+from gateway.trust.audit.publisher import WitnessPublisher
+from gateway.trust.audit.witness import open_witness
+from gateway.trust.evidence import GatewayEvidence
+from gateway.trust.vouchers import CanonicalFormError
+from gateway.trust.vouchers.store import voucher_row
+from gateway.trust.vouchers.store import vouchers as vouchers_table
 from policies.diff import PolicyDiff, diff_policies
 from policies.errors import DutyError, DutyRequiredError, PolicyError
 from resolvers.context import RequestContext
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 
     from gateway.schemas import AgencySchema
     from gateway.settings import Settings
-    from gateway.trail import Trail
+    from gateway.trust.trail import Trail
     from policies.grants import Grants
 
 __all__ = ["Gateway", "Served", "create_app"]

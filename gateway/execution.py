@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
 
-from gateway.audit import fields_read
 from gateway.document_bounds import CEILING, Bounds, measure
 from gateway.graphql.plan import planned
+from gateway.graphql.reads import fields_read
 from gateway.validation import rules_for
 from resolvers.errors import ResolverError
 from sources.identifiers import InvalidIdentifierError

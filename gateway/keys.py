@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from gateway.errors import SigningKeyError
+from gateway.files import write_private
 from gateway.identity import OFFICER_ID
 
 if TYPE_CHECKING:
@@ -145,28 +145,16 @@ def _create_key_file(path: Path) -> None:
     pem = Ed25519PrivateKey.generate().private_bytes(
         Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
     )
-    # Write a private temporary file, then hard-link it into place: the key file appears
-    # complete or not at all, and when two processes race, both end up using the winner's key.
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    # Whole or not at all; when two processes race, both end up using the winner's key.
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.fchmod(descriptor, 0o600)  # the umask may not take bits away from a secret
-            os.write(descriptor, pem)
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
         with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
+            write_private(path, pem, replace=False)
     except OSError as error:
         raise SigningKeyError(
             f"Cannot create the development signing key {path} ({error.strerror}); "
             "choose a data folder you can write to."
         ) from None
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
 
 
 def issue_token(

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, ExecutionContext
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from gateway.trail import Trail
+    from gateway.trust.trail import Trail
 
 __all__ = ["CONTENT_TYPE", "MULTIPROCESS_VARIABLE", "Metrics", "workers_exposition"]
 

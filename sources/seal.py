@@ -1,16 +1,15 @@
 """Electronic seals on licence records (Art. 23): an issuer's Ed25519 signature.
 
 The sealed bytes are a domain tag followed by the record's canonical form: the sealed fields as a
-JSON object with sorted keys, no insignificant whitespace and UTF-8 text (the RFC 8785 form for
-records made only of strings and nulls, which these are). Anyone holding the issuer's public key,
-published in the `issuer_keys` table, can check that nobody changed the record after issue.
+JSON object in the one canonical form, RFC 8785 (sources.canonical). Anyone holding the issuer's
+public key, published in the `issuer_keys` table, can check that nobody changed the record after
+issue.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -18,6 +17,8 @@ from typing import TYPE_CHECKING
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from sources.canonical import canonical_plain
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -64,9 +65,8 @@ def canonical_form(record: Mapping[str, object]) -> bytes:
     missing = [c for c in SEALED_COLUMNS if c not in record]
     if missing:
         raise KeyError(f"cannot seal a licence record without {', '.join(missing)}")
-    body = {column: _text(record[column]) for column in SEALED_COLUMNS}
-    text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return text.encode("utf-8")
+    # Text and nulls only: the one canonical form's fast path (sources.canonical).
+    return canonical_plain({column: _text(record[column]) for column in SEALED_COLUMNS})
 
 
 @dataclass(frozen=True, slots=True)

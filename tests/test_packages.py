@@ -15,7 +15,14 @@ PACKAGES = ("sources", "policies", "resolvers", "gateway")
 
 @pytest.mark.parametrize(
     "package",
-    ["sources", "policies", "resolvers", "gateway.audit", "gateway.backup", "gateway.vouchers"],
+    [
+        "sources",
+        "policies",
+        "resolvers",
+        "gateway.trust.audit",
+        "gateway.backup",
+        "gateway.trust.vouchers",
+    ],
 )
 def test_every_name_a_package_exports_exists(package: str) -> None:
     module = importlib.import_module(package)

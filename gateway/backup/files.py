@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from gateway.backup.errors import BackupError
 from gateway.backup.manifest import Part, sha256, stored
+from gateway.files import write_private
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -82,10 +83,11 @@ def restore_files(folder: Path, part: Part, target: Path) -> None:
         if path.exists() and sha256(path) == item.sha256:
             continue
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if part.name == "keys":  # private keys: the gateway's user alone reads them, ever
+            write_private(path, (folder / item.file).read_bytes(), replace=True)
+            continue
         partial = path.with_name(f"{path.name}.restoring")
         shutil.copyfile(folder / item.file, partial)
-        if part.name == "keys":
-            partial.chmod(0o600)  # private keys: the gateway's user alone reads them
         os.replace(partial, path)
 
 

@@ -20,18 +20,23 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
-from gateway.audit.chain import ChainProblem, ChainVerdict, ChainWalker
-from gateway.audit.store import AuditStore, SignedHead, head_payload
-from gateway.audit.witness_check import WitnessCheck, WitnessError, WitnessReport, read_witnesses
 from gateway.cli._options import deployment_options, fail
-from gateway.vouchers import PublicKeyring, VoucherError, verify_signature
+from gateway.trust.audit.chain import ChainProblem, ChainVerdict, ChainWalker
+from gateway.trust.audit.store import AuditStore, SignedHead, head_payload
+from gateway.trust.audit.witness_check import (
+    WitnessCheck,
+    WitnessError,
+    WitnessReport,
+    read_witnesses,
+)
+from gateway.trust.vouchers import PublicKeyring, VoucherError, verify_signature
 from sources.engines import sqlite_path
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from gateway.audit.chain import StoredRecord
     from gateway.settings import Settings
+    from gateway.trust.audit.chain import StoredRecord
 
 __all__ = ["audit_group", "day_range"]
 

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.audit.impact import impact
-from gateway.audit.report import Period
 from gateway.catalog_history import history, resolve
 from gateway.cli._options import fail
 from gateway.cli.audit import audit_store
 from gateway.errors import GatewayError
 from gateway.policy_sync import PolicyStore
 from gateway.served import PolicyTexts
+from gateway.trust.audit.impact import impact
+from gateway.trust.audit.report import Period
 from policies.catalog import read_policy_file
 from policies.diff import diff_policies
 from policies.errors import CatalogError, PolicyError, RulesError
@@ -38,9 +38,9 @@ from sources.engines import make_engine, sqlite_path
 if TYPE_CHECKING:
     from datetime import date
 
-    from gateway.audit.impact import Use
     from gateway.catalog_history import HistoryEntry
     from gateway.settings import Settings
+    from gateway.trust.audit.impact import Use
     from policies.diff import PolicyDiff, Reduction
     from policies.grants import Policy
 

@@ -3,7 +3,7 @@
 govgate audit report --from D --to D [--agency CODE] [--officer ID] [--format table|csv]
                      [--chart FILE.png] (--data DIR | --config FILE)
 
-The numbers come from `gateway.audit.report`; this module reads the log, checks the arguments
+The numbers come from `gateway.trust.audit.report`; this module reads the log, checks the arguments
 and renders the report as an aligned table, a tidy CSV table, or a PNG chart.
 """
 
@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Literal
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.audit.entry import DECISIONS
-from gateway.audit.report import Period, usage_report
-from gateway.audit.report_accountability import (
+from gateway.cli._options import deployment_options, fail
+from gateway.cli.audit import audit_group, audit_store, day_range
+from gateway.identity import OFFICER_ID
+from gateway.trust.audit.entry import DECISIONS
+from gateway.trust.audit.report import Period, usage_report
+from gateway.trust.audit.report_accountability import (
     csv_rows,
     per_duty,
     per_officer,
     requests_of_officer,
 )
-from gateway.cli._options import deployment_options, fail
-from gateway.cli.audit import audit_group, audit_store, day_range
-from gateway.identity import OFFICER_ID
 from policies.catalog import load_catalog
 from policies.errors import PolicyError
 
@@ -40,9 +40,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from gateway.audit.report import AgencyUsage, UsageReport
-    from gateway.audit.store import AuditStore
     from gateway.settings import Settings
+    from gateway.trust.audit.report import AgencyUsage, UsageReport
+    from gateway.trust.audit.store import AuditStore
     from policies.catalog import Catalog
 
 __all__ = ["CSV_COLUMNS", "draw_chart", "render_csv", "render_table", "report_command"]

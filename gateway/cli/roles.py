@@ -4,7 +4,7 @@ govgate audit init-roles   --admin-url URL [--role govgate] [--owner ROLE] [--pa
 govgate audit init-witness --admin-url URL [--role govgate_witness] [--owner ROLE] [...]
 
 Both connect as an administrator, create the tables if missing, and leave the named role only
-what `gateway.audit.roles` grants it; they print every change and may be run again at will.
+what `gateway.provision.roles` grants it; they print every change and may be run again at will.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from gateway.audit.roles import RoleSetup, RoleSetupError, init_gateway_role, init_witness_role
 from gateway.cli._options import fail
 from gateway.cli.audit import audit_group
+from gateway.provision.roles import RoleSetup, RoleSetupError, init_gateway_role, init_witness_role
 from sources.errors import SourceError
 
 if TYPE_CHECKING:

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from gateway.cli._options import deployment_options, fail
-from gateway.vouchers.errors import VoucherError
-from gateway.vouchers.keyring import Keyring, PublicKeyring
-from gateway.vouchers.store import VoucherStore
-from gateway.vouchers.voucher import Voucher, check, differences
+from gateway.trust.errors import VoucherError
+from gateway.trust.keyring import Keyring, PublicKeyring
+from gateway.trust.vouchers.store import VoucherStore
+from gateway.trust.vouchers.voucher import Voucher, check, differences
 from sources.engines import sqlite_path
 
 if TYPE_CHECKING:

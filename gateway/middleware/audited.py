@@ -32,10 +32,10 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 
-from gateway.audit import AuditUnavailableError
 from gateway.graphiql import AGENCY_HEADER
 from gateway.logs import logged_as
-from gateway.trail import Trail
+from gateway.trust.audit import AuditUnavailableError
+from gateway.trust.trail import Trail
 
 if TYPE_CHECKING:
     from starlette.requests import Request

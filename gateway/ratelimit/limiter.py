@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from gateway.metrics import Metrics
     from gateway.ratelimit.windows import Verdict, WindowStore
     from gateway.settings import RateLimits
-    from gateway.trail import Trail
+    from gateway.trust.trail import Trail
 
 __all__ = ["STORE_TIMEOUT", "RateLimiter", "Throttle", "retry_after_of"]
 

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.audit.store import audit_log
-from gateway.vouchers.store import vouchers
+from gateway.trust.audit.store import audit_log
+from gateway.trust.vouchers.store import vouchers
 from gateway.workflows.errors import WorkflowStoreError
 from gateway.workflows.tables import voucher_supersessions, workflow_notifications
 

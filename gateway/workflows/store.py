@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from gateway.audit.store import append_only
+from gateway.trust.audit.store import append_only
 from gateway.workflows.errors import WorkflowStoreError
 from gateway.workflows.tables import (
     TABLES,

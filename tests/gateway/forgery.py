@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.audit.chain import link_hash_of
-from gateway.audit.store import head_payload
-from gateway.vouchers import Keyring
+from gateway.trust.audit.chain import link_hash_of
+from gateway.trust.audit.store import head_payload
+from gateway.trust.vouchers import Keyring
 
 if TYPE_CHECKING:
     from pathlib import Path

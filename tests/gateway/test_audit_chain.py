@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from gateway.audit import AuditEntry, AuditStore, Operation, verify_chain
-from gateway.audit.chain import link_hash
-from gateway.audit.entry import canonical
 from gateway.cli import main
-from gateway.vouchers import Keyring
+from gateway.trust.audit import AuditEntry, AuditStore, Operation, verify_chain
+from gateway.trust.audit.chain import link_hash
+from gateway.trust.audit.entry import canonical
+from gateway.trust.vouchers import Keyring
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -271,7 +271,7 @@ def test_export_writes_one_json_line_per_record_with_its_links(audit_dir: Path) 
     assert all(b["prevHash"] == a["hash"] for a, b in itertools.pairwise(lines))
     assert lines[0]["records"] == ["Person:000000000000000000"]
     # The export is enough to check the chain without the database.
-    from gateway.audit import StoredRecord
+    from gateway.trust.audit import StoredRecord
 
     records = [
         StoredRecord(line.pop("seq"), line.pop("prevHash"), line.pop("hash"), line)

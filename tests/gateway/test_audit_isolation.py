@@ -16,7 +16,8 @@ import httpx
 from click.testing import CliRunner
 from sqlalchemy import Column, Integer, MetaData, Table
 
-from gateway.audit import (
+from gateway.cli import main
+from gateway.trust.audit import (
     AuditEntry,
     AuditStore,
     AuditUnavailableError,
@@ -25,7 +26,6 @@ from gateway.audit import (
     Operation,
     verify_chain,
 )
-from gateway.cli import main
 from tests.gateway.test_audit_http import own_gateway
 
 if TYPE_CHECKING:

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from click.testing import CliRunner
 
-from gateway.audit import AuditEntry, AuditStore
 from gateway.cli import main
+from gateway.trust.audit import AuditEntry, AuditStore
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from click.testing import Result
 
-    from gateway.audit import Decision
+    from gateway.trust.audit import Decision
 
 
 def entry(at: str, agency: str | None, decision: Decision = "allowed", **facts: Any) -> AuditEntry:

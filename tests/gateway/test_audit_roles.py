@@ -17,10 +17,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.app import create_app
-from gateway.audit import AuditStore
-from gateway.audit.roles import GATEWAY_GRANTS, create_gateway_tables
 from gateway.cli import main
+from gateway.provision.roles import GATEWAY_GRANTS, create_gateway_tables
 from gateway.settings import Settings, Witnessing
+from gateway.trust.audit import AuditStore
 from sources.engines import default_urls
 from tests.conftest import NOW, _admin
 from tests.gateway.conftest import LiveServer

@@ -17,13 +17,13 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.app import create_app
-from gateway.audit import AuditEntry, AuditStore, Operation
-from gateway.audit.publisher import WitnessPublisher
-from gateway.audit.store import head_payload
-from gateway.audit.witness import FileWitness
 from gateway.cli import main
 from gateway.settings import ConfigError, Settings, Witnessing, load_settings
-from gateway.vouchers import Keyring, verify_signature
+from gateway.trust.audit import AuditEntry, AuditStore, Operation
+from gateway.trust.audit.publisher import WitnessPublisher
+from gateway.trust.audit.store import head_payload
+from gateway.trust.audit.witness import FileWitness
+from gateway.trust.vouchers import Keyring, verify_signature
 from tests.conftest import NOW
 from tests.gateway.conftest import LiveServer
 from tests.gateway.forgery import named_by_witness, rewrite_with_own_key, witnessed_seqs

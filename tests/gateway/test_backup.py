@@ -24,11 +24,11 @@ from click.testing import CliRunner, Result
 from sqlalchemy import MetaData, select
 from sqlalchemy.engine import make_url
 
-from gateway.audit import AuditEntry, AuditStore, Operation
 from gateway.backup import servers, sqlite
 from gateway.cli import main
 from gateway.cli.backup import backup_command, restore_command
-from gateway.vouchers import Keyring, VoucherStore, issue
+from gateway.trust.audit import AuditEntry, AuditStore, Operation
+from gateway.trust.vouchers import Keyring, VoucherStore, issue
 from policies.catalog import SHIPPED_CATALOG
 from policies.rules import default_rules_path
 from sources.engines import default_urls, make_engine

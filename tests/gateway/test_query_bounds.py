@@ -17,7 +17,7 @@ from graphql import parse
 from sqlalchemy import event, select
 
 from gateway.app import create_app
-from gateway.audit import fields_read
+from gateway.graphql.reads import fields_read
 from gateway.settings import Limits, Settings
 from sources.engines import default_urls, make_engine
 from sources.persons import persons

@@ -15,8 +15,8 @@ from sqlalchemy import delete, text
 
 from gateway.cli.voucher import voucher_group
 from gateway.settings import Settings
-from gateway.vouchers import Keyring, Voucher, VoucherStore, data_sha256, issue
-from gateway.vouchers.store import signing_keys
+from gateway.trust.vouchers import Keyring, Voucher, VoucherStore, data_sha256, issue
+from gateway.trust.vouchers.store import signing_keys
 from sources.engines import make_engine
 from tests.gateway.test_vouchers import DATA, deep_copy
 

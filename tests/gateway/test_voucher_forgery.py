@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.cli.voucher import voucher_group
-from gateway.evidence import GatewayEvidence
 from gateway.settings import Settings
-from gateway.vouchers import (
+from gateway.trust.evidence import GatewayEvidence
+from gateway.trust.vouchers import (
     Keyring,
     Voucher,
     VoucherStore,
@@ -28,7 +28,7 @@ from gateway.vouchers import (
     issue,
     key_id,
 )
-from gateway.vouchers.store import signing_keys, vouchers
+from gateway.trust.vouchers.store import signing_keys, vouchers
 from sources.engines import make_engine
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Column, Integer, MetaData, Table, select, text, update
 
 from gateway.errors import GatewayError
-from gateway.vouchers import (
+from gateway.trust.vouchers import (
     SIGNING_CONTEXT,
     CanonicalFormError,
     Keyring,
@@ -37,7 +37,7 @@ from gateway.vouchers import (
     issue,
     verify_signature,
 )
-from gateway.vouchers.store import signing_keys
+from gateway.trust.vouchers.store import signing_keys
 from sources.engines import make_engine
 
 if TYPE_CHECKING:

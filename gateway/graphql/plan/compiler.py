@@ -37,7 +37,6 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import VariableValues, get_argument_values
 
-from gateway.audit import fields_read
 from gateway.graphql.plan.links import LINKS, LinkSpec
 from gateway.graphql.plan.model import (
     CHECKED,
@@ -66,6 +65,7 @@ from gateway.graphql.plan.model import (
 )
 from gateway.graphql.plan.sql import REGISTRY_COLUMNS
 from gateway.graphql.plan.values import converter
+from gateway.graphql.reads import fields_read
 from resolvers.fetch import columns_for
 from resolvers.records import LINK_COLUMNS
 from sources.identifiers import CreditCode, IdNumber, LicenseNumber, ParcelCode

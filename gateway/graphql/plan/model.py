@@ -4,7 +4,7 @@
     ├── roots       one per response key of the operation, in response order:
     │               Lookup, Listing, Verify, Typename
     ├── keyed       statements matching rows on a column (look-ups and links), by level
-    └── read        the `Type.field`s the operation reads (the audit's `fields_read`)
+    └── read        the `Type.field`s the operation reads (gateway.graphql.reads)
 
 A *slot* is one statement of one request; its rows land in the request's `results[slot]`.
 A *node* is one place in the response where records of one type appear, with its *ops*: how
@@ -219,7 +219,7 @@ class Plan:
     levels: int
     slots: int
     nodes: int
-    #: `Type.field`s the operation reads (`gateway.audit.fields_read`): the same whatever the
+    #: `Type.field`s the operation reads (gateway.graphql.reads): the same whatever the
     #: variables, since a plannable operation has no `@skip`/`@include` on a variable.
     read: frozenset[str]
     #: Statements one request runs at most, whatever the number of records: the plan's cost.

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, select, update
 
-from gateway.audit.store import AuditStore
-from gateway.vouchers.store import VoucherStore
+from gateway.trust.audit.store import AuditStore
+from gateway.trust.vouchers.store import VoucherStore
 from gateway.workflows import ABSENT, PolicyCatalogue, WorkflowStore, WorkingCalendar
 from sources.engines import make_engine
 

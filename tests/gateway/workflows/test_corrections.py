@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from gateway.audit.entry import AuditEntry
-from gateway.audit.store import AuditStore
+from gateway.trust.audit.entry import AuditEntry
+from gateway.trust.audit.store import AuditStore
 from gateway.workflows import RecordRef, WorkflowStore, WorkflowStoreError, recipients
 from tests.gateway.workflows.conftest import PERSON
 

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from gateway.audit.entry import AuditEntry
-from gateway.audit.store import AuditStore, audit_log
-from gateway.vouchers.keyring import Keyring
-from gateway.vouchers.store import voucher_row, vouchers
-from gateway.vouchers.voucher import issue
+from gateway.trust.audit.entry import AuditEntry
+from gateway.trust.audit.store import AuditStore, audit_log
+from gateway.trust.keyring import Keyring
+from gateway.trust.vouchers.store import voucher_row, vouchers
+from gateway.trust.vouchers.voucher import issue
 from gateway.workflows import (
     Actor,
     CaseChangedError,

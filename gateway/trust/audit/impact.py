@@ -27,7 +27,7 @@ from policies.diff import DutyChange, ScopeChange
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from gateway.audit.report import Period
+    from gateway.trust.audit.report import Period
     from policies.diff import Reduction
 
 __all__ = ["Use", "impact"]

@@ -6,7 +6,7 @@ of the batch was recorded (issue 9, item 3). Now each record is encoded when it 
 writer: text that cannot be encoded is replaced (U+FFFD) and the record flagged
 `text-replaced`, so the record still says who asked what; a record that cannot be encoded even
 so is replaced by a stand-in (`stand_in`) that records the request and why its own record is
-missing. The writer (gateway.audit.writer) isolates whatever still fails in the store.
+missing. The writer (gateway.trust.audit.writer) isolates whatever still fails in the store.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.audit.entry import AuditEntry, canonical
+from gateway.trust.audit.entry import AuditEntry, canonical
 
 __all__ = ["REPLACED_FLAG", "UNWRITABLE_FLAG", "Encoded", "encode", "stand_in"]
 

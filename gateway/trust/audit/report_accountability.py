@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-    from gateway.audit.report import Tally, UsageReport
+    from gateway.trust.audit.report import Tally, UsageReport
 
 __all__ = ["csv_rows", "per_duty", "per_officer", "requests_of_officer"]
 

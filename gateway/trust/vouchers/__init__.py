@@ -15,23 +15,22 @@ auditor.
 
 from __future__ import annotations
 
-from gateway.vouchers.canonical import canonical_json, data_sha256
-from gateway.vouchers.errors import (
-    CanonicalFormError,
+from gateway.trust.canonical import CanonicalFormError, canonical_json, data_sha256
+from gateway.trust.errors import (
     KeyringError,
     VoucherError,
     VoucherFormatError,
     VoucherStoreError,
 )
-from gateway.vouchers.keyring import (
+from gateway.trust.keyring import (
     GatewayKey,
     Keyring,
     PublicKeyring,
     key_id,
     verify_signature,
 )
-from gateway.vouchers.store import VoucherStore
-from gateway.vouchers.voucher import SIGNING_CONTEXT, Voucher, check, differences, issue
+from gateway.trust.vouchers.store import VoucherStore
+from gateway.trust.vouchers.voucher import SIGNING_CONTEXT, Voucher, check, differences, issue
 
 __all__ = [
     "SIGNING_CONTEXT",

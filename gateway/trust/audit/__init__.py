@@ -4,15 +4,22 @@ entry   AuditEntry: what one request did
 chain   link_hash, verify_chain: the hash chain and the check naming the first break
 store   AuditStore: the database (SQLite or PostgreSQL), append-only by trigger
 writer  AuditWriter: group commit; a request is answered once its record is durable
-reads   fields_read: the `Type.field`s an operation selects
-commands, report, report_command: `govgate audit verify | export | report`
+encoding  a record's bytes, made before it joins a batch
+witness, publisher, witness_check: signed heads at witnesses the gateway cannot rewrite
+report, report_accountability, impact: usage reports and the impact of a catalogue change
+(The commands are gateway.cli.audit and gateway.cli.report.)
 """
 
-from gateway.audit.chain import ChainProblem, ChainVerdict, StoredRecord, link_hash, verify_chain
-from gateway.audit.entry import AuditEntry, Decision, Operation, query_sha256
-from gateway.audit.reads import fields_read
-from gateway.audit.store import AuditStore
-from gateway.audit.writer import AuditUnavailableError, AuditWriter
+from gateway.trust.audit.chain import (
+    ChainProblem,
+    ChainVerdict,
+    StoredRecord,
+    link_hash,
+    verify_chain,
+)
+from gateway.trust.audit.entry import AuditEntry, Decision, Operation, query_sha256
+from gateway.trust.audit.store import AuditStore
+from gateway.trust.audit.writer import AuditUnavailableError, AuditWriter
 
 __all__ = [
     "AuditEntry",
@@ -24,7 +31,6 @@ __all__ = [
     "Decision",
     "Operation",
     "StoredRecord",
-    "fields_read",
     "link_hash",
     "query_sha256",
     "verify_chain",

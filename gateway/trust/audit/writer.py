@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
-from gateway.audit.encoding import Encoded, encode, stand_in
 from gateway.errors import GatewayError
+from gateway.trust.audit.encoding import Encoded, encode, stand_in
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sqlalchemy import Table
 
-    from gateway.audit.entry import AuditEntry
-    from gateway.audit.store import AuditStore
+    from gateway.trust.audit.entry import AuditEntry
+    from gateway.trust.audit.store import AuditStore
 
     _Batch = list[tuple[Encoded, "Extra", asyncio.Future[int]]]
 

@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,8 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from gateway.vouchers.errors import KeyringError
+from gateway.files import write_private
+from gateway.trust.errors import KeyringError
 
 __all__ = ["GatewayKey", "Keyring", "PublicKeyring", "key_id", "verify_signature"]
 
@@ -360,31 +360,12 @@ def _write_current(folder: Path, kid: str) -> None:
 
 
 def _write_file(path: Path, content: bytes, *, replace: bool) -> None:
-    """Write a private temporary file and move it into place: `path` appears complete or not
-    at all, even if the gateway stops half-way (a key lost that way would orphan vouchers)."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    """`content` into `path` whole or not at all (a key lost half-written would orphan
+    vouchers); never over an existing key file unless `replace`."""
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.fchmod(descriptor, 0o600)  # the umask may not take bits away from a secret
-            os.write(descriptor, content)
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        if replace:
-            os.replace(temporary, path)
-        else:
-            os.link(temporary, path)  # never overwrite a key file
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_private(path, content, replace=replace)
     except OSError as error:
         raise KeyringError(
             f"Cannot write {path} ({error.strerror}); check that the gateway may write to the "
             "signing-keys folder."
         ) from None
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink()

@@ -12,12 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gateway.audit import AuditEntry, Operation, query_sha256
+from gateway.trust.audit import AuditEntry, Operation, query_sha256
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
 
-    from gateway.audit import Decision
+    from gateway.trust.audit import Decision
 
 __all__ = ["Trail"]
 

@@ -2,7 +2,7 @@
 
 Every `every` records this process commits, or every `interval_s` seconds when the head moved,
 and once more at shutdown, the publisher reads the signed head from the audit store and adds it
-to each witness (`gateway.audit.witness`). It runs beside the requests, never in their way: a
+to each witness (`gateway.trust.audit.witness`). It runs beside the requests, never in their way: a
 request waits for its own audit record only, never for a witness. A witness that fails is
 logged, counted (`govgate_audit_witness_failures_total`), shown in `/readyz` under `witnesses`
 and tried again with the newest head at the next turn.
@@ -18,13 +18,13 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.audit.witness import MAIN_CHAIN, WitnessedHead
+from gateway.trust.audit.witness import MAIN_CHAIN, WitnessedHead
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from gateway.audit.store import AuditStore
-    from gateway.audit.witness import Witness
+    from gateway.trust.audit.store import AuditStore
+    from gateway.trust.audit.witness import Witness
 
 __all__ = ["WitnessPublisher"]
 

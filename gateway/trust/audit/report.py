@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from gateway.audit.entry import DECISIONS
+from gateway.trust.audit.entry import DECISIONS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

@@ -7,7 +7,7 @@ privileges in `GATEWAY_GRANTS`: it can append records and read them, move the on
 row forward, and add vouchers, keys and policy versions; it cannot UPDATE, DELETE or TRUNCATE
 the log or the evidence, drop or disable a trigger, or run any DDL (it owns nothing, not even
 the database or its schema, whose owner could drop every table in it). `init_witness_role`
-(`govgate audit init-witness`) does the same for a witness database (`gateway.audit.witness`),
+(`govgate audit init-witness`) does the same for a witness database (`gateway.trust.audit.witness`),
 where the publishing role may only INSERT.
 
 Every statement is idempotent: run it again after an upgrade (new tables) or to repair grants.
@@ -26,13 +26,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from gateway.audit.store import AuditStore
-from gateway.audit.witness import DatabaseWitness
 from gateway.errors import GatewayError
 from gateway.policy_sync import PolicyStore
 from gateway.ratelimit.database import DatabaseWindows
 from gateway.revocation import RevocationStore
-from gateway.vouchers.store import VoucherStore
+from gateway.trust.audit.store import AuditStore
+from gateway.trust.audit.witness import DatabaseWitness
+from gateway.trust.vouchers.store import VoucherStore
 from sources.engines import make_engine
 
 if TYPE_CHECKING:
@@ -293,7 +293,7 @@ class _Setup:
             if kind != "S" and name not in self.grants:
                 self.done.append(
                     f"warning: {name} is owned by {self.role} and unknown to govgate's roles; "
-                    "left as it is (add it to gateway/audit/roles.py)"
+                    "left as it is (add it to gateway/provision/roles.py)"
                 )
                 continue
             what = "SEQUENCE" if kind == "S" else "TABLE"

@@ -25,10 +25,10 @@ from sqlalchemy import Column, MetaData, String, Table, Text, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from gateway.audit.schema import ensure_tables
-from gateway.vouchers.errors import VoucherStoreError
-from gateway.vouchers.keyring import key_id
-from gateway.vouchers.voucher import Voucher
+from gateway.trust.audit.schema import ensure_tables
+from gateway.trust.errors import VoucherStoreError
+from gateway.trust.keyring import key_id
+from gateway.trust.vouchers.voucher import Voucher
 from sources.engines import make_engine
 
 if TYPE_CHECKING:

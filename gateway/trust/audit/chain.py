@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from gateway.audit.entry import canonical
+from gateway.trust.audit.entry import canonical
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

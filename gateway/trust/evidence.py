@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gateway.freshness import FreshnessMonitor, stale_warnings
-from gateway.vouchers import (
+from gateway.trust.freshness import FreshnessMonitor, stale_warnings
+from gateway.trust.vouchers import (
     CanonicalFormError,
     Keyring,
     Voucher,

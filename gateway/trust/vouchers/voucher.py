@@ -17,14 +17,14 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from gateway.vouchers.canonical import canonical_json, data_sha256
-from gateway.vouchers.errors import CanonicalFormError, VoucherFormatError
-from gateway.vouchers.keyring import verify_signature
+from gateway.trust.canonical import CanonicalFormError, canonical_json, data_sha256
+from gateway.trust.errors import VoucherFormatError
+from gateway.trust.keyring import verify_signature
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from gateway.vouchers.keyring import Keyring
+    from gateway.trust.keyring import Keyring
 
 __all__ = ["SIGNING_CONTEXT", "Voucher", "check", "differences", "issue"]
 

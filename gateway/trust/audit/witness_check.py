@@ -15,16 +15,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gateway.audit.chain import ChainProblem
-from gateway.audit.store import head_payload
-from gateway.audit.witness import MAIN_CHAIN, WitnessError, open_witness
-from gateway.vouchers import verify_signature
+from gateway.trust.audit.chain import ChainProblem
+from gateway.trust.audit.store import head_payload
+from gateway.trust.audit.witness import MAIN_CHAIN, WitnessError, open_witness
+from gateway.trust.vouchers import verify_signature
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from gateway.audit.chain import StoredRecord
-    from gateway.audit.witness import WitnessedHead
+    from gateway.trust.audit.chain import StoredRecord
+    from gateway.trust.audit.witness import WitnessedHead
 
 __all__ = ["WitnessCheck", "WitnessError", "WitnessReport", "read_witnesses"]
 

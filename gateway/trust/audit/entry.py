@@ -1,16 +1,17 @@
 """One audit record: who asked what, what they got, and what the gateway decided (Art. 25, 34).
 
 An `AuditEntry` is what the request path knows; the store gives it a sequence number and its
-place in the hash chain (`gateway.audit.chain`). Everything in it is plain text, integers and
+place in the hash chain (`gateway.trust.audit.chain`). Everything in it is plain text, integers and
 lists of text, so its canonical JSON form is unambiguous.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, fields
 from typing import Any, Literal
+
+from gateway.trust.canonical import canonical_plain
 
 __all__ = ["DECISIONS", "AuditEntry", "Decision", "Operation", "canonical", "query_sha256"]
 
@@ -23,8 +24,9 @@ DECISIONS: tuple[Decision, ...] = ("allowed", "refused", "unauthenticated", "fai
 
 
 def canonical(value: object) -> bytes:
-    """Canonical JSON: sorted keys, no spaces, UTF-8 (RFC 8785 for text, integers and lists)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    """The record's canonical JSON (RFC 8785): a record holds only text, integers, null and
+    lists, so the one canonical form's fast path writes it (gateway.trust.canonical)."""
+    return canonical_plain(value)
 
 
 def query_sha256(query: str) -> str:

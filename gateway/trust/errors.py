@@ -1,32 +1,25 @@
-"""Errors raised by `gateway.vouchers`.
+"""Errors raised by `gateway.trust` (the keyring and vouchers; the audit log's own errors are
+drawn in gateway.errors).
 
 GatewayError                (gateway.errors)
 └── VoucherError            (anything about vouchers and the gateway's own signing keys)
-    ├── CanonicalFormError  (a value has no RFC 8785 canonical form: NaN, a huge integer, ...)
     ├── KeyringError        (the signing-keys folder or a published keys file cannot be used)
     ├── VoucherFormatError  (a voucher document lacks a member or has one of the wrong type)
     └── VoucherStoreError   (the voucher store cannot be read or written, or refuses a record)
+
+A value without a canonical form raises sources.canonical.CanonicalFormError (a SourceError:
+the one canonical form lives in the lowest layer), re-exported by gateway.trust.canonical.
 """
 
 from __future__ import annotations
 
 from gateway.errors import GatewayError
 
-__all__ = [
-    "CanonicalFormError",
-    "KeyringError",
-    "VoucherError",
-    "VoucherFormatError",
-    "VoucherStoreError",
-]
+__all__ = ["KeyringError", "VoucherError", "VoucherFormatError", "VoucherStoreError"]
 
 
 class VoucherError(GatewayError):
-    """Root of every error raised by `gateway.vouchers`."""
-
-
-class CanonicalFormError(VoucherError):
-    """A value cannot be written in RFC 8785 canonical JSON, so it cannot be hashed or signed."""
+    """Root of the errors of the gateway's vouchers and signing keys."""
 
 
 class KeyringError(VoucherError):

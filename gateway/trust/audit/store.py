@@ -4,7 +4,8 @@ SQLite by default (`DATA/audit.db`, WAL, synchronous FULL: a committed record su
 cut), PostgreSQL in a deployment. Triggers refuse UPDATE and DELETE on the log, so changing it
 takes someone who can drop them; `govgate audit verify` then finds what they did. On
 PostgreSQL the gateway connects with a role that may only append and read
-(`gateway.audit.roles`), and publishes its signed head to witnesses (`gateway.audit.witness`).
+(`gateway.provision.roles`), and publishes its signed head to witnesses
+(`gateway.trust.audit.witness`).
 
 Appending locks the head row first, so writers in several processes interleave whole batches
 and the chain stays one line (Art. 28).
@@ -33,10 +34,10 @@ from sqlalchemy import (
     update,
 )
 
-from gateway.audit.chain import GENESIS, StoredRecord, link_hash_of
-from gateway.audit.encoding import Encoded, encode
-from gateway.audit.entry import AuditEntry, canonical
-from gateway.audit.schema import append_only, ensure_tables
+from gateway.trust.audit.chain import GENESIS, StoredRecord, link_hash_of
+from gateway.trust.audit.encoding import Encoded, encode
+from gateway.trust.audit.entry import AuditEntry, canonical
+from gateway.trust.audit.schema import append_only, ensure_tables
 from sources.engines import make_engine
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class AuditStore:
 
         `extra` rows (table, values) are inserted in the same transaction: the evidence a
         request produced (its vouchers) is recorded exactly when its audit record is. Entries
-        come encoded from the writer (gateway.audit.encoding); plain ones are encoded here.
+        come encoded from the writer (gateway.trust.audit.encoding); plain ones are encoded here.
         """
         if not entries:
             return []

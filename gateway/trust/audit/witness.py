@@ -41,8 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from gateway.audit.schema import ensure_tables
 from gateway.errors import GatewayError
+from gateway.trust.audit.schema import ensure_tables
 from sources.engines import make_engine
 from sources.errors import SourceError
 
