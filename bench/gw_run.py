@@ -390,7 +390,10 @@ PROFILE_GROUPS = {
     "token verification (authentication)": ("Authenticator.authenticate",),
     "GraphQL parse": ("parse (graphql/language/parser.py",),
     "GraphQL validation": ("validate (graphql/validation/validate.py",),
-    "  of which the agency rule and rules_for": ("gateway/validation.py",),
+    "  of which the agency rule and rules_for": (
+        "gateway/graphql/rules/not_shared.py",
+        "gateway/graphql/rules/__init__.py",
+    ),
     "GraphQL execution and resolvers": (
         "execute (graphql/execution/execute.py",
         "Executor.",
@@ -401,7 +404,7 @@ PROFILE_GROUPS = {
         "columns_for (resolvers/fetch.py",
         "scoped_select (resolvers/fetch.py",
         "grants_for (policies/grants.py",
-        "schema_for (gateway/schemas.py",
+        "schema_for (gateway/graphql/schemas.py",
     ),
     "JSON response (JSONResponse.render)": ("JSONResponse.render",),
     "audit: trail, entry, writer, chain and store (event-loop side)": (

@@ -66,7 +66,7 @@ from sqlalchemy import event, select
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import execution
+from gateway.graphql import execution
 from gateway.identity import Identity
 from policies.grants import Grants, RowScope
 from resolvers import fetch, records, root
@@ -174,7 +174,7 @@ class StatementStats:
                         for g, (c, t) in self.gc.items()
                     },
                     "gc_objects": len(gc.get_objects()),
-                    "source": str(Path(execution.__file__).resolve().parent.parent),
+                    "source": str(Path(execution.__file__).resolve().parents[2]),
                     **self._evidence(),
                 }
             )
@@ -232,7 +232,7 @@ def _stub_authorization(app: Any, *, verify_tokens: bool) -> None:
 
     # Standard graphql-core validation (the three rules the agency rule replaces come back);
     # computed once, not per request. The product's limits (depth, aliases, size, cost) are
-    # checked before validation, by gateway.document_bounds, and stay.
+    # checked before validation, by gateway.graphql.bounds.measure, and stay.
     plain_rules = list(specified_rules)
 
     def plain_rules_for(*_args: Any, **_kwargs: Any) -> list[Any]:

@@ -44,10 +44,10 @@ from starlette.responses import Response
 
 from gateway.app import create_app
 from gateway.graphql.reads import fields_read
+from gateway.graphql.rules import rules_for
 from gateway.settings import Settings
 from gateway.trust.trail import Trail
 from gateway.trust.vouchers.store import voucher_row, vouchers
-from gateway.validation import rules_for
 
 
 def _token(data: Path, agency: str) -> str:

@@ -6,7 +6,7 @@ For each backend (the seeded SQLite folder; a PostgreSQL database holding all fo
 seeded with `sources.synthetic.seed.seed`), for the benchmark's three operations
 (bench/gw_scenarios.py: s1 one person by ID, s2 a person with licences, land rights and
 entities, s3 a page of 100 persons with their licences) as GZ-PSB, runs `run_operation`
-(gateway/execution.py: from the validated document to the response and the fields read) one
+(gateway/graphql/execution.py: from the validated document to the response and the fields read) one
 request at a time, the resolvers and the plans alternating in blocks of 50, each request on
 keys sampled from the data. Reports the mean microseconds per request of:
 
@@ -36,9 +36,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from gateway.execution import run_operation
+from gateway.graphql.execution import run_operation
 from gateway.graphql.plan import PLANS
-from gateway.schemas import SchemaCache
+from gateway.graphql.schemas import SchemaCache
 from gateway.settings import Limits
 from policies.catalog import SHIPPED_CATALOG, load_catalog
 from policies.grants import Policy

@@ -29,8 +29,8 @@ from starlette.staticfiles import StaticFiles
 from gateway.body import BodyError, parse_json, read_body
 from gateway.catalog_history import ApprovalRequiredError, approval_reference, require_approval
 from gateway.errors import AuthenticationError
-from gateway.execution import Prepared, RequestCost, prepare_operation, run_operation
 from gateway.graphiql import graphiql_page
+from gateway.graphql.execution import Prepared, RequestCost, prepare_operation, run_operation
 from gateway.identity import Authenticator, Identity, IdentityConfig, unauthenticated_response
 from gateway.metrics import Metrics
 from gateway.middleware import AuditedRequests, error_response, http_error, trail_of, wants_page
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
     from starlette.requests import Request
 
-    from gateway.schemas import AgencySchema
+    from gateway.graphql.schemas import AgencySchema
     from gateway.settings import Settings
     from gateway.trust.trail import Trail
     from policies.grants import Grants

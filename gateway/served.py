@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.schemas import SchemaCache
+from gateway.graphql.schemas import SchemaCache
 from policies.catalog import parse_catalog, read_policy_file
 from policies.errors import CatalogError, RulesError
 from policies.grants import Policy

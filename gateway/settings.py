@@ -54,7 +54,8 @@ class Limits:
     max_batch: int = 10
     max_body_bytes: int = 100_000
     max_verifications: int = 5
-    #: Field selections of a document once its fragments are expanded (gateway.document_bounds).
+    #: Field selections of a document once its fragments are expanded
+    #: (gateway.graphql.bounds.measure).
     max_expanded_fields: int = 2_000
     #: Pairs of selections merged into one response name, which validation compares.
     max_merge_pairs: int = 2_000

@@ -3,7 +3,7 @@
 Worked out from the validated document against the agency's own schema, so aliases, fragments
 and inline fragments all count under the field's real name, and a selection that `@skip` or
 `@include` left out (with the request's variables) does not count. The walk is
-gateway.document_walk's: each fragment is folded once, however often it is spread.
+gateway.graphql.bounds.walk's: each fragment is folded once, however often it is spread.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from graphql.execution.values import (
     get_variable_values,
 )
 
-from gateway.document_walk import fold_operations
+from gateway.graphql.bounds.walk import fold_operations
 
 if TYPE_CHECKING:
     from graphql import DocumentNode, FieldNode, GraphQLField, GraphQLSchema, SelectionNode
 
-    from gateway.document_walk import Parent
+    from gateway.graphql.bounds.walk import Parent
 
 __all__ = ["fields_read"]
 
@@ -55,7 +55,7 @@ def fields_read(
 
 
 class _Reading:
-    """The fold (gateway.document_walk.Fold) that collects `Type.field` names."""
+    """The fold (gateway.graphql.bounds.walk.Fold) that collects `Type.field` names."""
 
     def __init__(self, schema: GraphQLSchema, variables: VariableValues | None) -> None:
         self.schema = schema

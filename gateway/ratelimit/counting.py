@@ -1,7 +1,7 @@
 """How many verifications a request asks for, all its operations together (a batch too).
 
 Each operation's verification fields are counted by the document walk that measures it
-(`gateway.document_bounds`: fragments expanded, repeats of one response key merged); the
+(`gateway.graphql.bounds.measure`: fragments expanded, repeats of one response key merged); the
 request adds them up. The count is per request: per operation, a batch of 10 multiplied the
 limit by 10.
 """

@@ -10,7 +10,7 @@ from graphql import parse, validate
 from gateway.graphql.plan import PlanCache, compile_plan
 from gateway.graphql.plan.model import Listing, Lookup
 from gateway.graphql.plan.sql import DIALECTS, keyed_statement
-from gateway.schemas import AgencySchema
+from gateway.graphql.schemas import AgencySchema
 from policies.grants import RowScope
 
 if TYPE_CHECKING:

@@ -25,10 +25,10 @@ import pytest
 from graphql import parse
 from sqlalchemy import event, text
 
-from gateway.execution import RequestCost, prepare_operation, run_operation
+from gateway.graphql.execution import RequestCost, prepare_operation, run_operation
 from gateway.graphql.plan import PLANS, compile_plan
 from gateway.graphql.plan.links import LINKS
-from gateway.schemas import AgencySchema, SchemaCache
+from gateway.graphql.schemas import AgencySchema, SchemaCache
 from gateway.settings import Limits
 from resolvers.context import RequestContext
 from sources.engines import SourceOptions, default_urls, make_engine

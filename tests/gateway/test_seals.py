@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from gateway.app import create_app
+from gateway.graphql.schemas import AgencySchema
 from gateway.keys import dev_signing_key, issue_token
-from gateway.schemas import AgencySchema
 from gateway.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.records import License, make_record

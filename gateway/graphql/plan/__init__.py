@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from graphql import DocumentNode
 
-    from gateway.schemas import AgencySchema
+    from gateway.graphql.schemas import AgencySchema
     from resolvers.context import RequestContext
 
 __all__ = ["PLANS", "Outcome", "Plan", "PlanCache", "compile_plan", "planned", "run_plan"]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from graphql import DocumentNode
 
     from gateway.graphql.plan.model import Plan
-    from gateway.schemas import AgencySchema
+    from gateway.graphql.schemas import AgencySchema
     from policies.grants import Grants
 
 __all__ = ["PlanCache"]

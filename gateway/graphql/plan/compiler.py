@@ -78,7 +78,7 @@ if TYPE_CHECKING:
     from graphql import DocumentNode, GraphQLSchema, ValueNode
     from graphql.execution.collect_fields import FieldDetails
 
-    from gateway.schemas import AgencySchema
+    from gateway.graphql.schemas import AgencySchema
     from policies.grants import Grants
 
 __all__ = ["compile_plan"]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from strawberry.types.base import StrawberryObjectDefinition
     from strawberry.types.field import StrawberryField
 
-    from gateway.document_bounds import Bounds
+    from gateway.graphql.bounds.measure import Bounds
     from policies.grants import Grants
 
 __all__ = ["AgencySchema", "SchemaCache"]
@@ -34,7 +34,7 @@ class AgencySchema(strawberry.Schema):
     DOCUMENT_CACHE_SIZE = 512
 
     def __init__(self, grants: Grants) -> None:
-        #: Query text -> its parsed document with its bounds (gateway.document_bounds), for
+        #: Query text -> its parsed document with its bounds (gateway.graphql.bounds.measure), for
         #: documents that passed validation against this schema (so nothing agency-specific,
         #: like an error message, is ever reused).
         self.validated: OrderedDict[str, Bounds] = OrderedDict()

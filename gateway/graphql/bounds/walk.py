@@ -12,7 +12,7 @@ it tolerates unknown fields, types and fragments (folded with no parent type) an
 cycles (a spread back into a cycle adds nothing; validation refuses the cycle afterwards).
 
 Every walk over a document's selections goes through `fold_operations`: the bounds
-(gateway.document_bounds) and the audit's read set (gateway.graphql.reads).
+(gateway.graphql.bounds.measure) and the audit's read set (gateway.graphql.reads).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Run the GraphQL operations of one request for one agency, and shape errors for the client.
 
 Order matters: every operation of the request is parsed (bounded tokens), measured
-(gateway.document_bounds: depth, aliases, verifications, expanded size, cost) and validated
+(gateway.graphql.bounds.measure: depth, aliases, verifications, expanded size, cost) and validated
 against the agency's own schema (forbidden names) before any runs; the request's cost, a
 batch's operations added up, is checked against its limit; only then do they execute. Errors
 the client can act on keep their message and get an `extensions.code`; anything unexpected is
@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
 
-from gateway.document_bounds import CEILING, Bounds, measure
+from gateway.graphql.bounds.measure import CEILING, Bounds, measure
 from gateway.graphql.plan import planned
 from gateway.graphql.reads import fields_read
-from gateway.validation import rules_for
+from gateway.graphql.rules import rules_for
 from resolvers.errors import ResolverError
 from sources.identifiers import InvalidIdentifierError
 
 if TYPE_CHECKING:
     from graphql import DocumentNode
 
-    from gateway.schemas import AgencySchema
+    from gateway.graphql.schemas import AgencySchema
     from gateway.settings import Limits
     from resolvers.context import RequestContext
 
@@ -120,7 +120,7 @@ def prepare_operation(
 ) -> Prepared:
     """Check one operation object (`query`, `variables`, `operationName`) without running it.
 
-    Parse (bounded tokens), measure (gateway.document_bounds: depth, aliases, verifications,
+    Parse (bounded tokens), measure (gateway.graphql.bounds.measure: depth, aliases, verifications,
     expanded size, cost), and only then validate against the agency's schema; a document that
     passes is kept per schema, with its bounds.
     """

@@ -1,6 +1,6 @@
 """How much a GraphQL document asks for, measured before graphql-core validates it or it runs.
 
-One memoised walk (gateway.document_walk) measures each operation as it would run, fragments
+One memoised walk (gateway.graphql.bounds.walk) measures each operation as it would run, fragments
 expanded: the depth of data fields and of introspection, the field selections, the aliases and
 the verification fields, and the estimated cost. A document past a limit is refused with
 QUERY_TOO_COMPLEX in milliseconds, before graphql-core's own rules walk it (issue 9: a
@@ -13,7 +13,7 @@ multiplied by the list's assumed size. A page (`persons(first: N) { edges { ... 
 resolver refuses more); a link list of a record (`Person.licenses`) holds
 `limits.records_per_link`; an introspection list holds what the agency's schema holds on average
 (`__Schema.types` all its types, `__Type.fields` its fields per type). The costs of a batch's
-operations add up: the limit is on the request as a whole (gateway.execution).
+operations add up: the limit is on the request as a whole (gateway.graphql.execution).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from graphql import (
     is_list_type,
 )
 
-from gateway.document_walk import fold_operations, merge_pairs
+from gateway.graphql.bounds.walk import fold_operations, merge_pairs
 
 if TYPE_CHECKING:
     from graphql import (
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
         SelectionNode,
     )
 
-    from gateway.document_walk import Parent
+    from gateway.graphql.bounds.walk import Parent
     from gateway.settings import Limits
 
 __all__ = ["CEILING", "INTROSPECTION_DEPTH", "Bounds", "Measure", "measure"]
@@ -159,7 +159,7 @@ def _introspection_sizes(schema: GraphQLSchema) -> dict[str, float]:
 
 
 class _Measuring:
-    """The fold that measures (gateway.document_walk.Fold): directives are ignored, so what
+    """The fold that measures (gateway.graphql.bounds.walk.Fold): directives are ignored, so what
     `@skip` would leave out still counts (a bound, not a prediction)."""
 
     def __init__(

@@ -1,10 +1,10 @@
-"""Query validation for one agency: refuse names outside its schema before anything runs.
+"""NotShared: refuse every name outside the agency's schema, before anything runs.
 
 graphql-core's own checks for unknown fields, arguments and types are replaced by one rule that
 answers each with FORBIDDEN_FIELD. A field that does not exist and a field that exists but is
 not shared get the same answer, and no suggestions: an agency learns nothing of what it cannot
 see. The bounds on size (depth, aliases, verifications, expanded fields, cost) are checked
-before these rules run, by gateway.document_bounds: graphql-core's rules then only ever walk
+before these rules run, by gateway.graphql.bounds.measure: graphql-core's rules then only ever walk
 documents of bounded size.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLError, ValidationRule, specified_rules
+from graphql import GraphQLError, ValidationRule
 from graphql.validation import (
     FieldsOnCorrectTypeRule,
     KnownArgumentNamesRule,
@@ -22,9 +22,10 @@ from graphql.validation import (
 if TYPE_CHECKING:
     from graphql import ArgumentNode, FieldNode, NamedTypeNode, ValidationContext
 
-__all__ = ["rules_for"]
+__all__ = ["REPLACED", "not_shared_rule"]
 
-_REPLACED = (FieldsOnCorrectTypeRule, KnownArgumentNamesRule, KnownTypeNamesRule)
+#: graphql-core's rules this one replaces (they would name, or suggest, what is not shared).
+REPLACED = (FieldsOnCorrectTypeRule, KnownArgumentNamesRule, KnownTypeNamesRule)
 
 
 def _forbidden(message: str, node: Any, name: str) -> GraphQLError:
@@ -32,8 +33,8 @@ def _forbidden(message: str, node: Any, name: str) -> GraphQLError:
     return GraphQLError(message, node, extensions={"code": "FORBIDDEN_FIELD", "name": name})
 
 
-def rules_for(agency: str) -> list[type[ValidationRule]]:
-    """The validation rules for a request by `agency`."""
+def not_shared_rule(agency: str) -> type[ValidationRule]:
+    """The rule for a request by `agency` (its messages name the agency)."""
 
     class NotSharedRule(ValidationRule):
         """Every name outside the agency's schema: one FORBIDDEN_FIELD error per name."""
@@ -79,5 +80,4 @@ def rules_for(agency: str) -> list[type[ValidationRule]]:
             if self.context.schema.get_type(name) is None:
                 self.refuse(name, f"Type '{name}' is not shared with agency {agency}.", node)
 
-    keep = [rule for rule in specified_rules if rule not in _REPLACED]
-    return [*keep, NotSharedRule]
+    return NotSharedRule
