@@ -5,7 +5,7 @@
 
 Used by bench/gw_run.py (see bench/gateway.sh); nothing here is part of the product.
 
-`--app gateway` serves `gateway.app.create_app(Settings.demo(DIR))` exactly as `govgate demo`
+`--app gateway` serves `gateway.http.app.create_app(Settings.demo(DIR))` exactly as `govgate demo`
 does (uvicorn, one worker, default event loop, log level warning). `--app floor` serves
 bench/gw_floor.py: the same SQL statements through the same SQLAlchemy async engine and
 aiosqlite driver, without GraphQL, tokens or grants.
@@ -309,7 +309,7 @@ def build(args: argparse.Namespace) -> Any:
 
         app, engines = create_floor(data)
     else:
-        from gateway.app import create_app  # noqa: PLC0415
+        from gateway.http.app import create_app  # noqa: PLC0415
         from gateway.settings import Settings  # noqa: PLC0415
 
         app = create_app(Settings.demo(data, host="127.0.0.1", port=args.port))

@@ -42,9 +42,9 @@ from typing import Any
 from graphql import execute, parse, specified_rules, validate
 from starlette.responses import Response
 
-from gateway.app import create_app
 from gateway.graphql.reads import fields_read
 from gateway.graphql.rules import rules_for
+from gateway.http.app import create_app
 from gateway.settings import Settings
 from gateway.trust.trail import Trail
 from gateway.trust.vouchers.store import voucher_row, vouchers

@@ -19,9 +19,9 @@ from typing import Any
 def _quiet() -> None:
     import uvicorn  # noqa: PLC0415
 
-    import gateway.logs  # noqa: PLC0415
+    import gateway.http.logs  # noqa: PLC0415
 
-    product_config = gateway.logs.log_config
+    product_config = gateway.http.logs.log_config
 
     def log_config(log_format: Any) -> dict[str, Any]:
         config: dict[str, Any] = product_config(log_format)
@@ -30,7 +30,7 @@ def _quiet() -> None:
                 logger["level"] = "WARNING"
         return config
 
-    gateway.logs.log_config = log_config
+    gateway.http.logs.log_config = log_config
     product_run = uvicorn.run
 
     def run(*args: Any, **kwargs: Any) -> None:

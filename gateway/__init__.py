@@ -1,6 +1,6 @@
 """The ASGI gateway, its identity checks, per-agency schemas, settings and the CLI.
 
-Entry points: `gateway.app.create_app(settings)`, `gateway.settings.Settings` /
+Entry points: `gateway.http.app.create_app(settings)`, `gateway.settings.Settings` /
 `load_settings(path)`, and the `govgate` command (`gateway.cli:main`). Nothing imports
 `gateway`. This package re-exports nothing on purpose: importing the ASGI stack here would slow
 every CLI command that never serves.

@@ -30,7 +30,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-from starlette.responses import JSONResponse
 
 from gateway.errors import AuthenticationError, AuthenticationReason
 
@@ -46,14 +45,12 @@ __all__ = [
     "Authenticator",
     "Identity",
     "IdentityConfig",
-    "unauthenticated_response",
 ]
 
 #: The signature algorithms a gateway may be configured to accept.
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
-REALM = "govgate"
 JWKS_TIMEOUT_SECONDS = 5.0
 #: Longer than any token an issuer hands out; refused before any parsing.
 MAX_TOKEN_LENGTH = 8192
@@ -542,33 +539,3 @@ def _unverified_header(token: str) -> dict[str, Any]:
             "The bearer token is not a well-formed JWT (three base64url parts: a JSON header, "
             "JSON claims and a signature); send the token exactly as your issuer made it.",
         )
-
-
-def _header_text(text: str) -> str:
-    # RFC 6750 3: error_description is printable ASCII without '"' and '\'.
-    return "".join(c if " " <= c <= "~" and c not in '"\\' else "'" for c in text)
-
-
-def unauthenticated_response(error: AuthenticationError) -> JSONResponse:
-    """The HTTP answer to a refused token: JSON errors body and a `WWW-Authenticate` header.
-
-    RFC 6750: a request without a token gets the bare challenge; a refused token gets
-    `error="invalid_token"` with the message as `error_description`. When the keys could not be
-    loaded (503) the token is not known to be wrong, so the challenge carries no error either.
-    """
-    challenge = f'Bearer realm="{REALM}"'
-    headers = {}
-    if error.reason == "keys_unavailable":
-        headers["Retry-After"] = "30"
-    elif error.reason != "missing_token":
-        challenge += f', error="invalid_token", error_description="{_header_text(error.message)}"'
-    headers["WWW-Authenticate"] = challenge
-    body = {
-        "errors": [
-            {
-                "message": error.message,
-                "extensions": {"code": "UNAUTHENTICATED", "reason": error.reason},
-            }
-        ]
-    }
-    return JSONResponse(body, status_code=error.status, headers=headers)

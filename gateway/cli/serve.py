@@ -15,7 +15,7 @@ from policies.errors import PolicyError
 from sources.errors import SourceError
 
 if TYPE_CHECKING:
-    from gateway.logs import LogFormat
+    from gateway.http.logs import LogFormat
     from gateway.settings import Settings
 
 __all__ = ["serve_command", "serve_settings"]
@@ -29,8 +29,8 @@ def serve_settings(
     log_format: LogFormat = "text",
     approval: str | None = None,
 ) -> None:
-    from gateway.logs import configure_logging, log_config  # noqa: PLC0415
-    from gateway.serving import serve  # noqa: PLC0415 (only serving needs uvicorn)
+    from gateway.http.logs import configure_logging, log_config  # noqa: PLC0415
+    from gateway.http.serving import serve  # noqa: PLC0415 (only serving needs uvicorn)
 
     configure_logging(json=log_format == "json")
     # uvicorn applies it again in each worker process, to its own loggers and to govgate's.

@@ -1,11 +1,16 @@
-"""Run the GraphQL operations of one request for one agency, and shape errors for the client.
+"""Run the GraphQL operations of one request for one agency: each returns one `Answer`.
 
 Order matters: every operation of the request is parsed (bounded tokens), measured
-(gateway.graphql.bounds.measure: depth, aliases, verifications, expanded size, cost) and validated
-against the agency's own schema (forbidden names) before any runs; the request's cost, a
-batch's operations added up, is checked against its limit; only then do they execute. Errors
-the client can act on keep their message and get an `extensions.code`; anything unexpected is
-masked and logged with the request id.
+(gateway.graphql.bounds.measure: depth, aliases, verifications, expanded size, cost) and
+validated against the agency's own schema (forbidden names) before any runs; the request's cost,
+a batch's operations added up, is checked against its limit; only then do they execute, by their
+compiled plan (gateway.graphql.plan) or by the resolvers. Errors are shaped for the client in
+gateway.graphql.errors.
+
+An `Answer` is everything the layers above need of one operation, in one value: the response
+(data, errors, `extensions.cost`), the fields it read, the records it returned and the flags it
+raised. The HTTP layer hands the request's answers to trust, which vouches for them and records
+them, and then sends them (docs/architecture.md, "One way back").
 """
 
 from __future__ import annotations
@@ -15,14 +20,13 @@ from dataclasses import dataclass
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
+from graphql import GraphQLSyntaxError, execute, parse, validate
 
+from gateway.graphql import errors as wire
 from gateway.graphql.bounds.measure import CEILING, Bounds, measure
 from gateway.graphql.plan import planned
 from gateway.graphql.reads import fields_read
 from gateway.graphql.rules import rules_for
-from resolvers.errors import ResolverError
-from sources.identifiers import InvalidIdentifierError
 
 if TYPE_CHECKING:
     from graphql import DocumentNode
@@ -31,45 +35,9 @@ if TYPE_CHECKING:
     from gateway.settings import Limits
     from resolvers.context import RequestContext
 
-__all__ = ["Prepared", "RequestCost", "prepare_operation", "run_operation"]
+__all__ = ["Answer", "Prepared", "RequestCost", "prepare_operation", "run_operation"]
 
 log = logging.getLogger("govgate.gateway")
-
-
-def _error(message: str, code: str, **extra: Any) -> dict[str, Any]:
-    return {"message": message, "extensions": {"code": code, **extra}}
-
-
-def _shape(error: GraphQLError, request_id: str) -> dict[str, Any]:
-    """A GraphQL error as the client sees it."""
-    original = error.original_error
-    out: dict[str, Any] = dict(error.formatted)
-    if original is None:
-        out.setdefault("extensions", {}).setdefault("code", "GRAPHQL_VALIDATION_FAILED")
-        return out
-    if isinstance(original, GraphQLError):  # e.g. a variable of the wrong type
-        out["message"] = original.message
-        out["extensions"] = {"code": "BAD_USER_INPUT"}
-    elif isinstance(original, InvalidIdentifierError):
-        out["message"] = str(original)
-        out["extensions"] = {"code": "INVALID_IDENTIFIER", "check": original.check}
-    elif isinstance(original, ResolverError):
-        out["message"] = str(original)
-        out["extensions"] = {"code": original.code, **original.extensions}
-    else:
-        log.error(
-            "unexpected error in request %s at %s",
-            request_id,
-            error.path,
-            exc_info=(type(original), original, original.__traceback__),
-        )
-        out["message"] = (
-            f"Internal error; it was logged with request id {request_id}. Try again, and give "
-            "that id to the platform administrator if it persists."
-        )
-        out["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
-    out["extensions"]["requestId"] = request_id
-    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,18 +124,36 @@ def prepare_operation(
 
 
 def _refused(message: str, code: str) -> Prepared:
-    return Prepared(refusal={"errors": [_error(message, code)]})
+    return Prepared(refusal={"errors": [wire.error(message, code)]})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """One operation's outcome: the response and what it disclosed."""
+
+    #: The GraphQL response as a dict: `data`, `errors`, `extensions` (with `cost`).
+    response: dict[str, Any]
+    #: The `Type.field`s it read (none when it did not run).
+    fields: frozenset[str] = frozenset()
+    #: The records it returned, as (type, key), in response order.
+    records: tuple[tuple[str, str], ...] = ()
+    #: What an auditor should look at (`verify:Person:KEY`, `seal-invalid:...`).
+    flags: tuple[str, ...] = ()
+
+    @property
+    def released(self) -> bool:
+        """Whether it carries data (a refused or failed operation carries none)."""
+        return self.response.get("data") is not None
 
 
 async def run_operation(
     prepared: Prepared, *, schema: AgencySchema, context: RequestContext, cost: RequestCost
-) -> tuple[dict[str, Any], set[str]]:
-    """Execute one prepared operation, unless it was refused or the request costs too much:
-    the GraphQL response as a dict (with `extensions.cost`), and the `Type.field`s it read
-    (none when it did not run)."""
+) -> Answer:
+    """Execute one prepared operation, unless it was refused or the request costs too much."""
     response, read = await _run(prepared, schema=schema, context=context, cost=cost)
     response.setdefault("extensions", {})["cost"] = cost.extension(prepared)
-    return response, read
+    return Answer(response=response, fields=frozenset(read), records=tuple(context.returned),
+                  flags=tuple(context.flags))  # fmt: skip
 
 
 async def _run(
@@ -177,7 +163,7 @@ async def _run(
         return dict(prepared.refusal or {}), set()
     if cost.over:
         scope = "request (its operations added up)" if cost.batch else "query"
-        return {"errors": [_error(
+        return {"errors": [wire.error(
             f"The {scope} has an estimated cost of {cost.estimated}; the limit is {cost.limit}. "
             "Each field costs 1 and everything below a list counts once per item (a page's "
             "`first`, or the assumed length of a link list): ask for smaller pages, fewer "
@@ -203,7 +189,7 @@ async def _run(
     result = await outcome if isawaitable(outcome) else outcome
     response: dict[str, Any] = {"data": result.data}
     if result.errors:
-        response["errors"] = [_shape(e, context.request_id) for e in result.errors]
+        response["errors"] = [wire.shape(e, context.request_id) for e in result.errors]
     if result.data is None:  # refused at the start (variables, operation name): nothing read
         return response, set()
     read = fields_read(schema._schema, document, prepared.operation_name, prepared.variables)
@@ -228,7 +214,7 @@ async def _planned(
         return None
     response: dict[str, Any] = {"data": outcome.data}
     if outcome.errors:
-        response["errors"] = [_shape(e, context.request_id) for e in outcome.errors]
+        response["errors"] = [wire.shape(e, context.request_id) for e in outcome.errors]
     return response, set(outcome.read)
 
 
@@ -240,7 +226,7 @@ def _parse_and_validate(
         document = parse(query, max_tokens=limits.max_tokens)
     except GraphQLSyntaxError as error:
         if "tokens" in error.message:
-            return {"errors": [_error(
+            return {"errors": [wire.error(
                 f"The query has more than {limits.max_tokens} tokens; split it into smaller "
                 "queries.", "QUERY_TOO_COMPLEX")]}  # fmt: skip
         shaped: dict[str, Any] = dict(error.formatted)
@@ -250,24 +236,8 @@ def _parse_and_validate(
     bounds = measure(document, schema._schema, limits)
     problems = bounds.refusals(limits)
     if problems:
-        return {"errors": [_error(p, "QUERY_TOO_COMPLEX") for p in problems]}
-    invalid = validate(schema._schema, document, rules_for(agency))
-    if invalid:
-        return {"errors": [_invalid(p, request_id) for p in invalid]}
+        return {"errors": [wire.error(p, "QUERY_TOO_COMPLEX") for p in problems]}
+    refused = validate(schema._schema, document, rules_for(agency))
+    if refused:
+        return {"errors": [wire.invalid(p, request_id) for p in refused]}
     return bounds
-
-
-def _invalid(error: GraphQLError, request_id: str) -> dict[str, Any]:
-    """A validation error as the client sees it: about the document, never internal."""
-    original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        return _shape(error, request_id)
-    # A literal its type could not read (an Int of 5,000 digits): Python's own message would
-    # name its internals, and it is the document's fault, not the gateway's.
-    out: dict[str, Any] = dict(error.formatted)
-    out["message"] = (
-        "A value in the query cannot be read as the type its argument takes (an integer of "
-        "thousands of digits, say); send a value of that type."
-    )
-    out["extensions"] = {"code": "GRAPHQL_VALIDATION_FAILED"}
-    return out

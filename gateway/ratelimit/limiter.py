@@ -20,12 +20,11 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.responses import JSONResponse
 
+from gateway.errors import WireError
 from gateway.ratelimit.windows import Check
 from gateway.settings import ConfigError
 from resolvers.context import LimitRefusal
@@ -33,10 +32,10 @@ from resolvers.context import LimitRefusal
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping, Sequence
 
-    from gateway.metrics import Metrics
+    from prometheus_client import Counter
+
     from gateway.ratelimit.windows import Verdict, WindowStore
     from gateway.settings import RateLimits
-    from gateway.trust.trail import Trail
 
 __all__ = ["STORE_TIMEOUT", "RateLimiter", "Throttle", "retry_after_of"]
 
@@ -51,29 +50,45 @@ _STORE_ERRORS = (OSError, TimeoutError, SQLAlchemyError)
 _WINDOW_WORDS = {60: "minute", 3600: "hour"}
 
 
-@dataclass(frozen=True, slots=True)
-class Throttle:
-    """A whole request refused by a limit: its code, HTTP status, message and wait."""
+class Counters(Protocol):
+    """The metrics the limiter counts into (gateway.http.metrics.Metrics has them)."""
 
-    code: str
-    status: int
-    message: str
-    retry_after: int | None = None
-    limit: str | None = None
+    @property
+    def rate_limited(self) -> Counter:
+        """Refusals by a window, by agency and limit."""
 
-    def respond(self, trail: Trail) -> JSONResponse:
-        """Record the refusal on `trail` and answer it (with `Retry-After` when waiting helps)."""
-        trail.refuse(self.code, self.message)
-        extensions: dict[str, Any] = {"code": self.code}
-        headers = {"X-Request-Id": trail.request_id}
-        if self.retry_after is not None:
-            extensions["retryAfter"] = self.retry_after
-            headers["Retry-After"] = str(self.retry_after)
-        if self.limit is not None:
-            trail.flags.append(f"rate-limited:{self.limit}")
-            extensions["limit"] = self.limit
-        body = {"errors": [{"message": self.message, "extensions": extensions}]}
-        return JSONResponse(body, status_code=self.status, headers=headers)
+    @property
+    def misuse(self) -> Counter:
+        """Misuse flags written, by agency and rule."""
+
+
+class Throttle(WireError):
+    """A whole request refused by a limit: its code, HTTP status, message and wait.
+
+    Answered with `Retry-After` (and `extensions.retryAfter`) when waiting helps; `limit` names
+    the setting that refused it, which the audit record flags (`rate-limited:LIMIT`).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        status: int,
+        message: str,
+        retry_after: int | None = None,
+        limit: str | None = None,
+    ) -> None:
+        extensions: dict[str, object] = {}
+        headers: dict[str, str] = {}
+        if retry_after is not None:
+            extensions["retryAfter"] = retry_after
+            headers["Retry-After"] = str(retry_after)
+        if limit is not None:
+            extensions["limit"] = limit
+        flags = (f"rate-limited:{limit}",) if limit is not None else ()
+        super().__init__(message, code=code, status=status, extensions=extensions,
+                         headers=headers, flags=flags)  # fmt: skip
+        self.retry_after = retry_after
+        self.limit = limit
 
 
 class RateLimiter:
@@ -83,7 +98,7 @@ class RateLimiter:
         self,
         config: RateLimits,
         store: WindowStore,
-        metrics: Metrics,
+        metrics: Counters,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:

@@ -1,13 +1,14 @@
 """The gateway's evidence: signed vouchers for documentary data (Art. 23) and freshness (Art. 17).
 
 `GatewayEvidence` is what resolvers see through `RequestContext.evidence` (voucher look-up,
-canonical hashing, newest record times); `attach` adds a voucher and any stale-data warnings to
-one operation's response before it is released.
+canonical hashing, newest record times). `settle` is where an operation's answer comes to trust
+on its way out: a voucher and any stale-data warnings are attached, and everything it disclosed
+is noted on the request's trail, whose record is committed before the answer is released.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.trust.freshness import FreshnessMonitor, stale_warnings
 from gateway.trust.vouchers import (
@@ -19,6 +20,7 @@ from gateway.trust.vouchers import (
     issue,
     verify_signature,
 )
+from gateway.trust.vouchers.store import voucher_row, vouchers
 from resolvers.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -28,10 +30,31 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from gateway.settings import Settings
+    from gateway.trust.trail import Trail
     from policies.catalog import Catalog
     from policies.grants import Grants
 
-__all__ = ["GatewayEvidence", "documentary_datasets"]
+__all__ = ["Disclosure", "GatewayEvidence", "documentary_datasets"]
+
+
+class Disclosure(Protocol):
+    """One operation's answer as trust sees it (gateway.graphql.execution.Answer is one)."""
+
+    @property
+    def response(self) -> dict[str, Any]:
+        """The GraphQL response: `data`, `errors`, `extensions`."""
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The `Type.field`s it read."""
+
+    @property
+    def records(self) -> tuple[tuple[str, str], ...]:
+        """The records it returned, as (type, key)."""
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """What an auditor should look at."""
 
 
 def documentary_datasets(
@@ -123,3 +146,28 @@ class GatewayEvidence:
         if extensions:
             response.setdefault("extensions", {}).update(extensions)
         return voucher
+
+    async def settle(
+        self, trail: Trail, answer: Disclosure, *, catalog: Catalog, grants: Grants, now: datetime
+    ) -> None:
+        """Vouch for one operation's answer and note what it disclosed on `trail`.
+
+        Raises CanonicalFormError (and notes nothing) when the data cannot be fixed in a
+        voucher: such an answer must not be released (Art. 23).
+        """
+        voucher = await self.attach(
+            answer.response,
+            catalog=catalog,
+            grants=grants,
+            request_id=trail.request_id,
+            fields=set(answer.fields),
+            entities={entity for entity, _ in answer.records},
+            now=now,
+        )
+        trail.result(answer.response)
+        trail.fields |= answer.fields
+        trail.records += [f"{entity}:{key}" for entity, key in answer.records]
+        trail.flags += answer.flags
+        if voucher is not None:
+            trail.vouchers.append(voucher.id)
+            trail.evidence.append((vouchers, voucher_row(voucher)))

@@ -29,7 +29,7 @@ _FAILURES = frozenset({
 _REFUSALS = frozenset({
     "FORBIDDEN_FIELD", "QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED",
     "BAD_REQUEST", "FORBIDDEN", "METHOD_NOT_ALLOWED", "POLICY_INVALID", "RATE_LIMITED",
-    # gateway.middleware.audited and gateway.body: requests declined before anything ran
+    # gateway.http.middleware.audited and gateway.http.body: requests declined before anything ran
     "NOT_FOUND", "REQUEST_TIMEOUT", "CLIENT_DISCONNECTED", "OVERLOADED",
     "DUTY_REQUIRED", "DUTY_NOT_HELD", "OFFICER_REQUIRED", "APPROVAL_REQUIRED",
 })  # fmt: skip

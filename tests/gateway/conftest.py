@@ -15,11 +15,11 @@ import pytest
 import uvicorn
 from sqlalchemy import event
 
-from gateway.app import create_app
+from gateway.http.app import create_app
+from gateway.http.metrics_listener import MetricsListener
+from gateway.http.slow_clients import ServerConfig
 from gateway.keys import dev_signing_key, issue_token
-from gateway.metrics_listener import MetricsListener
 from gateway.settings import ServerOptions, Settings
-from gateway.slow_clients import ServerConfig
 from tests.conftest import NOW
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ import jwt
 import pytest
 from click.testing import CliRunner
 
-from gateway.app import create_app
 from gateway.cli import main
+from gateway.http.app import create_app
 from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key, issue_token
 from gateway.settings import Settings
 from policies.catalog import SHIPPED_CATALOG

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from click.testing import CliRunner
 
-from gateway.app import create_app
 from gateway.cli import main
+from gateway.http.app import create_app
 from gateway.settings import Settings
 from tests.conftest import NOW
 from tests.gateway.conftest import LiveServer

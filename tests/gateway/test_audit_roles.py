@@ -16,8 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.app import create_app
 from gateway.cli import main
+from gateway.http.app import create_app
 from gateway.provision.roles import GATEWAY_GRANTS, create_gateway_tables
 from gateway.settings import Settings, Witnessing
 from gateway.trust.audit import AuditStore

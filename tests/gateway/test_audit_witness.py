@@ -16,8 +16,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from gateway.app import create_app
 from gateway.cli import main
+from gateway.http.app import create_app
 from gateway.settings import ConfigError, Settings, Witnessing, load_settings
 from gateway.trust.audit import AuditEntry, AuditStore, Operation
 from gateway.trust.audit.publisher import WitnessPublisher

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from click.testing import CliRunner
 
-from gateway.app import create_app
 from gateway.cli import main
+from gateway.http.app import create_app
 from gateway.keys import dev_signing_key, issue_token
 from gateway.settings import Settings
 from policies.catalog import SHIPPED_CATALOG

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from gateway.app import create_app
+from gateway.http.app import create_app
 from gateway.settings import ServerOptions, Settings
 from tests.conftest import NOW
 from tests.gateway.conftest import LiveServer, isolated

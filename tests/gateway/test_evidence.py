@@ -14,8 +14,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from gateway.app import create_app
 from gateway.cli import main
+from gateway.http.app import create_app
 from gateway.settings import Settings
 from sources.engines import default_urls
 from tests.conftest import NOW

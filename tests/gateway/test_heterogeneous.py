@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from gateway.app import create_app
+from gateway.http.app import create_app
 from gateway.settings import Settings
 from sources.engines import default_urls
 from sources.synthetic.seed import seed

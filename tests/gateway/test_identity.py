@@ -30,11 +30,11 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.http.responses import error_response
 from gateway.identity import (
     AuthenticationError,
     Authenticator,
     IdentityConfig,
-    unauthenticated_response,
 )
 from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, SigningKey, ed25519_kid, issue_token
 
@@ -655,7 +655,7 @@ async def test_a_refused_token_gets_401_json_errors_and_an_invalid_token_challen
     authenticator: Authenticator, key: SigningKey
 ) -> None:
     expired = issue_token(key, agency="TH-CA", now=int(time.time()) - 7200)
-    response = unauthenticated_response(await refusal(authenticator, bearer(expired)))
+    response = error_response(await refusal(authenticator, bearer(expired)))
     assert response.status_code == 401
     body = json.loads(bytes(response.body))
     assert body == {
@@ -676,7 +676,7 @@ async def test_quotes_in_a_message_never_break_the_challenge_header(
     authenticator: Authenticator, key: SigningKey
 ) -> None:
     error = await refusal(authenticator, bearer(issue_token(key, agency="TH-CA", audience="x")))
-    challenge = unauthenticated_response(error).headers["www-authenticate"]
+    challenge = error_response(error).headers["www-authenticate"]
     description = challenge.split('error_description="', 1)[1]
     assert description.endswith('"')
     assert '"' not in description[:-1]
@@ -686,7 +686,7 @@ async def test_quotes_in_a_message_never_break_the_challenge_header(
 async def test_a_missing_token_gets_the_bare_bearer_challenge(
     authenticator: Authenticator,
 ) -> None:
-    response = unauthenticated_response(await refusal(authenticator, None))
+    response = error_response(await refusal(authenticator, None))
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Bearer realm="govgate"'
     assert json.loads(bytes(response.body))["errors"][0]["extensions"]["reason"] == "missing_token"
@@ -697,7 +697,7 @@ async def test_unavailable_keys_get_503_and_a_time_to_retry(
 ) -> None:
     authenticator = jwks_authenticator(free_port_url(), is_known_agency, http)
     error = await refusal(authenticator, bearer(issue_token(ed25519_key(), agency="TH-CA")))
-    response = unauthenticated_response(error)
+    response = error_response(error)
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"
     assert response.headers["www-authenticate"] == 'Bearer realm="govgate"'
@@ -714,7 +714,7 @@ async def test_an_app_answers_refused_requests_over_http_with_the_response(
         try:
             identity = await authenticator.authenticate(request.headers.get("authorization"))
         except AuthenticationError as error:
-            return unauthenticated_response(error)
+            return error_response(error)
         return JSONResponse({"agency": identity.agency})
 
     app = Starlette(routes=[Route("/whoami", whoami)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from gateway.logs import JsonFormatter, TextFormatter, log_config, logged_as
+from gateway.http.logs import JsonFormatter, TextFormatter, log_config, logged_as
 
 
 def record(message: str, *, error: bool = False) -> logging.LogRecord:

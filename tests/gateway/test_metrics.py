@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.app import create_app
+from gateway.http.app import create_app
 from gateway.settings import Settings
 from policies.catalog import SHIPPED_CATALOG
 from tests.conftest import NOW

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from gateway.app import create_app
+from gateway.http.app import create_app
 from gateway.settings import Settings
 from sources.engines import SourceOptions, default_urls
 from sources.synthetic.seed import seed

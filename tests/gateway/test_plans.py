@@ -96,9 +96,8 @@ class Paths:
             prepared = prepare_operation(body, schema=schema, agency=agency,
                                          request_id=context.request_id, limits=limits)  # fmt: skip
             cost = RequestCost.of([prepared], limits, batch=False)
-            response, read = await run_operation(
-                prepared, schema=schema, context=context, cost=cost
-            )
+            answered = await run_operation(prepared, schema=schema, context=context, cost=cost)
+            response, read = answered.response, answered.fields
         finally:
             PLANS.enabled = True
         answer = without_cost(response)  # both paths cost alike: the cost is the document's

@@ -16,8 +16,8 @@ import pytest
 from graphql import parse
 from sqlalchemy import event, select
 
-from gateway.app import create_app
 from gateway.graphql.reads import fields_read
+from gateway.http.app import create_app
 from gateway.settings import Limits, Settings
 from sources.engines import default_urls, make_engine
 from sources.persons import persons

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.metrics import Metrics
+from gateway.http.app import create_app
+from gateway.http.metrics import Metrics
 from gateway.ratelimit import Check, DatabaseWindows, RateLimiter
 from gateway.settings import AgencyRateLimits, ConfigError, RateLimits, Settings, load_settings
 from sources.engines import make_engine

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
-from gateway.app import create_app
 from gateway.graphql.schemas import AgencySchema
+from gateway.http.app import create_app
 from gateway.keys import dev_signing_key, issue_token
 from gateway.settings import Settings
 from resolvers.context import RequestContext

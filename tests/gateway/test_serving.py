@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from gateway.app import create_app
+from gateway.http.app import create_app
 from gateway.keys import dev_signing_key, issue_token
 from gateway.settings import Settings
 from policies.catalog import SHIPPED_CATALOG
@@ -360,7 +360,7 @@ def test_govgate_demo_serves_and_prints_working_tokens(tmp_path: Path) -> None:
     [
         (b"[" * 40_000, "BAD_REQUEST"),
         (b'{"query": ' + b"9" * 5_000 + b"}", "BAD_REQUEST"),
-        (b"\xff\xfe", "BAD_USER_INPUT"),  # not UTF-8: text, not syntax (gateway.body)
+        (b"\xff\xfe", "BAD_USER_INPUT"),  # not UTF-8: text, not syntax (gateway.http.body)
     ],
 )
 def test_json_that_breaks_parsers_gets_a_clear_400(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from gateway.app import Gateway
+from gateway.http.app import Gateway
 from gateway.keys import DEV_PUBLIC_KEY_FILE, dev_signing_key, issue_token, public_key_id
 from gateway.settings import ConfigError, Limits, ServerOptions, Settings, load_settings
 from tests.gateway.deployments import DEPLOY, EXAMPLE, adjusted, govgate, serving

@@ -10,7 +10,7 @@ import httpx
 import jwt
 import pytest
 
-from gateway.app import create_app
+from gateway.http.app import create_app
 from gateway.identity import Authenticator, IdentityConfig
 from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key, issue_token
 from gateway.settings import load_settings

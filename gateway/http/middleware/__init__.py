@@ -4,13 +4,12 @@ audited  AuditedRequests: one audit record per request, released after it commit
          deadline, requests-in-progress limit, JSON 404/405 with the request id
 """
 
-from gateway.middleware.audited import (
+from gateway.http.middleware.audited import (
     AuditedRequests,
     Recorder,
-    error_response,
     http_error,
     trail_of,
     wants_page,
 )
 
-__all__ = ["AuditedRequests", "Recorder", "error_response", "http_error", "trail_of", "wants_page"]
+__all__ = ["AuditedRequests", "Recorder", "http_error", "trail_of", "wants_page"]

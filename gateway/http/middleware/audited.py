@@ -8,7 +8,7 @@ app instead (Art. 28, 34). For each HTTP request it
 1. starts the `Trail` (the route reads it with `trail_of(request)`) and the request's log id;
 2. refuses at once, 503 `OVERLOADED`, past `max_requests` requests in progress;
 3. gives the body `body_timeout_s` from the headers: past it, 408 `REQUEST_TIMEOUT` and the
-   connection is closed (slowloris; gateway.slow_clients bounds the headers);
+   connection is closed (slowloris; gateway.http.slow_clients bounds the headers);
 4. holds the response, whatever produced it (a route, Starlette's 404/405, a crash: 500), and
    releases it only once the record is committed; if the record cannot be, 503
    `AUDIT_UNAVAILABLE` goes out instead;
@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse
 
-from gateway.graphiql import AGENCY_HEADER
-from gateway.logs import logged_as
+from gateway.errors import WireError
+from gateway.http.graphiql import AGENCY_HEADER
+from gateway.http.logs import logged_as
+from gateway.http.responses import error_response
 from gateway.trust.audit import AuditUnavailableError
 from gateway.trust.trail import Trail
 
@@ -42,12 +43,11 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from gateway.metrics import Metrics
+    from gateway.http.metrics import Metrics
 
 __all__ = [
     "AuditedRequests",
     "Recorder",
-    "error_response",
     "http_error",
     "trail_of",
     "wants_page",
@@ -92,23 +92,6 @@ def wants_page(headers: Headers) -> bool:
     return "text/html" in headers.get("accept", "")
 
 
-def error_response(
-    status: int,
-    message: str,
-    code: str,
-    request_id: str,
-    headers: dict[str, str] | None = None,
-    *,
-    extensions: dict[str, object] | None = None,
-) -> JSONResponse:
-    """The JSON error every refusal answers with, carrying the request id (and any further
-    `extensions` members, e.g. the duties an agency holds)."""
-    body = {"errors": [{"message": message, "extensions": {"code": code, **(extensions or {})}}]}
-    return JSONResponse(
-        body, status_code=status, headers={**(headers or {}), "X-Request-Id": request_id}
-    )
-
-
 async def http_error(request: Request, error: Exception) -> Response:
     """Starlette's own refusals (no route: 404; a route without the method: 405) as JSON."""
     status = getattr(error, "status_code", 500)
@@ -129,7 +112,9 @@ async def http_error(request: Request, error: Exception) -> Response:
     request_id = trail.request_id if isinstance(trail, Trail) else _new_id()
     if isinstance(trail, Trail):
         trail.refuse(code, message)
-    return error_response(status, message, code, request_id, {"Allow": allowed} if allowed else {})
+    refusal = WireError(message, code=code, status=status,
+                        headers={"Allow": allowed} if allowed else {})  # fmt: skip
+    return error_response(refusal, request_id)
 
 
 def _detail(error: Exception) -> str:
@@ -208,9 +193,8 @@ class AuditedRequests:
             message = (f"The request body did not arrive within {self.body_timeout_s:g} s; "
                        "send it at once (server.body_timeout_s).")  # fmt: skip
             trail.refuse("REQUEST_TIMEOUT", message)
-            response = error_response(408, message, "REQUEST_TIMEOUT", trail.request_id,
-                                      {"Connection": "close"})  # fmt: skip
-            return _render(response)
+            refusal = WireError(message, code="REQUEST_TIMEOUT", headers={"Connection": "close"})
+            return _render(error_response(refusal, trail.request_id))
         except ClientDisconnect:
             trail.refuse("CLIENT_DISCONNECTED", "The client closed the connection after "
                          f"{received} bytes of the body; nothing was run.")  # fmt: skip
@@ -222,16 +206,16 @@ class AuditedRequests:
                 "and give that id to the platform administrator if it persists."
             )
             trail.refuse("INTERNAL_SERVER_ERROR", message)
-            return _render(error_response(500, message, "INTERNAL_SERVER_ERROR", trail.request_id))
+            failure = WireError(message, code="INTERNAL_SERVER_ERROR")
+            return _render(error_response(failure, trail.request_id))
         return held
 
     def _overloaded(self, trail: Trail) -> list[Message]:
         message = (f"The gateway is answering {self.max_requests} requests already; try again "
                    "in a second (server.max_requests).")  # fmt: skip
         trail.refuse("OVERLOADED", message)
-        response = error_response(503, message, "OVERLOADED", trail.request_id,
-                                  {"Retry-After": "1"})  # fmt: skip
-        return _render(response)
+        refusal = WireError(message, code="OVERLOADED", headers={"Retry-After": "1"})
+        return _render(error_response(refusal, trail.request_id))
 
     async def _release(self, trail: Trail, send: Send, held: list[Message]) -> None:
         """Commit the record, then send `held` (503 AUDIT_UNAVAILABLE if it cannot commit)."""
@@ -242,8 +226,8 @@ class AuditedRequests:
         except AuditUnavailableError as error:
             metrics.answered(trail, decision="failed", endpoint=endpoint)
             if held:
-                held = _render(error_response(503, str(error), "AUDIT_UNAVAILABLE",
-                                              trail.request_id))  # fmt: skip
+                failure = WireError(str(error), code="AUDIT_UNAVAILABLE")
+                held = _render(error_response(failure, trail.request_id))
         else:
             metrics.answered(trail, endpoint=endpoint)
             if held and trail.agency is not None:  # GraphiQL shows who answered

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 from gateway.errors import GatewayError
-from gateway.metrics import CONTENT_TYPE
+from gateway.http.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -6,8 +6,8 @@ databases (gateway.policy_sync), so any number of them, on any number of machine
 policy and write one audit chain. Before the workers start, the parent prepares the shared
 state once (tables, the signing key, the policy), so workers never race to create them, and
 a fresh folder where every worker writes its metrics for the parent's metrics listener to add
-up (gateway.metrics, gateway.metrics_listener). `serve` runs it all under govgate's own
-uvicorn protocol (gateway.slow_clients).
+up (gateway.http.metrics, gateway.http.metrics_listener). `serve` runs it all under govgate's own
+uvicorn protocol (gateway.http.slow_clients).
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from gateway.app import Gateway, create_app
 from gateway.errors import GatewayError
-from gateway.metrics import MULTIPROCESS_VARIABLE, workers_exposition
-from gateway.metrics_listener import MetricsListener
+from gateway.http.app import Gateway, create_app
+from gateway.http.metrics import MULTIPROCESS_VARIABLE, workers_exposition
+from gateway.http.metrics_listener import MetricsListener
+from gateway.http.slow_clients import ServerConfig
 from gateway.settings import load_settings
-from gateway.slow_clients import ServerConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -95,7 +95,7 @@ def serve(
         _metrics(settings, lambda: workers_exposition(str(folder))),
     ):
         server_config = ServerConfig(
-            "gateway.serving:app_from_environment", factory=True, workers=workers,
+            "gateway.http.serving:app_from_environment", factory=True, workers=workers,
             options=settings.server, **logs,
         )  # fmt: skip
         Multiprocess(server_config, sockets=[server_config.bind_socket()]).run()
@@ -120,7 +120,7 @@ def _metrics(settings: Settings, exposition: Callable[[], bytes]) -> Iterator[No
 def prepare(settings: Settings, *, approval: str | None = None) -> None:
     """Create the audit, voucher and policy tables, the signing key and the published policy,
     once, before workers start (raises PolicyError, GatewayError or a database error).
-    `approval` approves files that remove shared information (Art. 9; gateway.app.Gateway)."""
+    `approval` approves files that remove shared information (Art. 9; gateway.http.app.Gateway)."""
 
     async def run() -> None:
         gateway = Gateway(settings, approval=approval)

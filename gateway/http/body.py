@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from gateway.errors import GatewayError
+from gateway.errors import WireError
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -41,18 +41,18 @@ __all__ = [
 ]
 
 
-class BodyError(GatewayError):
-    """The body cannot be used; `status` and `code` go to the client with the message."""
+class BodyError(WireError):
+    """The body cannot be used; answered 400 with the code and the message."""
 
-    status = 400
     code = "BAD_REQUEST"
+    status_default = 400
 
 
 class BodyTooLargeError(BodyError):
     """Past `max_body_bytes`."""
 
-    status = 413
     code = "QUERY_TOO_COMPLEX"
+    status_default = 413
 
 
 class NotJsonError(BodyError):

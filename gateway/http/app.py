@@ -1,0 +1,82 @@
+"""The ASGI application: wiring only. The routes' endpoints live in gateway.http.endpoints, the
+state they share in gateway.http.gateway, and every request passes the audit middleware
+(gateway.http.middleware.audited): one record each, committed before the answer is released.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gateway.http.endpoints.graphql import graphql
+from gateway.http.endpoints.health import health, ready
+from gateway.http.endpoints.reload import reload_policy
+from gateway.http.gateway import Gateway, utc_now
+from gateway.http.middleware import AuditedRequests, http_error
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from datetime import datetime
+
+    from gateway.settings import Settings
+
+__all__ = ["Gateway", "create_app"]
+
+#: GraphiQL and React, vendored (gateway/static, shipped as package data).
+_STATIC = Path(__file__).parent.parent / "static"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    approval: str | None = None,
+) -> Starlette:
+    """The ASGI app for `settings` (raises PolicyError if the catalogue or rules are broken).
+
+    `clock` gives the current time, time-zone aware (tests pin it); `approval` approves
+    starting on files that remove shared information (Art. 9; see Gateway).
+    """
+    gateway = Gateway(settings, clock=clock, approval=approval)
+    routes = [
+        Route("/healthz", health, methods=["GET"]),
+        Route("/readyz", ready, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/admin/policy/reload", reload_policy, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=_STATIC), name="static"),
+    ]
+    audited = Middleware(
+        AuditedRequests,
+        recorder=gateway,
+        endpoints=frozenset(route.path for route in routes if isinstance(route, Route)),
+        body_timeout_s=settings.server.body_timeout_s,
+        max_requests=settings.server.max_requests,
+    )
+    app = Starlette(
+        routes=routes,
+        middleware=[audited],  # every request recorded once (gateway.http.middleware.audited)
+        exception_handlers={HTTPException: http_error},
+        lifespan=_lifespan(gateway),
+    )
+    app.router.redirect_slashes = False  # /graphql/ is not /graphql: a 404, recorded
+    app.state.gateway = gateway
+    return app
+
+
+def _lifespan(gateway: Gateway) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.close()
+
+    return lifespan
