@@ -206,7 +206,7 @@ def deployment(out: Path, sources: str, audit: str) -> tuple[Path, str]:
     """A deployment file (every source and the audit store on PostgreSQL, the dev key) and
     where its metrics listener answers."""
     sys.path.insert(0, str(ROOT))
-    from gateway.keys import dev_signing_key  # noqa: PLC0415 (the project, after sys.path)
+    from gateway.identity.dev_keys import dev_signing_key  # noqa: PLC0415 (the project, after sys.path)
 
     key = dev_signing_key(out)
     (out / "token-key.pem").write_text(key.public_pem(), "utf-8")
@@ -249,7 +249,7 @@ rules = "{ROOT / "catalog" / "guangzhou.rules.csv"}"
 
 def requests_file(out: Path, keys: dict[str, list[Any]]) -> Path:
     """`TOKEN<TAB>BODY` lines in the proportions of MIX, shuffled with a fixed seed."""
-    from gateway.keys import dev_signing_key, issue_token  # noqa: PLC0415
+    from gateway.identity.dev_keys import dev_signing_key, issue_token  # noqa: PLC0415
 
     key = dev_signing_key(out)
     tokens = {agency: issue_token(key, agency=agency, ttl_seconds=3 * 3600) for agency, *_ in MIX}

@@ -167,7 +167,7 @@ def xacts(args: argparse.Namespace) -> dict[str, int]:
 def govgate_config(args: argparse.Namespace, name: str, port: int, sources: str) -> Path:
     """A deployment file: every source on `sources`, the audit store on PostgreSQL, the
     development key for tokens (bench/out/peer/keys/dev-signing-key.pem)."""
-    from gateway.keys import dev_signing_key  # noqa: PLC0415
+    from gateway.identity.dev_keys import dev_signing_key  # noqa: PLC0415
 
     key = dev_signing_key(args.out)
     (args.out / "token-key.pem").write_text(key.public_pem(), "utf-8")
@@ -206,7 +206,7 @@ rules = "{ROOT / "catalog" / "guangzhou.rules.csv"}"
 
 
 def token(args: argparse.Namespace) -> str:
-    from gateway.keys import dev_signing_key, issue_token  # noqa: PLC0415
+    from gateway.identity.dev_keys import dev_signing_key, issue_token  # noqa: PLC0415
 
     issued: str = issue_token(dev_signing_key(args.out), agency=AGENCY, ttl_seconds=6 * 3600)
     return issued

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.catalog_history import history, resolve
 from gateway.cli._options import fail
 from gateway.cli.audit import audit_store
 from gateway.errors import GatewayError
-from gateway.policy_sync import PolicyStore
-from gateway.served import PolicyTexts
+from gateway.policy.history import history, resolve
+from gateway.policy.served import PolicyTexts
+from gateway.policy.sync import PolicyStore
 from gateway.trust.audit.impact import impact
 from gateway.trust.audit.report import Period
 from policies.catalog import read_policy_file
@@ -38,7 +38,7 @@ from sources.engines import make_engine, sqlite_path
 if TYPE_CHECKING:
     from datetime import date
 
-    from gateway.catalog_history import HistoryEntry
+    from gateway.policy.history import HistoryEntry
     from gateway.settings import Settings
     from gateway.trust.audit.impact import Use
     from policies.diff import PolicyDiff, Reduction

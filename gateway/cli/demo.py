@@ -38,7 +38,7 @@ DEMO_TOKEN_TTL = 12 * 3600
 @click.option("--no-serve", is_flag=True, help="Prepare the data and policy, print tokens, exit.")
 def demo_command(data_dir: Path, host: str, port: int, no_serve: bool) -> None:
     """Seed demo data if missing, compile the catalogue, print tokens, serve GraphiQL."""
-    from gateway.keys import dev_signing_key, issue_token  # noqa: PLC0415
+    from gateway.identity.dev_keys import dev_signing_key, issue_token  # noqa: PLC0415
     from gateway.settings import Settings  # noqa: PLC0415
 
     urls = default_urls(data_dir)

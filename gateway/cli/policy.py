@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from gateway.catalog_history import approval_reference
 from gateway.cli._options import (
     catalog_option,
     data_option,
@@ -22,6 +21,7 @@ from gateway.cli._options import (
     rules_option,
 )
 from gateway.errors import GatewayError
+from gateway.policy.history import approval_reference
 from policies.catalog import SHIPPED_CATALOG, load_catalog
 from policies.compiler import compile_policy, write_policy
 from policies.derivations import exposures
@@ -250,7 +250,7 @@ def reload_command(url: str, data_dir: Path, token: str | None, approval: str | 
     """
     import httpx  # noqa: PLC0415
 
-    from gateway.keys import dev_signing_key, issue_token  # noqa: PLC0415
+    from gateway.identity.dev_keys import dev_signing_key, issue_token  # noqa: PLC0415
 
     try:
         if token is None:

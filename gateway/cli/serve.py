@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gateway.catalog_history import approval_reference
 from gateway.cli._options import fail
 from gateway.errors import GatewayError
+from gateway.policy.history import approval_reference
 from policies.errors import PolicyError
 from sources.errors import SourceError
 

@@ -60,7 +60,7 @@ def token_group(
         fail("name the agency: govgate token --agency CODE (or govgate token revoke ...).")
     from gateway.errors import SigningKeyError  # noqa: PLC0415 (only `token` signs)
     from gateway.identity import DEFAULT_MAX_LIFETIME  # noqa: PLC0415
-    from gateway.keys import dev_signing_key, issue_token  # noqa: PLC0415 (only `token` signs)
+    from gateway.identity.dev_keys import dev_signing_key, issue_token  # noqa: PLC0415 (only `token` signs)
 
     try:
         load_catalog(catalog_path).agency(agency)
@@ -137,7 +137,7 @@ def _claims_of(token: str) -> tuple[str | None, int | None]:
 async def _revoke(settings: Settings, jti: str, expires_at: int, reason: str | None) -> None:
     from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
-    from gateway.revocation import RevocationStore  # noqa: PLC0415
+    from gateway.identity.revocation import RevocationStore  # noqa: PLC0415
     from sources.engines import make_engine  # noqa: PLC0415
 
     engine = make_engine(settings.audit_url)

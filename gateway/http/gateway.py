@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.catalog_history import ApprovalRequiredError, require_approval
+from gateway.follow import Follower
 from gateway.http.metrics import Metrics
 from gateway.identity import Authenticator, Identity, IdentityConfig
-from gateway.policy_sync import PolicyFollower, PolicyStore, Publication, StoredPolicy
+from gateway.identity.revocation import Revocations, RevocationStore
+from gateway.policy.history import ApprovalRequiredError, require_approval
+from gateway.policy.served import PolicyTexts, Served
+from gateway.policy.sync import CHANNEL, PolicyStore, Publication, StoredPolicy
 from gateway.ratelimit import DatabaseWindows, RateLimiter
-from gateway.revocation import Revocations, RevocationStore
-from gateway.served import PolicyTexts, Served
 from gateway.settings import ConfigError
 from gateway.trust.audit import AuditStore, AuditWriter
 from gateway.trust.audit.publisher import WitnessPublisher
@@ -149,8 +150,8 @@ class Gateway:
         )  # fmt: skip
         self.metrics.watch({**self.engines, "audit": self.audit_store.engine})
         self.policy_store = PolicyStore(self.audit_store.engine)
-        self.policy_follower = PolicyFollower(
-            self.policy_store, settings.audit_url, self._adopt_published
+        self.policy_follower = Follower(
+            self.policy_store, settings.audit_url, self._adopt_published, channel=CHANNEL
         )
         self.policy_id = 0
         self.revocations = Revocations(RevocationStore(self.audit_store.engine), settings.audit_url)

@@ -2,7 +2,7 @@
 
 Workers are separate processes (uvicorn's), each with its own event loop, connection pools and
 audit writer; they share the sources, the audit store and the published policy through the
-databases (gateway.policy_sync), so any number of them, on any number of machines, serve one
+databases (gateway.policy.sync), so any number of them, on any number of machines, serve one
 policy and write one audit chain. Before the workers start, the parent prepares the shared
 state once (tables, the signing key, the policy), so workers never race to create them, and
 a fresh folder where every worker writes its metrics for the parent's metrics listener to add

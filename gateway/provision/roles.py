@@ -27,9 +27,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from gateway.errors import GatewayError
-from gateway.policy_sync import PolicyStore
+from gateway.identity.revocation import RevocationStore
+from gateway.policy.sync import PolicyStore
 from gateway.ratelimit.database import DatabaseWindows
-from gateway.revocation import RevocationStore
 from gateway.trust.audit.store import AuditStore
 from gateway.trust.audit.witness import DatabaseWitness
 from gateway.trust.vouchers.store import VoucherStore

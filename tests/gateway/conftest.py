@@ -18,7 +18,7 @@ from sqlalchemy import event
 from gateway.http.app import create_app
 from gateway.http.metrics_listener import MetricsListener
 from gateway.http.slow_clients import ServerConfig
-from gateway.keys import dev_signing_key, issue_token
+from gateway.identity.dev_keys import dev_signing_key, issue_token
 from gateway.settings import ServerOptions, Settings
 from tests.conftest import NOW
 

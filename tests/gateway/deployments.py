@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from gateway.keys import dev_signing_key
+from gateway.identity.dev_keys import dev_signing_key
 from tests.gateway.conftest import free_port
 
 if TYPE_CHECKING:

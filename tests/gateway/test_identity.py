@@ -36,7 +36,7 @@ from gateway.identity import (
     Authenticator,
     IdentityConfig,
 )
-from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, SigningKey, ed25519_kid, issue_token
+from gateway.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, SigningKey, ed25519_kid, issue_token
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select
 
 from gateway.graphql.schemas import AgencySchema
 from gateway.http.app import create_app
-from gateway.keys import dev_signing_key, issue_token
+from gateway.identity.dev_keys import dev_signing_key, issue_token
 from gateway.settings import Settings
 from resolvers.context import RequestContext
 from resolvers.records import License, make_record

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from gateway.http.app import create_app
-from gateway.keys import dev_signing_key, issue_token
+from gateway.identity.dev_keys import dev_signing_key, issue_token
 from gateway.settings import Settings
 from policies.catalog import SHIPPED_CATALOG
 from tests.conftest import NOW

@@ -11,7 +11,12 @@ import httpx
 import pytest
 
 from gateway.http.app import Gateway
-from gateway.keys import DEV_PUBLIC_KEY_FILE, dev_signing_key, issue_token, public_key_id
+from gateway.identity.dev_keys import (
+    DEV_PUBLIC_KEY_FILE,
+    dev_signing_key,
+    issue_token,
+    public_key_id,
+)
 from gateway.settings import ConfigError, Limits, ServerOptions, Settings, load_settings
 from tests.gateway.deployments import DEPLOY, EXAMPLE, adjusted, govgate, serving
 

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.http.app import create_app
 from gateway.identity import Authenticator, IdentityConfig
-from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key, issue_token
+from gateway.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key, issue_token
 from gateway.settings import load_settings
 from tests.gateway.conftest import LiveServer
 from tests.gateway.deployments import serving
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from gateway.keys import SigningKey
+    from gateway.identity.dev_keys import SigningKey
 
 ME = {"query": "{ me { agency { code } } }"}
 YEARS_10 = 10 * 365 * 86_400

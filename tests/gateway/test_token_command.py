@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from gateway.identity import Authenticator, IdentityConfig
-from gateway.keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key
+from gateway.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key
 
 if TYPE_CHECKING:
     from policies.catalog import Catalog

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from gateway.graphql.execution import Prepared
     from gateway.graphql.schemas import AgencySchema
     from gateway.http.gateway import Gateway
-    from gateway.served import Served
+    from gateway.policy.served import Served
     from gateway.trust.trail import Trail
     from policies.grants import Grants
 

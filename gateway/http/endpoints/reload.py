@@ -2,7 +2,7 @@
 
 Files with problems are refused with every problem listed and the old policy stays (Art. 19);
 files that remove shared information need the government's approval reference (Art. 9), sent as
-`{"approval": "REF"}`; the publication reaches every gateway process (gateway.policy_sync).
+`{"approval": "REF"}`; the publication reaches every gateway process (gateway.policy.sync).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import JSONResponse
 
-from gateway.catalog_history import ApprovalRequiredError, approval_reference
 from gateway.errors import WireError
 from gateway.http.endpoints._request import answering, gateway_of, identify, read_json
+from gateway.policy.history import ApprovalRequiredError, approval_reference
 from policies.errors import PolicyError
 
 if TYPE_CHECKING:

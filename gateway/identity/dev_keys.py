@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from gateway.errors import SigningKeyError
 from gateway.files import write_private
-from gateway.identity import OFFICER_ID
+from gateway.identity.config import OFFICER_ID
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from gateway.errors import GatewayError
-from gateway.policy_sync import policy_publications, policy_versions
+from gateway.policy.sync import policy_publications, policy_versions
 from policies.compiler import CompiledPolicy
 
 if TYPE_CHECKING:
-    from gateway.policy_sync import PolicyStore, StoredPolicy
+    from gateway.policy.sync import PolicyStore, StoredPolicy
     from policies.diff import PolicyDiff
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 `PolicyTexts` are the inputs as text (the catalogue and the author rules, with the names their
 problems are reported under): read from the deployment's files, or from the policy store when
-another process published them (gateway.policy_sync). `Served` is one policy in force: the
+another process published them (gateway.policy.sync). `Served` is one policy in force: the
 grants and the per-agency schemas built from them, swapped whole on a change.
 """
 

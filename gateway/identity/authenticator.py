@@ -3,10 +3,8 @@
 The token names the agency only (`sub`, its catalogue code); its duties and division come from
 the sharing catalogue, never from the token. Only asymmetric signatures are accepted (EdDSA by
 default; RSA and ECDSA by configuration): never `alg: none`, never an HMAC, so a public key can
-never be used as a shared secret. Keys come from PEM text or a JWKS URL; the JWKS is fetched
-with httpx without blocking the event loop, cached by `kid`, and fetched again when a token names
-a key the cache lacks (at most once per `jwks_refresh_interval`, one fetch for all waiting
-requests) or when the cache is older than `jwks_max_age`.
+never be used as a shared secret (gateway.identity.keys). Keys come from PEM text or a JWKS URL
+(gateway.identity.jwks).
 
 A token may also name the acting officer in RFC 8693's `act` claim (`{"act": {"sub": "<officer
 id>"}}`, Art. 29, 34): `authenticate` returns both as an `Identity`.
@@ -14,50 +12,26 @@ id>"}}`, Art. 29, 34): `authenticate` returns both as an `Identity`.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import re
-import time
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import httpx
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from gateway.errors import AuthenticationError, AuthenticationReason
+from gateway.identity.config import MAX_TOKEN_LENGTH, OFFICER_ID, REQUIRED_CLAIMS, SAFE_TEXT
+from gateway.identity.jwks import Jwks
+from gateway.identity.keys import pem_keys
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
-    from jwt.algorithms import AllowedPublicKeys
+    import httpx
 
-__all__ = [
-    "ASYMMETRIC_ALGORITHMS",
-    "AuthenticationError",
-    "AuthenticationReason",
-    "Authenticator",
-    "Identity",
-    "IdentityConfig",
-]
+    from gateway.identity.config import IdentityConfig
+    from gateway.identity.keys import VerifyingKey
 
-#: The signature algorithms a gateway may be configured to accept.
-ASYMMETRIC_ALGORITHMS = frozenset(
-    {"EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
-)
-JWKS_TIMEOUT_SECONDS = 5.0
-#: Longer than any token an issuer hands out; refused before any parsing.
-MAX_TOKEN_LENGTH = 8192
-#: Claims every token must carry; `jti` too unless the deployment waives it (`require_jti`).
-REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
-#: The longest lifetime (`exp - iat`) accepted unless configured: a working day and night.
-DEFAULT_MAX_LIFETIME = 86_400
+__all__ = ["Authenticator", "Identity"]
+
 _CLAIM_MEANING = {
     "exp": "its expiry time",
     "iat": "when it was issued",
@@ -66,86 +40,6 @@ _CLAIM_MEANING = {
     "aud": "which service it is for",
     "sub": "the agency it is issued to",
 }
-_RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-_EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
-_MIN_RSA_BITS = 2048
-_SAFE_TEXT = re.compile(r"[A-Za-z0-9._:@/+=-]{1,64}")
-#: What an officer id in `act.sub` may look like: plain text that reports and logs can print.
-OFFICER_ID = _SAFE_TEXT
-
-logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IdentityConfig:
-    """How tokens are verified. Validated at construction (ValueError with a sentence).
-
-    `public_keys` maps a key id (`kid`) to PEM public key text; a key with kid "" (or the only
-    key) verifies tokens without a kid. `jwks_url` names a JWKS document; at least one of the
-    two is required. `jwks_refresh_interval` is the least time in seconds between fetches that
-    an unknown kid triggers; `jwks_max_age` is how old the cached JWKS may get before it is
-    fetched again (so a key withdrawn from the JWKS stops verifying).
-    """
-
-    issuer: str
-    audience: str
-    algorithms: tuple[str, ...] = ("EdDSA",)
-    public_keys: Mapping[str, str] = field(default_factory=dict)
-    jwks_url: str | None = None
-    leeway_seconds: int = 30
-    jwks_refresh_interval: float = 30.0
-    jwks_max_age: float = 300.0
-    #: The longest lifetime (`exp - iat`, seconds) a token may have; longer ones are refused.
-    max_lifetime_seconds: int = DEFAULT_MAX_LIFETIME
-    #: Whether tokens must carry a `jti` (revocation by `govgate token revoke` needs one).
-    require_jti: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.issuer or not self.audience:
-            raise ValueError(
-                "IdentityConfig needs a non-empty issuer and audience: the iss and aud that "
-                "accepted tokens must carry."
-            )
-        algorithms = tuple(self.algorithms)
-        if not algorithms:
-            raise ValueError("IdentityConfig.algorithms is empty; name at least one, e.g. EdDSA.")
-        for name in algorithms:
-            if name.upper().startswith("HS") or name.lower() == "none":
-                raise ValueError(
-                    f"IdentityConfig.algorithms names {name!r}, which is "
-                    + ("unsigned" if name.lower() == "none" else "a shared-secret HMAC")
-                    + "; only asymmetric signatures are accepted: "
-                    + f"{', '.join(sorted(ASYMMETRIC_ALGORITHMS))}."
-                )
-            if name not in ASYMMETRIC_ALGORITHMS:
-                raise ValueError(
-                    f"IdentityConfig.algorithms names {name!r}, which is not a signature "
-                    f"algorithm the gateway knows; use one of "
-                    f"{', '.join(sorted(ASYMMETRIC_ALGORITHMS))}."
-                )
-        object.__setattr__(self, "algorithms", algorithms)
-        object.__setattr__(self, "public_keys", MappingProxyType(dict(self.public_keys)))
-        if not self.public_keys and not self.jwks_url:
-            raise ValueError(
-                "IdentityConfig has no keys to verify tokens with; give public_keys "
-                "(kid -> PEM) or a jwks_url."
-            )
-        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
-            raise ValueError(
-                f"IdentityConfig.jwks_url {self.jwks_url!r} is not an http(s) URL; give the "
-                "address of the issuer's JWKS document."
-            )
-        if self.max_lifetime_seconds < 1:
-            raise ValueError(
-                "IdentityConfig.max_lifetime_seconds must be at least 1: the longest lifetime "
-                "(exp - iat) of an accepted token, in seconds."
-            )
-        if self.leeway_seconds < 0 or self.jwks_refresh_interval < 0 or self.jwks_max_age < 0:
-            raise ValueError(
-                "IdentityConfig.leeway_seconds, jwks_refresh_interval and jwks_max_age are "
-                "durations in seconds and cannot be negative."
-            )
-        _pem_keys(self)  # refuse unusable PEM now, not at the first request
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,92 +51,9 @@ class Identity:
     officer: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Key:
-    kid: str
-    public_key: AllowedPublicKeys
-    algorithms: frozenset[str]
-
-
-def _verifier(public_key: object) -> tuple[AllowedPublicKeys, frozenset[str]]:
-    """The key and the algorithms it signs with; ValueError for keys the gateway refuses."""
-    if isinstance(public_key, Ed25519PublicKey | Ed448PublicKey):
-        return public_key, frozenset({"EdDSA"})
-    if isinstance(public_key, RSAPublicKey):
-        if public_key.key_size < _MIN_RSA_BITS:
-            raise ValueError(
-                f"an RSA key of {public_key.key_size} bits is too short (at least "
-                f"{_MIN_RSA_BITS} bits)"
-            )
-        return public_key, _RSA_ALGORITHMS
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        if public_key.curve.name not in _EC_ALGORITHMS:
-            raise ValueError(f"the elliptic curve {public_key.curve.name} is not supported")
-        return public_key, frozenset({_EC_ALGORITHMS[public_key.curve.name]})
-    raise ValueError(f"a {type(public_key).__name__} cannot verify JWT signatures")
-
-
-def _pem_keys(config: IdentityConfig) -> dict[str, _Key]:
-    keys = {}
-    for kid, pem in config.public_keys.items():
-        try:
-            public_key = load_pem_public_key(pem.encode("utf-8"))
-        except (ValueError, TypeError):
-            hint = " (that is a private key: give its public half)" if "PRIVATE" in pem else ""
-            raise ValueError(
-                f"IdentityConfig.public_keys[{kid!r}] is not a PEM public key{hint}; give the "
-                "text of a '-----BEGIN PUBLIC KEY-----' block."
-            ) from None
-        try:
-            verifier, signs_with = _verifier(public_key)
-        except ValueError as error:
-            raise ValueError(
-                f"IdentityConfig.public_keys[{kid!r}] is refused: {error}; give another key."
-            ) from None
-        usable = signs_with & set(config.algorithms)
-        if not usable:
-            raise ValueError(
-                f"IdentityConfig.public_keys[{kid!r}] signs with {', '.join(sorted(signs_with))},"
-                f" none of which is in algorithms ({', '.join(config.algorithms)}); add one to "
-                "algorithms."
-            )
-        keys[kid] = _Key(kid, verifier, usable)
-    return keys
-
-
-def _jwks_keys(document: object, algorithms: tuple[str, ...]) -> dict[str, _Key]:
-    """The usable signing keys of a JWKS document, by kid (a key without kid under "")."""
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise ValueError("the document is not a JWKS (a JSON object with a 'keys' list)")
-    keys: dict[str, _Key] = {}
-    readers: dict[str, Any] = {"OKP": OKPAlgorithm, "RSA": RSAAlgorithm, "EC": ECAlgorithm}
-    for entry in document["keys"]:
-        # Never "oct" (a shared secret), never private keys, never encryption keys.
-        if not isinstance(entry, dict) or entry.get("kty") not in readers or "d" in entry:
-            continue
-        if entry.get("use", "sig") != "sig":
-            continue
-        kid = entry.get("kid", "")
-        if not isinstance(kid, str) or kid in keys:
-            continue
-        try:
-            verifier, signs_with = _verifier(readers[entry["kty"]].from_jwk(entry))
-        except (ValueError, TypeError, KeyError, jwt.PyJWTError) as error:
-            logger.warning("JWKS key %r skipped: %s", kid, error)
-            continue
-        usable = signs_with & set(algorithms)
-        if isinstance(entry.get("alg"), str):
-            usable &= {entry["alg"]}
-        if usable:
-            keys[kid] = _Key(kid, verifier, usable)
-    if not keys:
-        raise ValueError(f"the JWKS has no signing key for {', '.join(algorithms)}")
-    return keys
-
-
 def _safe(text: object) -> str | None:
     """`text` quoted, if it is short and plain enough to repeat in a message; else None."""
-    if isinstance(text, str) and _SAFE_TEXT.fullmatch(text):
+    if isinstance(text, str) and SAFE_TEXT.fullmatch(text):
         return repr(text)
     return None
 
@@ -255,7 +66,7 @@ class Authenticator:
     """Turns an `Authorization` header into the calling agency's code, or refuses it.
 
     `is_known_agency` answers whether a code is in the sharing catalogue; `is_revoked` whether
-    a token id (`jti`) was revoked (gateway.revocation). `http` is the client the JWKS is
+    a token id (`jti`) was revoked (gateway.identity.revocation). `http` is the client the JWKS is
     fetched with; without one, each fetch opens and closes its own.
     """
 
@@ -271,13 +82,8 @@ class Authenticator:
         self._is_known_agency = is_known_agency
         self._is_revoked = is_revoked
         self._required = (*REQUIRED_CLAIMS, "jti") if config.require_jti else REQUIRED_CLAIMS
-        self._http = http
-        self._pem = _pem_keys(config)
-        self._jwks: dict[str, _Key] = {}
-        self._jwks_loaded_at: float | None = None
-        self._jwks_attempted_at: float | None = None
-        self._jwks_failed = False
-        self._jwks_lock = asyncio.Lock()
+        self._pem = pem_keys(config.public_keys, config.algorithms)
+        self._jwks = Jwks(config, http)
 
     async def authenticate(self, authorization: str | None) -> Identity:
         """The agency (`sub`) and officer (`act.sub`) of a valid bearer token; raises
@@ -324,7 +130,7 @@ class Authenticator:
             )
         return Identity(agency, _officer(claims))
 
-    def _verified_claims(self, token: str, key: _Key, algorithm: str) -> dict[str, Any]:
+    def _verified_claims(self, token: str, key: VerifyingKey, algorithm: str) -> dict[str, Any]:
         config = self.config
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -411,19 +217,19 @@ class Authenticator:
                 "new one.",
             )
 
-    async def _key_for(self, kid: object) -> _Key:
+    async def _key_for(self, kid: object) -> VerifyingKey:
         """The key for a token's kid, fetching the JWKS when it is missing or too old."""
         key = self._lookup(kid)
-        if key is not None and (self._pem.get(key.kid) is key or not self._jwks_too_old()):
+        if key is not None and (self._pem.get(key.kid) is key or not self._jwks.too_old()):
             return key
         if self.config.jwks_url is not None:
             # One fetch at a time; whoever waited finds the fresh keys (or the interval guard).
-            async with self._jwks_lock:
+            async with self._jwks.lock:
                 key = self._lookup(kid)
-                if key is None or self._jwks_too_old():
-                    await self._maybe_fetch_jwks()
+                if key is None or self._jwks.too_old():
+                    await self._jwks.refresh()
                     key = self._lookup(kid)
-            if key is None and self._jwks_failed:
+            if key is None and self._jwks.failed:
                 _refuse(
                     "keys_unavailable",
                     "The gateway cannot load its token-signing keys right now, so it cannot "
@@ -439,42 +245,13 @@ class Authenticator:
             )
         return key
 
-    def _lookup(self, kid: object) -> _Key | None:
+    def _lookup(self, kid: object) -> VerifyingKey | None:
         if isinstance(kid, str) and kid:
-            return self._pem.get(kid) or self._jwks.get(kid)
+            return self._pem.get(kid) or self._jwks.keys.get(kid)
         if "" in self._pem:
             return self._pem[""]
-        every = {**self._jwks, **self._pem}
+        every = {**self._jwks.keys, **self._pem}
         return next(iter(every.values())) if len(every) == 1 else None
-
-    def _jwks_too_old(self) -> bool:
-        loaded = self._jwks_loaded_at
-        return loaded is not None and time.monotonic() - loaded > self.config.jwks_max_age
-
-    async def _maybe_fetch_jwks(self) -> None:
-        # An unknown kid may refetch once per refresh interval; a cache past its age always may.
-        pause = min(self.config.jwks_refresh_interval, self.config.jwks_max_age)
-        attempted = self._jwks_attempted_at
-        if attempted is not None and time.monotonic() - attempted < pause:
-            return
-        url = self.config.jwks_url or ""
-        try:
-            if self._http is None:
-                async with httpx.AsyncClient(timeout=JWKS_TIMEOUT_SECONDS) as client:
-                    response = await client.get(url)
-            else:
-                response = await self._http.get(url, timeout=JWKS_TIMEOUT_SECONDS)
-            response.raise_for_status()
-            keys = _jwks_keys(response.json(), self.config.algorithms)
-        except (httpx.HTTPError, ValueError) as error:
-            # Keep the keys we had: a JWKS outage must not lock out tokens signed with them.
-            logger.warning("Cannot fetch the JWKS from %s: %s", url, error)
-            self._jwks_failed = True
-        else:
-            self._jwks = keys
-            self._jwks_loaded_at = time.monotonic()
-            self._jwks_failed = False
-        self._jwks_attempted_at = time.monotonic()
 
 
 def _duration(seconds: float) -> str:

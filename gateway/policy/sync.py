@@ -14,38 +14,31 @@ follows the newest row:
 A process publishes when it starts or reloads and its files compile to a different policy than
 the newest published one; any process may reload, and all follow (docs/deploy.md). Each
 publication also records who published it, why, the approval it carries and what it removed
-(`policy_publications`, Art. 9; gateway.catalog_history reads them back).
+(`policy_publications`, Art. 9; gateway.policy.history reads them back).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, func, insert, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.served import PolicyTexts
+from gateway.policy.served import PolicyTexts
 from policies.compiler import CompiledPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from policies.grants import Policy
 
 __all__ = [
     "CHANNEL",
-    "Followed",
-    "PolicyFollower",
     "PolicyStore",
     "Publication",
     "StoredPolicy",
@@ -204,95 +197,3 @@ class PolicyStore:
                     {"channel": CHANNEL, "payload": str(new_id)},
                 )
         return new_id
-
-
-class Followed(Protocol):
-    """A table in the gateway's database whose rows every process follows (newest id)."""
-
-    @property
-    def engine(self) -> AsyncEngine:
-        """The gateway's database."""
-
-    async def latest_id(self) -> int:
-        """The newest row's id (0 when none)."""
-
-
-class PolicyFollower:
-    """Calls `on_publish(id)` whenever a row newer than the last one seen is published.
-
-    It follows `policy_versions` on `CHANNEL` by default; gateway.revocation follows revoked
-    tokens the same way, on its own channel.
-    """
-
-    #: Seconds between polls: SQLite always; PostgreSQL only as a safety net under LISTEN.
-    POLL_SQLITE = 1.0
-    POLL_POSTGRESQL = 5.0
-
-    def __init__(
-        self,
-        store: Followed,
-        url: str,
-        on_publish: Callable[[int], Awaitable[None]],
-        *,
-        channel: str = CHANNEL,
-    ) -> None:
-        self.store = store
-        self.url = url
-        self.on_publish = on_publish
-        self.channel = channel
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start following (inside the running event loop)."""
-        name = f"follower-{self.channel}"
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=name)
-
-    async def close(self) -> None:
-        """Stop following."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        postgres = self.store.engine.dialect.name == "postgresql"
-        while True:
-            try:
-                if postgres:
-                    await self._listen()
-                else:
-                    await asyncio.sleep(self.POLL_SQLITE)
-                    await self._check()
-            except (OSError, TimeoutError, SQLAlchemyError) as error:
-                log.warning("%s follower: %s; retrying in a second", self.channel, error)
-                await asyncio.sleep(1.0)
-            except Exception as error:  # asyncpg's own errors: keep following, never die
-                log.warning("%s follower: %s; retrying in a second", self.channel, error)
-                await asyncio.sleep(1.0)
-
-    async def _check(self) -> None:
-        latest = await self.store.latest_id()
-        if latest:
-            await self.on_publish(latest)
-
-    async def _listen(self) -> None:
-        import asyncpg  # noqa: PLC0415 (only PostgreSQL stores need it)
-
-        dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-        connection = await asyncpg.connect(dsn, timeout=5)
-        heard = asyncio.Event()
-
-        def notified(*_: Any) -> None:
-            heard.set()
-
-        try:
-            await connection.add_listener(self.channel, notified)
-            await self._check()  # anything published while we were not listening
-            while not connection.is_closed():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(heard.wait(), timeout=self.POLL_POSTGRESQL)
-                heard.clear()
-                await self._check()
-        finally:
-            with contextlib.suppress(Exception):
-                await connection.close(timeout=2)

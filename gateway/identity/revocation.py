@@ -2,7 +2,7 @@
 process refuses that token within seconds (docs/security.md, "Tokens").
 
 Revocations live in the gateway's own database (the audit store's, `revoked_tokens`), like the
-published policy, and every process follows them the same way (gateway.policy_sync): LISTEN /
+published policy, and every process follows them the same way (gateway.policy.sync): LISTEN /
 NOTIFY on PostgreSQL (at once, with a 5 s poll as a safety net), a 1 s poll on SQLite. Each
 process keeps the revoked ids in memory, so checking a token costs a set lookup, never a query.
 
@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.policy_sync import PolicyFollower
+from gateway.follow import Follower
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -141,7 +141,7 @@ class Revocations:
         self.clock = clock
         self._revoked: dict[str, int] = {}
         self._seen = 0
-        self._follower = PolicyFollower(store, url, self._follow, channel=CHANNEL)
+        self._follower = Follower(store, url, self._follow, channel=CHANNEL)
 
     def is_revoked(self, jti: str) -> bool:
         """Whether the token id `jti` was revoked (and the revocation is still kept)."""

@@ -1,0 +1,204 @@
+"""The deployment's settings sections: small frozen dataclasses, one per TOML table.
+
+Each is keyword-only with safe defaults and validated at construction (ConfigError with a
+sentence). `Settings` (gateway.settings.deployment) holds them; gateway.settings.loading reads
+them from a deployment file, refusing unknown keys by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from gateway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "AgencyRateLimits",
+    "ConfigError",
+    "Limits",
+    "MetricsOptions",
+    "RateLimits",
+    "ServerOptions",
+    "Witnessing",
+]
+
+
+class ConfigError(GatewayError):
+    """The configuration file cannot be used; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Bounds on what one request may ask (QUERY_TOO_COMPLEX past them)."""
+
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 2_000
+    max_page_size: int = 100
+    max_batch: int = 10
+    max_body_bytes: int = 100_000
+    max_verifications: int = 5
+    #: Field selections of a document once its fragments are expanded
+    #: (gateway.graphql.bounds.measure).
+    max_expanded_fields: int = 2_000
+    #: Pairs of selections merged into one response name, which validation compares.
+    max_merge_pairs: int = 2_000
+    #: Estimated cost of a request, a batch's operations added up (docs/security.md).
+    max_cost: int = 20_000
+    #: Records a link list (`Person.licenses`...) is assumed to hold when estimating the cost.
+    records_per_link: int = 10
+    #: Bytes of a response body; a larger answer is withheld (QUERY_TOO_COMPLEX).
+    max_response_bytes: int = 4_000_000
+
+    def __post_init__(self) -> None:
+        names = ("max_depth", "max_aliases", "max_tokens", "max_page_size", "max_batch",
+                 "max_verifications", "max_body_bytes", "max_expanded_fields",
+                 "max_merge_pairs", "max_cost", "records_per_link",
+                 "max_response_bytes")  # fmt: skip
+        for name in names:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"limits.{name} must be at least 1.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerOptions:
+    """Where to listen, and how long and how many clients may take (`[server]`).
+
+    A connection that has not sent a request's headers `header_timeout_s` after connecting (or
+    after its previous answer) is closed; a body not complete `body_timeout_s` after its
+    headers is answered 408 (slowloris, docs/security.md). An idle connection is kept
+    `keep_alive_s`. Past `max_connections` open connections a new one is closed at once; past
+    `max_requests` requests in progress (per worker) a request is answered 503 `OVERLOADED`.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keep_alive_s: int = 5
+    max_connections: int = 1_000
+    max_requests: int = 200
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65_535:
+            raise ConfigError(f"server.port must be 0 to 65535, not {self.port}.")
+        for name in ("header_timeout_s", "body_timeout_s", "keep_alive_s"):
+            if not 0 < getattr(self, name) <= 3_600:
+                raise ConfigError(f"server.{name} must be more than 0 and at most 3600 seconds.")
+        for name in ("max_connections", "max_requests"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"server.{name} must be at least 1.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsOptions:
+    """Where Prometheus scrapes `/metrics` (`[metrics]`): never the agencies' port.
+
+    `listen` is `host:port` of a listener of its own, loopback by default because the metrics
+    name every agency's call rates; "" turns it off.
+    """
+
+    listen: str = "127.0.0.1:9464"
+
+    def __post_init__(self) -> None:
+        if self.listen and self.address is None:
+            raise ConfigError(
+                f'metrics.listen must be host:port (e.g. 127.0.0.1:9464) or "", not '
+                f"{self.listen!r}."
+            )
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to listen on; None when turned off or malformed."""
+        host, _, port = self.listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65_535:
+            return None
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Witnessing:
+    """Where and how often the gateway publishes its signed audit head (`[audit]`, Art. 28).
+
+    Defaults: no witness (a deployment must name one it cannot rewrite: docs/deploy.md); when
+    there is one, a head every 1,000 records or 5 seconds, so a rewrite with the gateway's own
+    key can hide at most the last few seconds of records.
+    """
+
+    #: Database URLs (an insert-only role) and/or paths of append-only files.
+    witnesses: tuple[str, ...] = ()
+    witness_every: int = 1_000
+    witness_interval_s: float = 5.0
+    #: How long one publication (or reading the head) may take before it counts as failed.
+    witness_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        given: object = self.witnesses
+        if (
+            isinstance(given, str)
+            or not isinstance(given, (list, tuple))
+            or not all(isinstance(w, str) and w for w in given)
+        ):
+            raise ConfigError(
+                "witnesses must be a list of database URLs or file paths, "
+                'e.g. ["/var/lib/govgate-witness/heads.jsonl"].'
+            )
+        object.__setattr__(self, "witnesses", tuple(given))
+        every: object = self.witness_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ConfigError(f"witness_every must be a record count of 1 or more, not {every!r}.")
+        for name in ("witness_interval_s", "witness_timeout_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"{name} must be a number of seconds above 0, not {value!r}.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgencyRateLimits:
+    """Sliding windows over one agency's traffic (RATE_LIMITED past them; docs/security.md).
+
+    0 switches a limit off. The request quota is off by default: it is a share of capacity
+    each deployment sizes for itself. The verification limits are on: without them
+    verification is an oracle that reads values by guessing (Art. 24, 34(4)).
+    """
+
+    #: Requests per minute (the per-agency request quota); 0: no quota.
+    requests_per_minute: int = 0
+    #: Verification fields run per minute and per hour, summed over every worker and machine.
+    verifications_per_minute: int = 60
+    verifications_per_hour: int = 1_000
+    #: Distinct claims tried against one subject (an ID number) within `subject_window_seconds`;
+    #: one more refuses every verification of that subject until older claims age out.
+    subject_candidates: int = 5
+    subject_window_seconds: int = 86_400
+
+    def __post_init__(self) -> None:
+        for name in ("requests_per_minute", "verifications_per_minute", "verifications_per_hour",
+                     "subject_candidates"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a whole number, 0 or more (0: no limit).")
+        window = self.subject_window_seconds
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ConfigError(
+                "subject_window_seconds must be a whole number of seconds, 1 or more."
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimits:
+    """`[rate_limits]`: the deployment's windows, and `[rate_limits.agencies.CODE]` overrides."""
+
+    default: AgencyRateLimits = field(default_factory=AgencyRateLimits)
+    agencies: Mapping[str, AgencyRateLimits] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "agencies", MappingProxyType(dict(self.agencies)))
+
+    def for_agency(self, code: str) -> AgencyRateLimits:
+        """The windows that apply to agency `code`."""
+        return self.agencies.get(code, self.default)
