@@ -6,7 +6,7 @@ gateway's database (`tables`, `store`); every step is recorded with who, when an
 """
 
 from gateway.workflows.access import PROVISION_DAYS, AccessRequest, AccessRequests
-from gateway.workflows.calendar_file import load_calendar_file, parse_calendar
+from gateway.workflows.calendar_file import YearArrangement, load_calendar_file, parse_calendar
 from gateway.workflows.catalogue import PolicyCatalogue
 from gateway.workflows.corrections import Recipients, recipients
 from gateway.workflows.errors import (
@@ -44,7 +44,6 @@ from gateway.workflows.working_days import (
     Deadline,
     Remaining,
     WorkingCalendar,
-    YearArrangement,
 )
 
 __all__ = [

@@ -18,6 +18,7 @@ with problems rather than count deadlines wrong (Art. 19, 22).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,12 +26,11 @@ from typing import TYPE_CHECKING
 import yaml
 
 from gateway.workflows.errors import CalendarFileError
-from gateway.workflows.working_days import YearArrangement
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["load_calendar_file", "parse_calendar"]
+__all__ = ["YearArrangement", "load_calendar_file", "parse_calendar"]
 
 _KEYS = ("holidays", "source", "workdays")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -39,6 +39,17 @@ _RANGE = re.compile(r"(\S+)\s*\.\.\s*(\S+)")
 _LONGEST = 31
 _MOST_BYTES = 1_000_000
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class YearArrangement:
+    """One year's holidays and make-up working days, as the deployment supplied them."""
+
+    year: int
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+    #: Where it was read from (`FILE:LINE`), for messages.
+    origin: str
 
 
 def load_calendar_file(path: str | Path) -> dict[int, YearArrangement]:

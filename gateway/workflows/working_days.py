@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import chinese_calendar
 
+from gateway.workflows.calendar_file import YearArrangement, load_calendar_file
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from pathlib import Path
@@ -33,7 +35,6 @@ __all__ = [
     "Deadline",
     "Remaining",
     "WorkingCalendar",
-    "YearArrangement",
 ]
 
 log = logging.getLogger("govgate.workflows")
@@ -43,17 +44,6 @@ CHINA = timezone(timedelta(hours=8), "CST")
 
 #: The most working days a deadline may count (a year and a half: far beyond any article).
 _MOST_DAYS = 400
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class YearArrangement:
-    """One year's holidays and make-up working days, as the deployment supplied them."""
-
-    year: int
-    holidays: frozenset[date]
-    workdays: frozenset[date]
-    #: Where it was read from (`FILE:LINE`), for messages.
-    origin: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,8 +89,6 @@ class WorkingCalendar:
         """
         if path is None:
             return cls()
-        from gateway.workflows.calendar_file import load_calendar_file  # noqa: PLC0415
-
         return cls(load_calendar_file(path))
 
     def origin(self, year: int) -> str:
