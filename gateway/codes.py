@@ -10,6 +10,7 @@ kind:
   refusal   the gateway declined before anything ran (a limit, a field not shared, a bad body)
   failure   the gateway itself or a source failed, not the request
   answered  an answer that carries an error the client can act on (the operation ran)
+  warning   a warning beside released data (`extensions.warnings`), not an error
 
 Modules below `gateway` (resolvers, policies, sources) must not import `gateway`, so their error
 classes spell their codes as strings; the test above checks those strings against this registry.
@@ -22,15 +23,19 @@ from typing import Literal
 
 __all__ = ["CODES", "Code", "Kind", "code", "codes_of_kind"]
 
-Kind = Literal["refusal", "failure", "answered"]
+Kind = Literal["refusal", "failure", "answered", "warning"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Code:
-    """One wire code: `name` in `extensions.code`, its HTTP `status`, `kind`, `meaning`."""
+    """One wire code: `name` in `extensions.code`, its HTTP `status`, `kind`, `meaning`.
+
+    `status` is the one a refusal of the whole request answers with (an error inside a GraphQL
+    answer goes out with the answer's, usually 200); None when there is no one to answer.
+    """
 
     name: str
-    status: int
+    status: int | None
     kind: Kind
     meaning: str
     #: The page whose error table documents it (the gateway's, or the workflows').
@@ -60,7 +65,7 @@ CODES: dict[str, Code] = _codes(
          meaning="a method the path does not answer"),
     Code(name="REQUEST_TIMEOUT", status=408, kind="refusal",
          meaning="the body did not arrive in time"),
-    Code(name="CLIENT_DISCONNECTED", status=499, kind="refusal",
+    Code(name="CLIENT_DISCONNECTED", status=None, kind="refusal",
          meaning="the client left before its body was complete (audit record only)"),
     Code(name="OVERLOADED", status=503, kind="refusal",
          meaning="too many requests in progress already"),
@@ -100,9 +105,12 @@ CODES: dict[str, Code] = _codes(
          meaning="the audit store cannot record the request, so it is not answered (Art. 28)"),
     Code(name="RATE_LIMIT_UNAVAILABLE", status=503, kind="failure",
          meaning="the rate windows cannot be counted; verifications fail closed"),
+    # -- warnings beside released data -------------------------------------------------------
+    Code(name="STALE_DATA", status=200, kind="warning", page="docs/trust.md",
+         meaning="a dataset drawn on is older than its update frequency allows (Art. 17)"),
     # -- workflows (gateway.workflows.errors; documented in docs/workflows.md) ---------------
-    Code(name="WORKFLOW_FAILED", status=200, kind="answered", page=_WORKFLOWS,
-         meaning="a workflow step failed"),
+    Code(name="WORKFLOW_FAILED", status=200, kind="failure", page=_WORKFLOWS,
+         meaning="a workflow error of no narrower kind"),
     Code(name="CALENDAR_INVALID", status=200, kind="failure", page=_WORKFLOWS,
          meaning="the working-day file cannot be used"),
     Code(name="INVALID_WORKFLOW_INPUT", status=200, kind="answered", page=_WORKFLOWS,

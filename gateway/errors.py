@@ -102,7 +102,10 @@ class WireError(GatewayError):
         if code is not None:
             self.code = code  # type: ignore[misc]  # an instance may name its own code
         registered = CODES[self.code]  # KeyError: an unregistered code is a programming error
-        self.status: int = status or self.status_default or registered.status
+        chosen = status or self.status_default or registered.status
+        if chosen is None:
+            raise ValueError(f"{self.code} is never answered, so it cannot be a WireError")
+        self.status: int = chosen
         self.extensions: dict[str, object] = dict(extensions or {})
         self.headers: dict[str, str] = dict(headers or {})
         self.members: dict[str, object] = dict(members or {})

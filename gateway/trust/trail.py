@@ -2,7 +2,8 @@
 
 A `Trail` starts with the request and gathers as it goes: the agency (or why there is none),
 each operation and the fields it read, the records returned, error codes, flags and the
-voucher. `entry()` turns it into the `AuditEntry` the writer chains onto the log.
+voucher. `entry()` turns it into the `AuditEntry` the writer chains onto the log; its decision
+follows from the codes' kinds in the registry (gateway.codes).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gateway.codes import codes_of_kind
 from gateway.trust.audit import AuditEntry, Operation, query_sha256
 
 if TYPE_CHECKING:
@@ -21,18 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Trail"]
 
-#: Codes that mean the gateway itself (or a source) failed, not the request.
-_FAILURES = frozenset({
-    "INTERNAL_SERVER_ERROR", "SOURCE_UNAVAILABLE", "AUDIT_UNAVAILABLE", "RATE_LIMIT_UNAVAILABLE",
-})  # fmt: skip
+#: Codes that mean the gateway itself (or a source) failed, not the request (gateway.codes).
+_FAILURES = codes_of_kind("failure")
 #: Codes that mean an operation was declined before anything ran.
-_REFUSALS = frozenset({
-    "FORBIDDEN_FIELD", "QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED",
-    "BAD_REQUEST", "FORBIDDEN", "METHOD_NOT_ALLOWED", "POLICY_INVALID", "RATE_LIMITED",
-    # gateway.http.middleware.audited and gateway.http.body: requests declined before anything ran
-    "NOT_FOUND", "REQUEST_TIMEOUT", "CLIENT_DISCONNECTED", "OVERLOADED",
-    "DUTY_REQUIRED", "DUTY_NOT_HELD", "OFFICER_REQUIRED", "APPROVAL_REQUIRED",
-})  # fmt: skip
+_REFUSALS = codes_of_kind("refusal")
 
 
 _NAMED = re.compile(r"\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
