@@ -14,6 +14,7 @@ from strawberry.scalars import JSON  # noqa: TC002 (strawberry reads annotations
 
 from policies.freshness import Freshness, datasets_seen_by, freshness_of
 from resolvers.context import RequestContext
+from resolvers.declarations import declared
 from resolvers.errors import ResolverError
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ class Voucher:
 
     @strawberry.field(
         description="True when `data` (the response's `data` member as received) is exactly "
-        "what this voucher covers."
+        "what this voucher covers.",
+        metadata=declared(free=("data",)),  # the caller's own data, checked: it reveals nothing
     )
     def confirms(self, info: Info, data: JSON) -> bool:
         evidence = info.context.evidence

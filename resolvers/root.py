@@ -7,6 +7,7 @@ keyset pagination on the record's key: a cursor is the last key seen.
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -23,6 +24,7 @@ from resolvers.arguments import (
     name_pattern,
     plain_text,
 )
+from resolvers.declarations import LISTS, PERSON_CLAIMS, Filter, ListField, declared
 from resolvers.errors import InvalidArgumentError, RateLimitedError
 from resolvers.evidence import DatasetFreshness, Voucher, dataset_freshness, find_voucher
 from resolvers.fetch import columns_for, fetch, loader, scoped_select
@@ -49,6 +51,7 @@ __all__ = ["PageInfo", "Query"]
 
 _SOURCE_OF: dict[str, str] = {source.entity: name for name, source in SOURCES.items()}
 _DEFAULT_PAGE = 20
+_LISTS = {spec.name: spec for spec in LISTS}
 
 
 @strawberry.type(description="Where a page ends and whether another follows.")
@@ -197,13 +200,55 @@ class Verification:
     checked: list[str]
 
 
-def _needs(*refs: str) -> dict[str, Any]:
-    return {"needs": refs}
+def _lookup_metadata(entity: str, key: str, argument: str) -> dict[str, Any]:
+    # The identifier reveals only the key field, which the look-up needs anyway.
+    return declared(free=(argument,), needs=(f"{entity}.{key}",), target=entity)
 
 
-def _list(target: str, filters: dict[str, str]) -> dict[str, Any]:
-    return {"needs": (f"{target}.{SOURCES[_SOURCE_OF[target]].key}",), "target": target,
-            "filters": filters}  # fmt: skip
+def _where(entity: str, spec: Filter, value: Any) -> list[ColumnElement[bool]]:
+    """The WHERE terms of one declared filter (none when it was not given)."""
+    if spec.how == "like":
+        return _name_prefix(entity, value)
+    if spec.how == "division":
+        return _equals(entity, spec.column, division(value))
+    if spec.how == "bbox":
+        return _within(value)
+    return _equals(entity, spec.column, value)
+
+
+_ARGUMENT_TYPES: dict[str, Any] = {"like": str, "division": str, "eq": str, "bbox": BoundingBox}
+
+
+def _list_field(spec: ListField) -> Any:
+    """The root field of `spec`: its arguments, metadata and WHERE clause from the declaration
+    (resolvers.declarations), so a filter is written down once."""
+
+    async def resolve(self: Any, info: Info, **arguments: Any) -> Any:
+        # Strawberry passes the arguments the request gave, and those with a default in the
+        # schema; Python fills in no defaults for **arguments: absent means not given.
+        where = [term for f in spec.filters
+                 for term in _where(spec.entity, f, arguments.get(f.name))]  # fmt: skip
+        first = arguments.get("first", _DEFAULT_PAGE)
+        return await _page(info, spec.entity, first, arguments.get("after"), where)
+
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [
+        inspect.Parameter("self", keyword),
+        inspect.Parameter("info", keyword, annotation=Info),
+        inspect.Parameter("first", keyword, annotation=int, default=_DEFAULT_PAGE),
+        inspect.Parameter("after", keyword, annotation=str | None, default=None),
+        *(inspect.Parameter(f.name, keyword, annotation=_ARGUMENT_TYPES[f.how] | None,
+                            default=None) for f in spec.filters),
+    ]  # fmt: skip
+    # Null when its source is down: the connection type or nothing.
+    returns = _CONNECTIONS[spec.entity][1] | None
+    resolve.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    resolve.__name__ = spec.name
+    metadata = declared(
+        free=("first", "after"), filters={f.name: f.ref for f in spec.filters},
+        needs=(spec.key_ref,), target=spec.entity,
+    )  # fmt: skip
+    return strawberry.field(resolver=resolve, description=spec.description, metadata=metadata)
 
 
 @strawberry.type
@@ -212,134 +257,41 @@ class Query:
 
     @strawberry.field(
         description="A natural person by resident ID number.",
-        metadata={**_needs("Person.idNumber"), "target": "Person"},
+        metadata=_lookup_metadata("Person", "idNumber", "id_number"),
     )
     async def person(self, info: Info, id_number: str) -> Person | None:
         return await _lookup(info, "Person", IdNumber.parse(id_number).value)
 
     @strawberry.field(
         description="A legal entity by unified social credit code.",
-        metadata={**_needs("LegalEntity.creditCode"), "target": "LegalEntity"},
+        metadata=_lookup_metadata("LegalEntity", "creditCode", "credit_code"),
     )
     async def legal_entity(self, info: Info, credit_code: str) -> LegalEntity | None:
         return await _lookup(info, "LegalEntity", CreditCode.parse(credit_code).value)
 
     @strawberry.field(
         description="A land parcel by cadastral parcel code.",
-        metadata={**_needs("LandParcel.parcelCode"), "target": "LandParcel"},
+        metadata=_lookup_metadata("LandParcel", "parcelCode", "parcel_code"),
     )
     async def land_parcel(self, info: Info, parcel_code: str) -> LandParcel | None:
         return await _lookup(info, "LandParcel", ParcelCode.parse(parcel_code).value)
 
     @strawberry.field(
         description="A licence by its electronic licence number.",
-        metadata={**_needs("License.licenseNumber"), "target": "License"},
+        metadata=_lookup_metadata("License", "licenseNumber", "license_number"),
     )
     async def license(self, info: Info, license_number: str) -> License | None:
         return await _lookup(info, "License", LicenseNumber.parse(license_number).value)
 
-    @strawberry.field(
-        description="Persons, a page at a time, ordered by ID number.",
-        metadata=_list(
-            "Person",
-            {"name": "Person.name", "division_code": "Person.divisionCode",
-             "status": "Person.status"},
-        ),
-    )  # fmt: skip
-    async def persons(
-        self,
-        info: Info,
-        first: int = _DEFAULT_PAGE,
-        after: str | None = None,
-        name: str | None = None,
-        division_code: str | None = None,
-        status: str | None = None,
-    ) -> PersonConnection | None:  # type: ignore[valid-type]  # null when its source is down
-        where = [
-            *_name_prefix("Person", name),
-            *_equals("Person", "division_code", division(division_code)),
-            *_equals("Person", "status", status),
-        ]
-        return await _page(info, "Person", first, after, where)
-
-    @strawberry.field(
-        description="Legal entities, a page at a time, ordered by credit code.",
-        metadata=_list(
-            "LegalEntity",
-            {"name": "LegalEntity.name", "division_code": "LegalEntity.divisionCode",
-             "status": "LegalEntity.status", "kind": "LegalEntity.kind"},
-        ),
-    )  # fmt: skip
-    async def legal_entities(
-        self,
-        info: Info,
-        first: int = _DEFAULT_PAGE,
-        after: str | None = None,
-        name: str | None = None,
-        division_code: str | None = None,
-        status: str | None = None,
-        kind: str | None = None,
-    ) -> LegalEntityConnection | None:  # type: ignore[valid-type]  # null when its source is down
-        where = [
-            *_name_prefix("LegalEntity", name),
-            *_equals("LegalEntity", "division_code", division(division_code)),
-            *_equals("LegalEntity", "status", status),
-            *_equals("LegalEntity", "kind", kind),
-        ]
-        return await _page(info, "LegalEntity", first, after, where)
-
-    @strawberry.field(
-        description="Land parcels, a page at a time, ordered by parcel code.",
-        metadata=_list(
-            "LandParcel",
-            # A bounding-box search reveals where parcels are: it needs the geometry grant.
-            {"division_code": "LandParcel.divisionCode", "land_use": "LandParcel.landUse",
-             "bbox": "LandParcel.geometry"},
-        ),
-    )  # fmt: skip
-    async def land_parcels(
-        self,
-        info: Info,
-        first: int = _DEFAULT_PAGE,
-        after: str | None = None,
-        division_code: str | None = None,
-        land_use: str | None = None,
-        bbox: BoundingBox | None = None,
-    ) -> LandParcelConnection | None:  # type: ignore[valid-type]  # null when its source is down
-        where = [
-            *_equals("LandParcel", "division_code", division(division_code)),
-            *_equals("LandParcel", "land_use", land_use),
-            *_within(bbox),
-        ]
-        return await _page(info, "LandParcel", first, after, where)
-
-    @strawberry.field(
-        description="Licences, a page at a time, ordered by licence number.",
-        metadata=_list(
-            "License",
-            {"kind": "License.kind", "status": "License.status",
-             "division_code": "License.divisionCode"},
-        ),
-    )  # fmt: skip
-    async def licenses(
-        self,
-        info: Info,
-        first: int = _DEFAULT_PAGE,
-        after: str | None = None,
-        kind: str | None = None,
-        status: str | None = None,
-        division_code: str | None = None,
-    ) -> LicenseConnection | None:  # type: ignore[valid-type]  # null when its source is down
-        where = [
-            *_equals("License", "kind", kind),
-            *_equals("License", "status", status),
-            *_equals("License", "division_code", division(division_code)),
-        ]
-        return await _page(info, "License", first, after, where)
+    persons = _list_field(_LISTS["persons"])
+    legal_entities = _list_field(_LISTS["legal_entities"])
+    land_parcels = _list_field(_LISTS["land_parcels"])
+    licenses = _list_field(_LISTS["licenses"])
 
     @strawberry.field(
         description="A voucher this agency received (Art. 23): who got what, when, signed. "
-        "Another agency's voucher id is not found."
+        "Another agency's voucher id is not found.",
+        metadata=declared(free=("id",)),  # its own vouchers only: the id reveals nothing
     )
     async def voucher(self, info: Info, id: str) -> Voucher | None:
         return await find_voucher(info, id)
@@ -385,16 +337,11 @@ class Query:
             "Verify a claim about a person (Art. 24): true when every given value matches the "
             "record. Reveals nothing else: an unknown ID number is simply no match."
         ),
-        metadata={
-            "verify": ("Person.idNumber",),
-            "verify_filters": {
-                "name": "Person.name",
-                "birth_date": "Person.birthDate",
-                "phone": "Person.phone",
-                "status": "Person.status",
-                "marital_status": "Person.maritalStatus",
-            },
-        },
+        metadata=declared(
+            free=("id_number",),  # needed to verify anything: `verify` below
+            verify_filters={c.name: f"Person.{c.argument}" for c in PERSON_CLAIMS},
+            verify=("Person.idNumber",),
+        ),
     )
     async def verify_person(
         self,
@@ -407,14 +354,9 @@ class Query:
         marital_status: str | None = None,
     ) -> Verification:
         key = IdNumber.parse(id_number).value
-        claims = {
-            "name": name,
-            "birth_date": birth_date,
-            "phone": phone,
-            "status": status,
-            "marital_status": marital_status,
-        }
-        given = claims_given(claims)
+        arguments = {"name": name, "birth_date": birth_date, "phone": phone, "status": status,
+                     "marital_status": marital_status}  # fmt: skip
+        given = claims_given({c.column: arguments[c.name] for c in PERSON_CLAIMS})
         ctx = info.context
         ctx.flags.append(f"verify:Person:{key}")  # the audit log names what was checked
         if ctx.verification_limits is not None:  # Art. 34(4): no guessing by verification

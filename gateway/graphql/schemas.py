@@ -18,13 +18,19 @@ from resolvers.root import Query
 from sources.inventory import BY_ENTITY
 
 if TYPE_CHECKING:
+    from strawberry.types.arguments import StrawberryArgument
     from strawberry.types.base import StrawberryObjectDefinition
     from strawberry.types.field import StrawberryField
 
     from gateway.graphql.bounds.measure import Bounds
     from policies.grants import Grants
 
-__all__ = ["AgencySchema", "SchemaCache"]
+__all__ = ["AgencySchema", "SchemaCache", "UndeclaredArgumentError"]
+
+
+class UndeclaredArgumentError(TypeError):
+    """A field has an argument its declaration does not name: a programming error, caught when
+    the schema is built (at start-up), never an argument shown by default."""
 
 
 class AgencySchema(strawberry.Schema):
@@ -33,7 +39,7 @@ class AgencySchema(strawberry.Schema):
     #: How many validated documents each schema keeps (queries are mostly a few fixed texts).
     DOCUMENT_CACHE_SIZE = 512
 
-    def __init__(self, grants: Grants) -> None:
+    def __init__(self, grants: Grants, *, query: type = Query) -> None:
         #: Query text -> its parsed document with its bounds (gateway.graphql.bounds.measure), for
         #: documents that passed validation against this schema (so nothing agency-specific,
         #: like an error message, is ever reused).
@@ -41,7 +47,7 @@ class AgencySchema(strawberry.Schema):
         self._readable = grants.readable
         self._verifiable = grants.verifiable
         self._visible_types = {entity for entity in BY_ENTITY if grants.fields(entity, "query")}
-        super().__init__(query=Query, config=StrawberryConfig(auto_camel_case=True))
+        super().__init__(query=query, config=StrawberryConfig(auto_camel_case=True))
 
     def remember(self, query: str, document: Bounds) -> None:
         """Keep a document that passed validation, dropping the least recently used."""
@@ -75,17 +81,35 @@ class AgencySchema(strawberry.Schema):
         for field in type_definition.fields:
             if not self._shows(field):
                 continue
-            metadata: dict[str, Any] = dict(field.metadata or {})
-            # A filter on a field reveals that field's values: keep only granted filters.
-            granted = {
-                **{k: v in self._readable for k, v in metadata.get("filters", {}).items()},
-                **{k: v in self._verifiable for k, v in metadata.get("verify_filters", {}).items()},
-            }
-            if granted and not all(granted.values()):
+            shown = [a for a in field.arguments if self._shows_argument(type_definition, field, a)]
+            if len(shown) < len(field.arguments):
                 field = copy.copy(field)  # noqa: PLW2901 (a trimmed copy replaces the original)
-                field.arguments = [a for a in field.arguments if granted.get(a.python_name, True)]
+                field.arguments = shown
             fields.append(field)
         return fields
+
+    def _shows_argument(
+        self,
+        type_definition: StrawberryObjectDefinition,
+        field: StrawberryField,
+        argument: StrawberryArgument,
+    ) -> bool:
+        """Whether this grant set sees `argument`: a filter reveals the field it compares, so it
+        is shown only where that field is granted. An argument its field does not declare
+        (resolvers.declarations) refuses the whole schema: it is never shown by default."""
+        metadata: dict[str, Any] = dict(field.metadata or {})
+        name = argument.python_name
+        if name in metadata.get("filters", {}):
+            return bool(metadata["filters"][name] in self._readable)
+        if name in metadata.get("verify_filters", {}):
+            return bool(metadata["verify_filters"][name] in self._verifiable)
+        if name in metadata.get("free", ()):
+            return True
+        raise UndeclaredArgumentError(
+            f"{type_definition.name}.{field.python_name}({name}:) is declared nowhere: add it "
+            "to the field's metadata (resolvers.declarations.declared) as a filter with the "
+            "field it reveals, or as free when it reveals none. The schema is not built."
+        )
 
 
 class SchemaCache:

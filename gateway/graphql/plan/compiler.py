@@ -66,6 +66,7 @@ from gateway.graphql.plan.model import (
 from gateway.graphql.plan.sql import REGISTRY_COLUMNS
 from gateway.graphql.plan.values import converter
 from gateway.graphql.reads import fields_read
+from resolvers.declarations import LISTS
 from resolvers.fetch import columns_for
 from resolvers.records import LINK_COLUMNS
 from sources.identifiers import CreditCode, IdNumber, LicenseNumber, ParcelCode
@@ -91,18 +92,12 @@ _LOOKUPS: dict[str, tuple[str, str, Callable[[str], str]]] = {
     "landParcel": ("LandParcel", "parcelCode", lambda raw: ParcelCode.parse(raw).value),
     "license": ("License", "licenseNumber", lambda raw: LicenseNumber.parse(raw).value),
 }
-#: Each list's filters, in the order `resolvers.root` checks them (the first error wins).
+#: Each list's entity and filters (argument, how, column), from their one declaration and in its
+#: order, which is the order the resolvers check them in (the first error wins).
 _LISTINGS: dict[str, tuple[str, tuple[tuple[str, str, str], ...]]] = {
-    "persons": ("Person", (("name", "like", "name"), ("divisionCode", "division", "division_code"),
-                           ("status", "eq", "status"))),
-    "legalEntities": ("LegalEntity", (("name", "like", "name"),
-                                      ("divisionCode", "division", "division_code"),
-                                      ("status", "eq", "status"), ("kind", "eq", "kind"))),
-    "landParcels": ("LandParcel", (("divisionCode", "division", "division_code"),
-                                   ("landUse", "eq", "land_use"), ("bbox", "bbox", ""))),
-    "licenses": ("License", (("kind", "eq", "kind"), ("status", "eq", "status"),
-                             ("divisionCode", "division", "division_code"))),
-}  # fmt: skip
+    spec.field: (spec.entity, tuple((f.argument, f.how, f.column) for f in spec.filters))
+    for spec in LISTS
+}
 _SEAL_FIELDS = ("issuer", "algorithm", "keyId", "signature", "valid")
 _AGENCY_FIELDS = ("code", "name", "level", "division", "kind", "duties")
 _OWN_SEAL_COLUMNS = ("seal_algorithm", "seal_key_id", "seal_signature")

@@ -58,6 +58,7 @@ from resolvers.arguments import (
     name_pattern,
     plain_text,
 )
+from resolvers.declarations import PERSON_CLAIMS
 from resolvers.fetch import DEFAULT_TIMEOUT
 from sources.identifiers import IdNumber
 from sources.inventory import SOURCES
@@ -75,9 +76,8 @@ if TYPE_CHECKING:
 __all__ = ["Outcome", "run_plan"]
 
 #: verifyPerson's claim arguments -> the columns they are checked against, in the resolver's
-#: order (resolvers.root.Query.verify_person).
-_CLAIMS = (("name", "name"), ("birthDate", "birth_date"), ("phone", "phone"),
-           ("status", "status"), ("maritalStatus", "marital_status"))  # fmt: skip
+#: order: their one declaration (resolvers.declarations).
+_CLAIMS = tuple((claim.argument, claim.column) for claim in PERSON_CLAIMS)
 
 
 @dataclass(frozen=True, slots=True)
