@@ -20,9 +20,11 @@ GatewayError                          (gateway.errors)
 ├── RoleSetupError                    (gateway.provision.roles: database roles cannot be set up)
 └── BackupError                       (gateway.backup.errors: a backup or restore cannot go on)
 
-The other packages have roots of their own: ResolverError (resolvers.errors), PolicyError
-(policies.errors), SourceError (sources.errors; CanonicalFormError, the one canonical form's, is
-one). tests/gateway/test_errors.py checks that every GatewayError subclass is drawn here.
+The workflows' errors (gateway.workflows.errors) have a root of their own, WorkflowError, each
+with its registered code, until issue 13 wires them to the API. The other packages have roots of
+their own: ResolverError (resolvers.errors), PolicyError (policies.errors), SourceError
+(sources.errors; CanonicalFormError, the one canonical form's, is one).
+tests/gateway/test_errors.py checks that every GatewayError subclass is drawn here.
 
 A `WireError` is what a client receives when a request is refused as a whole: its `code` is one
 of the registry's (gateway.codes), and it carries its HTTP `status`, its `extensions` members

@@ -1,6 +1,6 @@
 """Follow a table of the gateway's database across processes: its newest row, as it is written.
 
-The published policy (gateway.policy_sync) and revoked tokens (gateway.identity.revocation) are
+The published policy (gateway.policy.sync) and revoked tokens (gateway.identity.revocation) are
 followed this way: on PostgreSQL the writing transaction sends `NOTIFY <channel>` and every
 process LISTENs on a dedicated connection (a poll every few seconds covers a dropped one); on
 SQLite (one machine) each process polls the newest id every second.

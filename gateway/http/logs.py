@@ -1,10 +1,10 @@
 """Logs: one JSON object per line (or plain text), carrying the id of the request being answered.
 
 The request id is the one the client gets in `X-Request-Id` and, for a masked error, in
-`extensions.requestId`; gateway/http/app.py binds it (`logged_as`) while it answers the request, so
-every line logged meanwhile, by govgate or a library, names it. `govgate serve` writes JSON
-(docs/gateway.md, "Observability"); `log_config` is also handed to uvicorn so that its access
-and error lines, in every worker process, come out the same way.
+`extensions.requestId`; gateway/http/middleware/audited.py binds it (`logged_as`) while it
+answers the request, so every line logged meanwhile, by govgate or a library, names it.
+`govgate serve` writes JSON (docs/gateway.md, "Observability"); `log_config` is also handed to
+uvicorn so that its access and error lines, in every worker process, come out the same way.
 """
 
 from __future__ import annotations

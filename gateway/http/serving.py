@@ -120,7 +120,8 @@ def _metrics(settings: Settings, exposition: Callable[[], bytes]) -> Iterator[No
 def prepare(settings: Settings, *, approval: str | None = None) -> None:
     """Create the audit, voucher and policy tables, the signing key and the published policy,
     once, before workers start (raises PolicyError, GatewayError or a database error).
-    `approval` approves files that remove shared information (Art. 9; gateway.http.app.Gateway)."""
+    `approval` approves files that remove shared information (Art. 9; see
+    gateway.http.gateway.Gateway)."""
 
     async def run() -> None:
         gateway = Gateway(settings, approval=approval)

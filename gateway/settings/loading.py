@@ -274,8 +274,9 @@ def load_settings(path: str | Path) -> Settings:
     identity = section(path, _Identity, _table(path, document, "identity"), "identity")
     audit = section(path, _Audit, _table(path, document, "audit"), "audit")
     signing = section(path, _Signing, _table(path, document, "signing"), "signing")
-    # [identity] is checked when a gateway is built from it (gateway.http.app.Gateway, a ConfigError
-    # naming the table): offline tools (audit verify, voucher verify) read files without keys.
+    # [identity] is checked when a gateway is built from it (gateway.http.gateway.Gateway, a
+    # ConfigError naming the table): offline tools (audit verify, voucher verify) read files
+    # without keys.
     return Settings(
         sources=urls,
         catalog=(base / (policy.catalog or str(SHIPPED_CATALOG))).resolve(),

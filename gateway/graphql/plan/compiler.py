@@ -12,6 +12,10 @@ answers None and the operation runs on the resolver path.
 Columns are what the resolver path reads (`resolvers.fetch.columns_for`: selected and
 granted, plus what links and the seal check need); rows are scoped by the agency's row scope
 (Art. 21), written into each statement.
+
+Past ~400 lines on purpose: it is one pass over one document, and root fields, records, links
+and projections share the draft state and the slot table (`_Compiler`); split, each part would
+reach into the others' private state (docs/architecture.md, "Modules over ~400 lines").
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@
 
 Nothing reaches the request context before the answer is complete: a plan that fails in a way
 the resolver path would not (a bug) leaves no trace, and the caller runs the resolvers.
+
+Past ~400 lines on purpose: one interpreter of one plan (binding, statements per level, rows into
+the response), whose row loop is the hot path and is kept together so that it can be read and
+measured whole (bench/plan_stages.py; docs/architecture.md, "Modules over ~400 lines").
 """
 
 from __future__ import annotations
