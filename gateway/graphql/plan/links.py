@@ -4,7 +4,7 @@ A plan follows a link with one statement per link and request (all parent record
 once), where the resolvers batch the same statement through a DataLoader. A link field this
 table does not know keeps its operation on the resolver path (the compiler says "not
 plannable"), so a link added to `resolvers.records` without a line here is never wrong, only
-slower; `tests/gateway/test_plans.py` checks the two agree.
+slower; `tests/gateway/graphql/test_plans.py` checks the two agree.
 """
 
 from __future__ import annotations

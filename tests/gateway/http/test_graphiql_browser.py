@@ -182,13 +182,15 @@ def person_fields_in_docs(driver: webdriver.Chrome) -> set[str]:
 
 def test_an_agency_connects_in_graphiql_and_sees_its_query_result(
     browser: webdriver.Chrome,
-    live: LiveServer,
+    served: LiveServer,
     token_for: Callable[[str], str],
     tianhe_person: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     id_number, name = tianhe_person
-    open_graphiql(browser, live, f'{{ person(idNumber: "{id_number}") {{ name maritalStatus }} }}')
+    open_graphiql(
+        browser, served, f'{{ person(idNumber: "{id_number}") {{ name maritalStatus }} }}'
+    )
     connect(browser, token_for("TH-CA"), "TH-CA")
     assert browser.find_element(By.ID, "who").text == "connected as TH-CA"
 
@@ -208,9 +210,9 @@ def test_an_agency_connects_in_graphiql_and_sees_its_query_result(
 
 
 def test_the_docs_explorer_shows_only_the_connected_agencys_person_fields(
-    browser: webdriver.Chrome, live: LiveServer, token_for: Callable[[str], str]
+    browser: webdriver.Chrome, served: LiveServer, token_for: Callable[[str], str]
 ) -> None:
-    open_graphiql(browser, live)
+    open_graphiql(browser, served)
     connect(browser, token_for("TH-CA"), "TH-CA")
     # Relations to other entities (licences, ...) are outside this check: only the natural
     # persons database's own fields, which the catalogue grants field by field.
@@ -281,9 +283,9 @@ def csp_violations(entries: list[dict[str, Any]]) -> list[str]:
 
 
 def test_an_authorization_header_in_the_headers_tab_takes_precedence_and_says_so(
-    browser: webdriver.Chrome, live: LiveServer, token_for: Callable[[str], str]
+    browser: webdriver.Chrome, served: LiveServer, token_for: Callable[[str], str]
 ) -> None:
-    open_graphiql(browser, live, ME)
+    open_graphiql(browser, served, ME)
     connect(browser, token_for("TH-CA"), "TH-CA")
     assert run(browser, "TH-CA")["data"]["me"]["agency"]["code"] == "TH-CA"
     assert answered_as(browser) == "Answered as TH-CA: token from the bar."
@@ -312,9 +314,9 @@ def test_an_authorization_header_in_the_headers_tab_takes_precedence_and_says_so
 
 
 def test_the_page_works_under_its_content_security_policy_which_blocks_inline_script(
-    browser: webdriver.Chrome, live: LiveServer, token_for: Callable[[str], str]
+    browser: webdriver.Chrome, served: LiveServer, token_for: Callable[[str], str]
 ) -> None:
-    open_graphiql(browser, live, ME)
+    open_graphiql(browser, served, ME)
     connect(browser, token_for("GZ-AMR"), "GZ-AMR")
     assert run(browser, "GZ-AMR")["data"]["me"]["agency"]["code"] == "GZ-AMR"
     assert person_fields_in_docs(browser) & PERSON_FIELDS == {"idNumber", "name"}
@@ -346,9 +348,9 @@ def test_the_page_works_under_its_content_security_policy_which_blocks_inline_sc
 
 
 def test_the_bar_lists_the_agencys_duties_and_a_chosen_duty_narrows_the_docs(
-    browser: webdriver.Chrome, live: LiveServer, token_for: Callable[[str], str]
+    browser: webdriver.Chrome, served: LiveServer, token_for: Callable[[str], str]
 ) -> None:
-    open_graphiql(browser, live)
+    open_graphiql(browser, served)
     connect(browser, token_for("GZ-PSB"), "GZ-PSB")
     assert "phone" in person_fields_in_docs(browser)
     choices = Select(browser.find_element(By.ID, "duty"))

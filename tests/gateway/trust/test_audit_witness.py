@@ -146,7 +146,7 @@ def test_a_serving_gateway_publishes_and_verify_catches_a_rewrite_on_sqlite(
     with own_gateway(seeded, tmp_path, witnesses=(str(witness_file), witness_db),
                      witness_every=5, witness_interval_s=60) as server:  # fmt: skip
         for _ in range(40):
-            answer = httpx.post(f"{server.url}/graphql", json=QUERY, headers=headers)
+            answer = server.client.post("/graphql", json=QUERY, headers=headers)
             assert answer.status_code == 200
     with closing(sqlite3.connect(tmp_path / "witness.db")) as db:
         in_db = sorted({s for (s,) in db.execute("SELECT seq FROM audit_witness")})
@@ -175,10 +175,10 @@ def test_a_witness_that_fails_or_hangs_never_fails_or_slows_a_request(
         with own_gateway(seeded, tmp_path, witnesses=(str(missing), hung), witness_every=1,
                          witness_timeout_s=10.0) as server:  # fmt: skip
             started = time.monotonic()
-            statuses = [httpx.post(f"{server.url}/graphql", json=QUERY, headers=headers,
+            statuses = [server.client.post("/graphql", json=QUERY, headers=headers,
                                    timeout=30).status_code for _ in range(15)]  # fmt: skip
             elapsed = time.monotonic() - started
-            ready = httpx.get(f"{server.url}/readyz")
+            ready = server.client.get("/readyz")
             metrics = httpx.get(f"{server.metrics_url}/metrics").text
             hanging.close()  # let the last attempts fail fast at shutdown
     assert statuses == [200] * 15
@@ -203,7 +203,7 @@ def test_the_final_head_is_published_at_shutdown_signed_and_naming_its_chain(
     with own_gateway(seeded, tmp_path, witnesses=(str(witness_file),), witness_every=1_000,
                      witness_interval_s=600) as server:  # fmt: skip
         for _ in range(3):
-            httpx.post(f"{server.url}/graphql", json=QUERY, headers=headers)
+            server.client.post("/graphql", json=QUERY, headers=headers)
         assert not witness_file.exists()  # neither 1,000 records nor 600 s yet
     (line,) = witness_file.read_text("utf-8").splitlines()
     head = json.loads(line)
@@ -221,7 +221,7 @@ def test_an_idle_gateway_publishes_a_moved_head_after_the_interval(
     with own_gateway(seeded, tmp_path, witnesses=(str(witness_file),), witness_every=1_000,
                      witness_interval_s=0.2) as server:  # fmt: skip
         for _ in range(3):
-            httpx.post(f"{server.url}/graphql", json=QUERY, headers=headers)
+            server.client.post("/graphql", json=QUERY, headers=headers)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if witness_file.exists() and witnessed_seqs(witness_file.read_text("utf-8"))[-1:] == [

@@ -8,7 +8,6 @@ import dataclasses
 import uuid
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
@@ -25,7 +24,7 @@ from sources.engines import default_urls
 from tests.conftest import NOW, _admin
 from tests.gateway.conftest import LiveServer
 from tests.gateway.forgery import named_by_witness, rewrite_with_own_key
-from tests.gateway.test_audit_chain import entry
+from tests.gateway.trust.test_audit_chain import entry
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -230,9 +229,9 @@ def test_a_gateway_serves_with_the_append_only_role_and_a_rewrite_is_caught_by_i
     with LiveServer(create_app(settings, clock=lambda: NOW)) as server:
         for agency, query in asks:
             headers = {"Authorization": f"Bearer {token_for(agency)}"} if agency else {}
-            answer = httpx.post(f"{server.url}/graphql", json={"query": query}, headers=headers)
+            answer = server.client.post("/graphql", json={"query": query}, headers=headers)
             assert answer.status_code == (200 if agency else 401), answer.text
-        ready = httpx.get(f"{server.url}/readyz").json()
+        ready = server.client.get("/readyz").json()
     assert ready["witnesses"][make_url(publisher).render_as_string()]["error"] is None
     assert scalar(postgres_url, "SELECT count(*) FROM audit_log") == 24
     assert scalar(postgres_url, "SELECT count(*) FROM vouchers") == 8  # one per licence page

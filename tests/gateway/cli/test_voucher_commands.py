@@ -18,7 +18,7 @@ from gateway.settings import Settings
 from gateway.trust.vouchers import Keyring, Voucher, VoucherStore, data_sha256, issue
 from gateway.trust.vouchers.store import signing_keys
 from sources.engines import make_engine
-from tests.gateway.test_vouchers import DATA, deep_copy
+from tests.gateway.trust.test_vouchers import DATA, deep_copy
 
 if TYPE_CHECKING:
     from pathlib import Path

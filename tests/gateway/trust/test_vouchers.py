@@ -462,7 +462,7 @@ def test_old_vouchers_still_verify_after_rotation_with_an_exported_keys_file(
 
 
 def test_the_example_voucher_in_the_docs_verifies() -> None:
-    text = (Path(__file__).resolve().parents[2] / "docs" / "trust.md").read_text("utf-8")
+    text = (Path(__file__).resolve().parents[3] / "docs" / "trust.md").read_text("utf-8")
     (example,) = (b for b in re.findall(r"```json\n(.*?)```", text, re.S) if '"voucher"' in b)
     response = json.loads(example)
     keys = json.loads(re.findall(r'`(\{"keys": .*?\}\})`', text)[0])["keys"]

@@ -12,18 +12,19 @@ import time
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
 from gateway.http.app import create_app
 from gateway.settings import ServerOptions, Settings
 from tests.conftest import NOW
-from tests.gateway.conftest import LiveServer, isolated
-from tests.gateway.test_audit_http import audit_of
+from tests.gateway.conftest import InProcess, LiveServer, isolated
+from tests.gateway.http.test_audit import audit_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
+
+    import httpx
 
 
 def records_of(folder: Path, prefix: str) -> list[dict[str, Any]]:
@@ -52,9 +53,9 @@ def refused_as(response: httpx.Response, status: int, code: str) -> str:
 
 @pytest.mark.parametrize("method", ["OPTIONS", "PUT", "DELETE", "PATCH"])
 def test_other_methods_on_graphql_are_json_refusals_recorded_once(
-    live: LiveServer, seeded: Path, method: str
+    live: InProcess, seeded: Path, method: str
 ) -> None:
-    response = httpx.request(method, f"{live.url}/graphql", timeout=30)
+    response = live.client.request(method, "/graphql", timeout=30)
     request_id = refused_as(response, 405, "METHOD_NOT_ALLOWED")
     assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
     assert f"{method} is not allowed on /graphql" in response.json()["errors"][0]["message"]
@@ -63,38 +64,38 @@ def test_other_methods_on_graphql_are_json_refusals_recorded_once(
     assert record["errorCodes"] == ["METHOD_NOT_ALLOWED"]
 
 
-def test_get_on_the_policy_reload_is_refused_and_recorded(live: LiveServer, seeded: Path) -> None:
-    response = httpx.get(f"{live.url}/admin/policy/reload", timeout=30)
+def test_get_on_the_policy_reload_is_refused_and_recorded(live: InProcess, seeded: Path) -> None:
+    response = live.client.get("/admin/policy/reload", timeout=30)
     record = audit_of(seeded, refused_as(response, 405, "METHOD_NOT_ALLOWED"))
     assert record["endpoint"] == "/admin/policy/reload"
 
 
 @pytest.mark.parametrize("path", ["/nope", "/graphql/", "/metrics", "/admin", "/static"])
 def test_an_unknown_path_is_a_json_404_recorded_once(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str], path: str
+    live: InProcess, seeded: Path, token_for: Callable[[str], str], path: str
 ) -> None:
     headers = {"Authorization": f"Bearer {token_for('GZ-PSB')}"}
-    response = httpx.post(f"{live.url}{path}", headers=headers, timeout=30)
+    response = live.client.post(f"{path}", headers=headers, timeout=30)
     record = audit_of(seeded, refused_as(response, 404, "NOT_FOUND"))
     assert (record["endpoint"], record["decision"]) == (path, "refused")
     assert "govgate_" not in response.text  # /metrics is not on this port (metrics listener)
 
 
 def test_head_on_graphql_is_the_page_for_browsers_and_a_recorded_refusal_for_programs(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     headers = {"Authorization": f"Bearer {token_for('GZ-PSB')}", "X-Request-Id": "head-1"}
-    page = httpx.head(f"{live.url}/graphql", headers={**headers, "Accept": "text/html"})
+    page = live.client.head("/graphql", headers={**headers, "Accept": "text/html"})
     assert page.status_code == 200
-    program = httpx.head(f"{live.url}/graphql", headers=headers, timeout=30)
+    program = live.client.head("/graphql", headers=headers, timeout=30)
     assert program.status_code == 405
     (record,) = records_of(seeded, "head-1")  # the page left none
     assert record["requestId"] == program.headers["x-request-id"]
     assert record["errorCodes"] == ["METHOD_NOT_ALLOWED"]
 
 
-def test_a_probe_method_other_than_get_is_recorded(live: LiveServer, seeded: Path) -> None:
-    response = httpx.post(f"{live.url}/healthz", timeout=30)
+def test_a_probe_method_other_than_get_is_recorded(live: InProcess, seeded: Path) -> None:
+    response = live.client.post("/healthz", timeout=30)
     assert audit_of(seeded, refused_as(response, 405, "METHOD_NOT_ALLOWED"))["endpoint"] == (
         "/healthz"
     )
@@ -111,9 +112,9 @@ def test_a_probe_method_other_than_get_is_recorded(live: LiveServer, seeded: Pat
     ],
 )
 def test_probes_carry_a_request_id_but_leave_no_record(
-    live: LiveServer, seeded: Path, path: str, accept: str
+    live: InProcess, seeded: Path, path: str, accept: str
 ) -> None:
-    response = httpx.get(f"{live.url}{path}", headers={"Accept": accept,
+    response = live.client.get(f"{path}", headers={"Accept": accept,
                          "X-Request-Id": "probe"}, timeout=30)  # fmt: skip
     assert response.headers["x-request-id"].startswith("probe.")
     time.sleep(0.2)  # a record would be committed by now
@@ -121,9 +122,9 @@ def test_probes_carry_a_request_id_but_leave_no_record(
 
 
 def test_an_oversized_body_is_refused_and_recorded(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
-    response = httpx.post(f"{live.url}/graphql", content=b"{" + b" " * 200_000 + b"}",
+    response = live.client.post("/graphql", content=b"{" + b" " * 200_000 + b"}",
                           headers={"Authorization": f"Bearer {token_for('GZ-PSB')}"})  # fmt: skip
     record = audit_of(seeded, refused_as(response, 413, "QUERY_TOO_COMPLEX"))
     assert (record["agency"], record["decision"]) == ("GZ-PSB", "refused")
@@ -142,9 +143,9 @@ def partial_post(port: int, token: str, request_id: str, sent: bytes, length: in
 
 
 def test_a_client_that_abandons_its_body_is_recorded_as_disconnected(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    served: LiveServer, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
-    connection = partial_post(live.port, token_for("GZ-PSB"), "abandon-1", b'{"query": ', 400)
+    connection = partial_post(served.port, token_for("GZ-PSB"), "abandon-1", b'{"query": ', 400)
     time.sleep(0.3)
     connection.close()
     record = eventually_recorded(seeded, "abandon-1")
@@ -189,7 +190,7 @@ def test_past_the_requests_in_progress_limit_a_request_is_refused_overloaded(
     token = token_for("GZ-PSB")
     with closing(partial_post(live.port, token, "busy-1", b"{", 300)):  # holds the one slot
         time.sleep(0.2)
-        response = httpx.post(f"{live.url}/graphql", json={"query": "{ me { policyVersion } }"},
+        response = live.client.post("/graphql", json={"query": "{ me { policyVersion } }"},
                               headers={"Authorization": f"Bearer {token}",
                                        "X-Request-Id": "over-1"}, timeout=30)  # fmt: skip
     refused_as(response, 503, "OVERLOADED")

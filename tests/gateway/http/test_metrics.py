@@ -20,7 +20,7 @@ from policies.catalog import SHIPPED_CATALOG
 from tests.conftest import NOW
 from tests.gateway.conftest import LiveServer, isolated
 from tests.gateway.deployments import serving
-from tests.gateway.test_workers import deployment
+from tests.gateway.http.test_workers import deployment
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -13,7 +13,6 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from click.testing import CliRunner
 
 from gateway.cli import main
@@ -23,11 +22,12 @@ from gateway.settings import Settings
 from policies.catalog import SHIPPED_CATALOG
 from tests.conftest import NOW
 from tests.gateway.conftest import LiveServer, isolated
-from tests.gateway.test_audit_http import audit_of, first_person
+from tests.gateway.http.test_audit import audit_of, first_person
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import httpx
     import pytest
     from click.testing import Result
 
@@ -72,7 +72,7 @@ def gateway(seeded: Path, folder: Path, catalog: Path, approval: str | None = No
 
 
 def reload(server: LiveServer, token: str, **body: Any) -> httpx.Response:
-    return httpx.post(f"{server.url}/admin/policy/reload", json=body or None, timeout=60,
+    return server.client.post("/admin/policy/reload", json=body or None, timeout=60,
                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
 
 
@@ -81,13 +81,13 @@ def marital(
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} | ({"Govgate-Duty": duty} if duty else {})
     query = f'{{ person(idNumber: "{someone}") {{ maritalStatus }} }}'
-    response = httpx.post(f"{server.url}/graphql", json={"query": query}, headers=headers)
+    response = server.client.post("/graphql", json={"query": query}, headers=headers)
     body: dict[str, Any] = response.json()
     return body
 
 
 def version(server: LiveServer) -> str:
-    return str(httpx.get(f"{server.url}/healthz").json()["policyVersion"])
+    return str(server.client.get("/healthz").json()["policyVersion"])
 
 
 def history(folder: Path) -> list[dict[str, Any]]:
@@ -214,7 +214,7 @@ def test_a_gateway_started_on_a_reducing_catalogue_serves_the_published_policy_u
         published = version(first)
     edit(catalog, MARITAL)
     with gateway(seeded, tmp_path, catalog) as unapproved:
-        health = httpx.get(f"{unapproved.url}/healthz").json()
+        health = unapproved.client.get("/healthz").json()
         assert health["policyVersion"] == published
         assert health["awaitingApproval"]["reductions"] == 4
         assert "errors" not in marital(unapproved, token_for("TH-CA"), someone)
@@ -222,7 +222,7 @@ def test_a_gateway_started_on_a_reducing_catalogue_serves_the_published_policy_u
                and r.levelname == "ERROR" for r in caplog.records)  # fmt: skip
     assert len(history(tmp_path)) == 1
     with gateway(seeded, tmp_path, catalog, approval=APPROVAL) as approved:
-        health = httpx.get(f"{approved.url}/healthz").json()
+        health = approved.client.get("/healthz").json()
         assert health["policyVersion"] != published
         assert "awaitingApproval" not in health
         assert "errors" in marital(approved, token_for("TH-CA"), someone)
@@ -299,13 +299,13 @@ def test_impact_counts_the_audited_reads_of_each_removed_grant(
         assert "errors" not in marital(server, token_for("GZ-CA"), first_person(seeded))
         # Reads that do not touch marital status, and a refusal, are not its use.
         name_only = {"query": f'{{ person(idNumber: "{someone}") {{ name }} }}'}
-        httpx.post(f"{server.url}/graphql", json=name_only,
+        server.client.post("/graphql", json=name_only,
                    headers={"Authorization": f"Bearer {token_for('TH-CA')}"})  # fmt: skip
         # GZ-PSB reads phone once under public-security, once naming no duty.
         phone = {"query": f'{{ person(idNumber: "{someone}") {{ phone }} }}'}
         for duty in ("public-security", None):
             headers = {"Authorization": f"Bearer {token_for('GZ-PSB')}"}
-            httpx.post(f"{server.url}/graphql", json=phone,
+            server.client.post("/graphql", json=phone,
                        headers=headers | ({"Govgate-Duty": duty} if duty else {}))  # fmt: skip
     moved = (PHONE[0], "phone: {sharing: conditional, duties: [household-registration]}")
     changed = copy_catalogue(tmp_path / "new", MARITAL, moved)

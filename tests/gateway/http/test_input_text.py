@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
-from tests.gateway.test_audit_http import audit_of
+from tests.gateway.http.test_audit import audit_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from tests.gateway.conftest import LiveServer
+    import httpx
+
+    from tests.gateway.conftest import InProcess
 
 #: A lone high surrogate, as a JSON escape and as the UTF-8 bytes json.loads also accepted.
 ESCAPED = rb"\ud800"
@@ -57,14 +58,14 @@ POISONED = [
 ]  # fmt: skip
 
 
-def post(live: LiveServer, content: bytes, token: str) -> httpx.Response:
+def post(live: InProcess, content: bytes, token: str) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    return httpx.post(f"{live.url}/graphql", content=content, headers=headers, timeout=30)
+    return live.client.post("/graphql", content=content, headers=headers, timeout=30)
 
 
 @pytest.mark.parametrize(("route", "content", "where"), POISONED, ids=[p[0] for p in POISONED])
 def test_text_that_is_not_unicode_is_refused_at_input_and_recorded(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str],
+    live: InProcess, seeded: Path, token_for: Callable[[str], str],
     route: str, content: bytes, where: str,
 ) -> None:  # fmt: skip
     response = post(live, content, token_for("GZ-PSB"))
@@ -79,7 +80,7 @@ def test_text_that_is_not_unicode_is_refused_at_input_and_recorded(
 
 
 def test_a_surrogate_escape_in_a_graphql_string_literal_is_a_parse_error_recorded(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     # The JSON is valid text; the GraphQL escape \ud800 inside it is not a character.
     query = rb"{ persons(name: \"\\ud800\", first: 1) { edges { node { name } } } }"
@@ -92,10 +93,10 @@ def test_a_surrogate_escape_in_a_graphql_string_literal_is_a_parse_error_recorde
     assert record["decision"] == "refused"
 
 
-def voucher_of(live: LiveServer, token: str) -> tuple[str, dict[str, Any]]:
+def voucher_of(live: InProcess, token: str) -> tuple[str, dict[str, Any]]:
     """A voucher GZ-AMR was given, and the data it covers."""
     query = "{ licenses(first: 2) { edges { node { licenseNumber kind } } } }"
-    answer = httpx.post(f"{live.url}/graphql", json={"query": query}, timeout=30,
+    answer = live.client.post("/graphql", json={"query": query}, timeout=30,
                         headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
     return answer["extensions"]["voucher"]["id"], answer["data"]
 
@@ -114,7 +115,7 @@ CONFIRMS = "query($id: String!, $data: JSON!) { voucher(id: $id) { confirms(data
     ],
 )
 def test_confirms_with_data_json_cannot_carry_is_bad_user_input(
-    live: LiveServer, token_for: Callable[[str], str], data: bytes, status: int, said: str
+    live: InProcess, token_for: Callable[[str], str], data: bytes, status: int, said: str
 ) -> None:
     token = token_for("GZ-AMR")
     voucher_id, _ = voucher_of(live, token)
@@ -127,12 +128,12 @@ def test_confirms_with_data_json_cannot_carry_is_bad_user_input(
 
 
 def test_confirms_with_an_infinite_literal_in_the_query_is_bad_user_input(
-    live: LiveServer, token_for: Callable[[str], str]
+    live: InProcess, token_for: Callable[[str], str]
 ) -> None:
     token = token_for("GZ-AMR")
     voucher_id, _ = voucher_of(live, token)
     query = f'{{ voucher(id: "{voucher_id}") {{ confirms(data: {{a: 1e400}}) }} }}'
-    answer = httpx.post(f"{live.url}/graphql", json={"query": query}, timeout=30,
+    answer = live.client.post("/graphql", json={"query": query}, timeout=30,
                         headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
     (error,) = answer["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"

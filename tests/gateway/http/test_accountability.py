@@ -9,7 +9,6 @@ import shutil
 import time
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import jwt
 import pytest
 from click.testing import CliRunner
@@ -20,29 +19,31 @@ from gateway.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key,
 from gateway.settings import Settings
 from policies.catalog import SHIPPED_CATALOG
 from tests.conftest import NOW
-from tests.gateway.conftest import LiveServer, isolated
-from tests.gateway.test_audit_http import audit_of, first_person
+from tests.gateway.conftest import InProcess, isolated
+from tests.gateway.http.test_audit import audit_of, first_person
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
+
+    import httpx
 
 OFFICER = "440106-0042"
 FIELDS = "query($n: String!) { __type(name: $n) { fields { name } } }"
 
 
 def post(
-    url: str, token: str, query: str, duty: str | None = None, **variables: object
+    http: httpx.Client, token: str, query: str, duty: str | None = None, **variables: object
 ) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"}
     if duty is not None:
         headers["Govgate-Duty"] = duty
-    return httpx.post(f"{url}/graphql", json={"query": query, "variables": variables or None},
-                      headers=headers, timeout=30)  # fmt: skip
+    return http.post("/graphql", json={"query": query, "variables": variables or None},
+                     headers=headers, timeout=30)  # fmt: skip
 
 
-def fields_of(url: str, token: str, type_name: str, duty: str | None = None) -> set[str]:
-    answer = post(url, token, FIELDS, duty, n=type_name).json()
+def fields_of(http: httpx.Client, token: str, type_name: str, duty: str | None = None) -> set[str]:
+    answer = post(http, token, FIELDS, duty, n=type_name).json()
     return {f["name"] for f in answer["data"]["__type"]["fields"]}
 
 
@@ -54,40 +55,42 @@ def codes(body: dict[str, Any]) -> list[str]:
 
 
 def test_a_duty_narrows_the_schema_and_the_answers(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     token, someone = token_for("GZ-PSB"), first_person(seeded)
-    assert "phone" in fields_of(live.url, token, "Person")
-    narrowed = fields_of(live.url, token, "Person", "traffic-management")
+    assert "phone" in fields_of(live.client, token, "Person")
+    narrowed = fields_of(live.client, token, "Person", "traffic-management")
     assert "phone" not in narrowed
     assert {"name", "idNumber"} <= narrowed  # unconditional fields stay
     query = f'{{ person(idNumber: "{someone}") {{ name phone }} }}'
-    assert "errors" not in post(live.url, token, query).json()
-    refused = post(live.url, token, query, "traffic-management").json()
+    assert "errors" not in post(live.client, token, query).json()
+    refused = post(live.client, token, query, "traffic-management").json()
     assert codes(refused) == ["FORBIDDEN_FIELD"]
     assert refused.get("data") is None
-    me = post(live.url, token, "{ me { duty readable dutyRequired } }", "traffic-management")
+    me = post(live.client, token, "{ me { duty readable dutyRequired } }", "traffic-management")
     assert me.json()["data"]["me"]["duty"] == "traffic-management"
     assert "Person.phone" not in me.json()["data"]["me"]["readable"]
     assert me.json()["data"]["me"]["dutyRequired"] is False
 
 
 def test_a_district_agencys_duty_keeps_its_row_scope(
-    live: LiveServer, token_for: Callable[[str], str]
+    live: InProcess, token_for: Callable[[str], str]
 ) -> None:
     token = token_for("YX-AMR")
     page = "{ legalEntities(first: 50) { edges { node { divisionCode name } } } }"
-    answer = post(live.url, token, page, "administrative-licensing").json()
+    answer = post(live.client, token, page, "administrative-licensing").json()
     divisions = {e["node"]["divisionCode"] for e in answer["data"]["legalEntities"]["edges"]}
     assert divisions == {"440104"}
-    assert "updatedAt" in fields_of(live.url, token, "LegalEntity")
-    assert "updatedAt" not in fields_of(live.url, token, "LegalEntity", "administrative-licensing")
+    assert "updatedAt" in fields_of(live.client, token, "LegalEntity")
+    assert "updatedAt" not in fields_of(
+        live.client, token, "LegalEntity", "administrative-licensing"
+    )
 
 
 def test_a_duty_the_agency_does_not_hold_is_refused_before_anything_runs_and_recorded(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
-    response = post(live.url, token_for("TH-CA"), "{ me { duty } }", "taxation")
+    response = post(live.client, token_for("TH-CA"), "{ me { duty } }", "taxation")
     assert response.status_code == 403
     error = response.json()["errors"][0]
     civil_affairs = {"id": "civil-affairs", "name": "民政管理"}
@@ -104,11 +107,11 @@ def test_a_duty_the_agency_does_not_hold_is_refused_before_anything_runs_and_rec
 
 
 def test_the_audit_record_carries_the_duty_an_answer_was_given_under(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     query = f'{{ person(idNumber: "{first_person(seeded)}") {{ phone }} }}'
-    under = post(live.url, token_for("GZ-PSB"), query, "public-security")
-    plain = post(live.url, token_for("GZ-PSB"), query)
+    under = post(live.client, token_for("GZ-PSB"), query, "public-security")
+    plain = post(live.client, token_for("GZ-PSB"), query)
     record = audit_of(seeded, under.headers["x-request-id"])
     assert (record["decision"], record["duty"]) == ("allowed", "public-security")
     assert "Person.phone" in record["fields"]
@@ -117,14 +120,14 @@ def test_the_audit_record_carries_the_duty_an_answer_was_given_under(
 
 
 def test_a_malformed_act_claim_is_refused_as_a_malformed_token(
-    live: LiveServer, seeded: Path
+    live: InProcess, seeded: Path
 ) -> None:
     key = dev_signing_key(seeded)
     now = int(time.time())
     claims = {"sub": "TH-CA", "iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "iat": now,
               "exp": now + 600, "jti": "act-test", "act": {"sub": "Wang Li; DROP"}}  # fmt: skip
     token = jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
-    response = post(live.url, token, "{ me { officer } }")
+    response = post(live.client, token, "{ me { officer } }")
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["reason"] == "malformed_token"
     assert "act claim" in response.json()["errors"][0]["message"]
@@ -148,7 +151,7 @@ def test_govgate_token_names_the_officer_in_the_act_claim(tmp_path: Path) -> Non
 @pytest.fixture(scope="module")
 def strict(
     seeded: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[LiveServer, Path]]:
+) -> Iterator[tuple[InProcess, Path]]:
     """A gateway whose catalogue requires a duty and whose deployment requires an officer."""
     folder = tmp_path_factory.mktemp("strict")
     catalog = folder / "catalog.yaml"
@@ -159,7 +162,7 @@ def strict(
         Settings.demo(seeded), catalog=catalog, rules=folder / "catalog.rules.csv",
         require_officer=True,
     )  # fmt: skip
-    with LiveServer(create_app(isolated(settings, folder), clock=lambda: NOW)) as server:
+    with InProcess(create_app(isolated(settings, folder), clock=lambda: NOW)) as server:
         yield server, folder
 
 
@@ -168,10 +171,10 @@ def officer_token(seeded: Path, agency: str, officer: str | None = OFFICER) -> s
 
 
 def test_a_token_without_an_officer_is_refused_where_one_is_required(
-    strict: tuple[LiveServer, Path], seeded: Path
+    strict: tuple[InProcess, Path], seeded: Path
 ) -> None:
     server, folder = strict
-    response = post(server.url, officer_token(seeded, "TH-CA", None), "{ me { duty } }",
+    response = post(server.client, officer_token(seeded, "TH-CA", None), "{ me { duty } }",
                     "civil-affairs")  # fmt: skip
     assert response.status_code == 403
     assert codes(response.json()) == ["OFFICER_REQUIRED"]
@@ -181,10 +184,10 @@ def test_a_token_without_an_officer_is_refused_where_one_is_required(
 
 
 def test_a_required_duty_missing_is_refused_naming_the_agencys_duties_and_recorded(
-    strict: tuple[LiveServer, Path], seeded: Path
+    strict: tuple[InProcess, Path], seeded: Path
 ) -> None:
     server, folder = strict
-    response = post(server.url, officer_token(seeded, "GZ-PSB"), "{ me { duty } }")
+    response = post(server.client, officer_token(seeded, "GZ-PSB"), "{ me { duty } }")
     assert response.status_code == 403
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "DUTY_REQUIRED"
@@ -199,16 +202,16 @@ def test_a_required_duty_missing_is_refused_naming_the_agencys_duties_and_record
 
 
 def test_the_officer_is_in_the_audit_record_and_in_the_reports(
-    strict: tuple[LiveServer, Path], seeded: Path
+    strict: tuple[InProcess, Path], seeded: Path
 ) -> None:
     server, folder = strict
     someone = first_person(seeded)
     query = f'{{ person(idNumber: "{someone}") {{ name maritalStatus }} me {{ officer duty }} }}'
-    answered = post(server.url, officer_token(seeded, "GZ-CA"), query, "civil-affairs")
+    answered = post(server.client, officer_token(seeded, "GZ-CA"), query, "civil-affairs")
     body = answered.json()
     assert "errors" not in body
     assert body["data"]["me"] == {"officer": OFFICER, "duty": "civil-affairs"}
-    other = post(server.url, officer_token(seeded, "GZ-CA", "440100-0007"),
+    other = post(server.client, officer_token(seeded, "GZ-CA", "440100-0007"),
                  "{ persons(first: 2) { edges { node { name } } } }", "civil-affairs")  # fmt: skip
     assert "errors" not in other.json()
     record = audit_of(folder, answered.headers["x-request-id"])

@@ -11,7 +11,6 @@ import sqlite3
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
@@ -26,7 +25,7 @@ from sources.inventory import SOURCES
 from sources.licenses import licenses
 from sources.seal import ALGORITHM, issuer_key, seal
 from tests.conftest import NOW, SMALL
-from tests.gateway.conftest import LiveServer
+from tests.gateway.conftest import InProcess
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -114,7 +113,7 @@ def test_seals_of_licences_reached_through_a_link_are_checked_too(ask: Ask) -> N
 
 
 def test_a_page_of_licences_with_seals_costs_a_constant_number_of_statements(
-    ask: Ask, live: LiveServer
+    ask: Ask, live: InProcess
 ) -> None:
     query = "query($n: Int!) { licenses(first: $n) { edges { node { licenseNumber" \
             " seal { issuer valid } } } } }"  # fmt: skip
@@ -130,9 +129,7 @@ def test_a_page_of_licences_with_seals_costs_a_constant_number_of_statements(
     assert counts[0] == counts[1] == {"licenses": 1}
 
 
-def test_seals_under_a_page_of_persons_cost_one_registry_look_up(
-    ask: Ask, live: LiveServer
-) -> None:
+def test_seals_under_a_page_of_persons_cost_one_registry_look_up(ask: Ask, live: InProcess) -> None:
     query = "query($n: Int!) { persons(first: $n) { edges { node { name" \
             " licenses { seal { valid } } } } } }"  # fmt: skip
     counts = []
@@ -200,15 +197,15 @@ def test_a_record_built_from_a_row_with_columns_for_the_seal_check_sets_only_gra
 class Tampered:
     """A gateway over a tampered copy of the seeded data, and tokens for it."""
 
-    def __init__(self, folder: Path, server: LiveServer) -> None:
+    def __init__(self, folder: Path, server: InProcess) -> None:
         self.folder = folder
         self.server = server
         self.key = dev_signing_key(folder)
 
     def ask(self, agency: str, query: str) -> dict[str, Any]:
         token = issue_token(self.key, agency=agency)
-        response = httpx.post(
-            f"{self.server.url}/graphql",
+        response = self.server.client.post(
+            "/graphql",
             json={"query": query},
             headers={"Authorization": f"Bearer {token}"},
             timeout=30,
@@ -300,7 +297,7 @@ def changed(tampered_folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def tampered(tampered_folder: Path, changed: dict[str, str]) -> Iterator[Tampered]:
     app = create_app(Settings.demo(tampered_folder), clock=lambda: NOW)
-    with LiveServer(app) as server:
+    with InProcess(app) as server:
         yield Tampered(tampered_folder, server)
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from tests.gateway.conftest import Ask, LiveServer
+    from tests.gateway.conftest import Ask, InProcess
 
 
 def one(seeded: Path, database: str, sql: str) -> Any:
@@ -327,7 +327,7 @@ def test_links_to_records_outside_the_district_are_null_as_if_absent(
 
 
 def test_a_page_of_persons_with_links_costs_a_constant_number_of_statements(
-    ask: Ask, live: LiveServer
+    ask: Ask, live: InProcess
 ) -> None:
     query = "query($n: Int!) { persons(first: $n) { edges { node { name licenses { kind }" \
             " representedEntities { name } landRights { parcelCode } } } } }"  # fmt: skip
@@ -341,7 +341,7 @@ def test_a_page_of_persons_with_links_costs_a_constant_number_of_statements(
 
 
 def test_only_selected_and_granted_columns_are_read(
-    ask: Ask, live: LiveServer, seeded: Path
+    ask: Ask, live: InProcess, seeded: Path
 ) -> None:
     from sqlalchemy import event
 
@@ -420,7 +420,7 @@ def test_a_variable_of_the_wrong_type_is_bad_input_not_an_internal_error(ask: As
     assert answer["errors"][0]["message"] == "Int cannot represent non-integer value: 'x'"
 
 
-def test_validated_documents_are_reused_but_refusals_never_are(ask: Ask, live: LiveServer) -> None:
+def test_validated_documents_are_reused_but_refusals_never_are(ask: Ask, live: InProcess) -> None:
     gateway = live.app.state.gateway
     schema = gateway.served.schemas.schema_for(gateway.served.policy.grants_for("GZ-AMR"))
     good = "{ me { policyVersion } }"

@@ -10,7 +10,6 @@ import sqlite3
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -19,19 +18,21 @@ from gateway.http.app import create_app
 from gateway.settings import Settings
 from sources.engines import default_urls
 from tests.conftest import NOW
-from tests.gateway.conftest import LiveServer, without_cost
-from tests.gateway.test_audit_http import audit_of
+from tests.gateway.conftest import InProcess, without_cost
+from tests.gateway.http.test_audit import audit_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    import httpx
+
 LICENCES = "{ licenses(first: 3) { edges { node { licenseNumber kind status } } } }"
 ENTITIES = "{ legalEntities(first: 1) { edges { node { name } } } }"
 
 
-def send(server: LiveServer, token: str, query: str, **variables: object) -> httpx.Response:
-    return httpx.post(f"{server.url}/graphql", json={"query": query, "variables": variables},
+def send(server: InProcess, token: str, query: str, **variables: object) -> httpx.Response:
+    return server.client.post("/graphql", json={"query": query, "variables": variables},
                       headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
 
 
@@ -45,7 +46,7 @@ def verify(folder: Path, tmp_path: Path, response: dict[str, Any], *extra: str) 
 
 
 def test_a_licence_answer_carries_a_voucher_that_verifies(
-    live: LiveServer, seeded: Path, tmp_path: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, tmp_path: Path, token_for: Callable[[str], str]
 ) -> None:
     response = send(live, token_for("GZ-AMR"), LICENCES)
     body = response.json()
@@ -61,7 +62,7 @@ def test_a_licence_answer_carries_a_voucher_that_verifies(
 
 
 def test_a_changed_response_or_voucher_fails_verification_saying_what(
-    live: LiveServer, seeded: Path, tmp_path: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, tmp_path: Path, token_for: Callable[[str], str]
 ) -> None:
     body = send(live, token_for("GZ-AMR"), LICENCES).json()
     altered = json.loads(json.dumps(body))
@@ -78,7 +79,7 @@ def test_a_changed_response_or_voucher_fails_verification_saying_what(
 
 
 def test_answers_without_licence_data_carry_no_voucher(
-    live: LiveServer, token_for: Callable[[str], str]
+    live: InProcess, token_for: Callable[[str], str]
 ) -> None:
     persons = send(live, token_for("GZ-PSB"), "{ persons(first: 2) { edges { node { name } } } }")
     assert "extensions" not in without_cost(persons.json())
@@ -89,7 +90,7 @@ def test_answers_without_licence_data_carry_no_voucher(
 
 
 def test_an_agency_looks_up_its_own_vouchers_and_no_one_elses(
-    live: LiveServer, token_for: Callable[[str], str]
+    live: InProcess, token_for: Callable[[str], str]
 ) -> None:
     body = send(live, token_for("GZ-AMR"), LICENCES).json()
     voucher_id = body["extensions"]["voucher"]["id"]
@@ -109,7 +110,7 @@ def test_an_agency_looks_up_its_own_vouchers_and_no_one_elses(
 
 
 def test_old_vouchers_verify_after_the_signing_key_is_rotated(
-    live: LiveServer, seeded: Path, tmp_path: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, tmp_path: Path, token_for: Callable[[str], str]
 ) -> None:
     body = send(live, token_for("GZ-AMR"), LICENCES).json()
     folder = tmp_path / "copy"
@@ -124,7 +125,7 @@ def test_old_vouchers_verify_after_the_signing_key_is_rotated(
 
 
 @pytest.fixture
-def altered(seeded: Path, tmp_path: Path) -> Iterator[tuple[LiveServer, Path, str]]:
+def altered(seeded: Path, tmp_path: Path) -> Iterator[tuple[InProcess, Path, str]]:
     """A gateway over a copy whose licences were last updated three days ago and one of whose
     licences was revoked and then set back to valid in its database."""
     folder = tmp_path / "data"
@@ -143,12 +144,12 @@ def altered(seeded: Path, tmp_path: Path) -> Iterator[tuple[LiveServer, Path, st
         audit_url=f"sqlite+aiosqlite:///{folder / 'audit.db'}",
         signing_keys=folder / "keys" / "gateway",
     )
-    with LiveServer(create_app(settings, clock=lambda: NOW)) as server:
+    with InProcess(create_app(settings, clock=lambda: NOW)) as server:
         yield server, folder, number
 
 
 def test_fresh_datasets_are_within_their_frequency(
-    live: LiveServer, token_for: Callable[[str], str]
+    live: InProcess, token_for: Callable[[str], str]
 ) -> None:
     query = "{ freshness { dataset frequency lastUpdated ageHours maxAgeHours withinFrequency } }"
     rows = send(live, token_for("GZ-AMR"), query).json()["data"]["freshness"]
@@ -163,7 +164,7 @@ def test_fresh_datasets_are_within_their_frequency(
 
 
 def test_freshness_tells_an_agency_no_more_than_its_grants_and_scope(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     query = "{ freshness { dataset lastUpdated ageHours withinFrequency } }"
     water = send(live, token_for("GZ-WATER"), query).json()["data"]["freshness"]
@@ -183,7 +184,7 @@ def test_freshness_tells_an_agency_no_more_than_its_grants_and_scope(
 
 
 def test_a_stale_dataset_is_reported_and_its_data_carries_a_warning(
-    altered: tuple[LiveServer, Path, str], token_for: Callable[[str], str]
+    altered: tuple[InProcess, Path, str], token_for: Callable[[str], str]
 ) -> None:
     server, _, _ = altered
     rows = send(server, token_for("GZ-AMR"), "{ freshness { dataset withinFrequency } }").json()
@@ -199,7 +200,7 @@ def test_a_stale_dataset_is_reported_and_its_data_carries_a_warning(
 
 
 def test_a_licence_altered_behind_the_gateways_back_is_flagged_in_the_audit_log(
-    altered: tuple[LiveServer, Path, str], token_for: Callable[[str], str]
+    altered: tuple[InProcess, Path, str], token_for: Callable[[str], str]
 ) -> None:
     server, folder, number = altered
     query = "query($n: String!) { license(licenseNumber: $n) { status seal { valid } } }"
@@ -210,7 +211,7 @@ def test_a_licence_altered_behind_the_gateways_back_is_flagged_in_the_audit_log(
 
 
 def test_a_stale_data_warning_tells_the_hour_only_to_an_agency_that_may_read_updated_at(
-    altered: tuple[LiveServer, Path, str], token_for: Callable[[str], str]
+    altered: tuple[InProcess, Path, str], token_for: Callable[[str], str]
 ) -> None:
     server, folder, _ = altered
     with closing(sqlite3.connect(folder / "licenses.db")) as db:

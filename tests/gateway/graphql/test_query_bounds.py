@@ -23,8 +23,8 @@ from sources.engines import default_urls, make_engine
 from sources.persons import persons
 from sources.synthetic.seed import seed
 from tests.conftest import NOW, SMALL
-from tests.gateway.conftest import LiveServer, isolated
-from tests.gateway.test_audit_http import audit_of
+from tests.gateway.conftest import InProcess, LiveServer, isolated
+from tests.gateway.http.test_audit import audit_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -69,14 +69,14 @@ def test_a_fragment_diamond_is_refused_in_milliseconds(ask: Ask, levels: int) ->
 
 
 def test_healthz_stays_responsive_while_diamonds_are_refused(
-    live: LiveServer, token_for: Callable[[str], str]
+    served: LiveServer, token_for: Callable[[str], str]
 ) -> None:
     body = {"query": diamond(190)}
     headers = {"Authorization": f"Bearer {token_for('GZ-WATER')}"}
     answers: list[dict[str, Any]] = []
 
     def fire() -> None:
-        with httpx.Client(base_url=live.url, timeout=60) as http:
+        with httpx.Client(base_url=served.url, timeout=60) as http:
             for _ in range(3):
                 answers.append(http.post("/graphql", json=body, headers=headers).json())
 
@@ -84,7 +84,7 @@ def test_healthz_stays_responsive_while_diamonds_are_refused(
     for attacker in attackers:
         attacker.start()
     waits: list[float] = []
-    with httpx.Client(base_url=live.url, timeout=60) as http:
+    with httpx.Client(base_url=served.url, timeout=60) as http:
         while any(a.is_alive() for a in attackers) or len(waits) < 5:
             started = time.perf_counter()
             assert http.get("/healthz").status_code == 200
@@ -97,7 +97,7 @@ def test_healthz_stays_responsive_while_diamonds_are_refused(
 
 
 @pytest.mark.parametrize("levels", [20, 190])
-def test_the_audits_read_walk_expands_each_fragment_once(live: LiveServer, levels: int) -> None:
+def test_the_audits_read_walk_expands_each_fragment_once(live: InProcess, levels: int) -> None:
     gateway = live.app.state.gateway
     schema = gateway.served.schemas.schema_for(gateway.served.policy.grants_for("GZ-WATER"))
     document = parse(diamond(levels), max_tokens=LIMITS.max_tokens)
@@ -144,7 +144,7 @@ def test_aliases_are_counted_as_run_not_as_written(ask: Ask) -> None:
 
 
 def test_fragments_re_spread_under_aliased_links_are_refused_in_milliseconds(
-    ask: Ask, live: LiveServer
+    ask: Ask, live: InProcess
 ) -> None:
     letters = "abcde"
     query = (
@@ -164,7 +164,7 @@ def test_fragments_re_spread_under_aliased_links_are_refused_in_milliseconds(
 
 
 def test_links_nested_below_a_page_are_refused_by_their_cost_before_anything_runs(
-    ask: Ask, live: LiveServer
+    ask: Ask, live: InProcess
 ) -> None:
     query = ("{ persons(first: 100) { edges { node { licenses { holderPerson { licenses {"
              " holderPerson { licenses { kind } } } } } } } } }")  # fmt: skip
@@ -182,7 +182,7 @@ def test_links_nested_below_a_page_are_refused_by_their_cost_before_anything_run
 
 
 def test_a_batch_is_costed_as_a_whole_and_refused_before_anything_runs(
-    client: httpx.Client, live: LiveServer, token_for: Callable[[str], str]
+    client: httpx.Client, live: InProcess, token_for: Callable[[str], str]
 ) -> None:
     pages = " ".join(f"p{i}: persons(first: 100) {{ edges {{ node {{ name }} }} }}"
                      for i in range(30))  # fmt: skip
@@ -267,22 +267,22 @@ def test_graphiqls_introspection_is_costed_within_the_limit(ask: Ask) -> None:
 @pytest.fixture(scope="module")
 def tight(
     seeded: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[LiveServer, Path]]:
+) -> Iterator[tuple[InProcess, Path]]:
     """A deployment with its own, tight limits on cost and response size; its audit folder."""
     limits = Limits(max_cost=50, max_response_bytes=1_000)
     settings = dataclasses.replace(Settings.demo(seeded), limits=limits)
     folder = tmp_path_factory.mktemp("tight")
-    with LiveServer(create_app(isolated(settings, folder), clock=lambda: NOW)) as server:
+    with InProcess(create_app(isolated(settings, folder), clock=lambda: NOW)) as server:
         yield server, folder
 
 
-def post(server: LiveServer, token: str, query: str) -> httpx.Response:
-    return httpx.post(f"{server.url}/graphql", json={"query": query},
+def post(server: InProcess, token: str, query: str) -> httpx.Response:
+    return server.client.post("/graphql", json={"query": query},
                       headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
 
 
 def test_the_cost_limit_is_set_per_deployment(
-    tight: tuple[LiveServer, Path], token_for: Callable[[str], str]
+    tight: tuple[InProcess, Path], token_for: Callable[[str], str]
 ) -> None:
     server, _ = tight
     token = token_for("GZ-PSB")
@@ -295,7 +295,7 @@ def test_the_cost_limit_is_set_per_deployment(
 
 
 def test_an_answer_past_the_byte_cap_is_withheld_and_recorded(
-    tight: tuple[LiveServer, Path], live: LiveServer, token_for: Callable[[str], str]
+    tight: tuple[InProcess, Path], live: InProcess, token_for: Callable[[str], str]
 ) -> None:
     server, folder = tight
     query = "{ licenses(first: 10) { edges { node { licenseNumber kind status } } } }"  # 42
@@ -401,10 +401,10 @@ def test_wildcards_in_a_name_filter_are_letters_on_every_database(
     app = create_app(settings, clock=lambda: NOW)
     if backend == "mariadb":  # as many servers run: a backslash is then a plain character
         event.listen(app.state.gateway.engines["persons"].sync_engine, "connect", _no_backslash)
-    with LiveServer(app) as server:
+    with InProcess(app) as server:
         for prefix, expected in PREFIXES.items():
-            answer = httpx.post(
-                f"{server.url}/graphql",
+            answer = server.client.post(
+                "/graphql",
                 json={"query": query, "variables": {"n": prefix}},
                 headers={"Authorization": f"Bearer {token_for('GZ-PSB')}"},
                 timeout=30,

@@ -14,9 +14,11 @@ from gateway.http.app import create_app
 from gateway.identity import Authenticator, IdentityConfig
 from gateway.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key, issue_token
 from gateway.settings import load_settings
+from tests.gateway.cli.test_token_command import govgate
 from tests.gateway.conftest import LiveServer
 from tests.gateway.deployments import serving
-from tests.gateway.test_identity import (
+from tests.gateway.http.test_workers import deployment
+from tests.gateway.identity.test_identity import (
     agency_of,
     bearer,
     ed25519_key,
@@ -24,8 +26,6 @@ from tests.gateway.test_identity import (
     refusal,
     signed,
 )
-from tests.gateway.test_token_command import govgate
-from tests.gateway.test_workers import deployment
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -18,7 +18,7 @@ from gateway.cli import main
 from gateway.http.app import create_app
 from gateway.settings import Settings
 from tests.conftest import NOW
-from tests.gateway.conftest import LiveServer
+from tests.gateway.conftest import InProcess, LiveServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,9 +35,9 @@ def audit_of(folder: Path, request_id: str) -> dict[str, Any]:
     return record
 
 
-def send(live: LiveServer, body: object, token: str | None) -> httpx.Response:
+def send(live: InProcess | LiveServer, body: object, token: str | None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.post(f"{live.url}/graphql", json=body, headers=headers, timeout=30)
+    return live.client.post("/graphql", json=body, headers=headers, timeout=30)
 
 
 def first_person(seeded: Path) -> str:
@@ -47,7 +47,7 @@ def first_person(seeded: Path) -> str:
 
 
 def test_an_answered_query_is_recorded_with_fields_records_and_policy(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     query = "query Two { persons(first: 2) { edges { node { idNumber name } } } }"
     response = send(live, {"query": query, "operationName": "Two"}, token_for("GZ-PSB"))
@@ -64,14 +64,14 @@ def test_an_answered_query_is_recorded_with_fields_records_and_policy(
         {"name": "Two", "sha256": hashlib.sha256(query.encode()).hexdigest()}
     ]
     assert query not in json.dumps(record)  # the text is hashed, not kept
-    health = httpx.get(f"{live.url}/healthz").json()
+    health = live.client.get("/healthz").json()
     assert record["policyVersion"] == health["policyVersion"]
     assert record["latencyUs"] > 0
     assert record["at"] == "2026-11-26T08:00:00.000000Z"  # the gateway's (pinned) clock
 
 
 def test_aliases_and_fragments_are_recorded_under_the_real_field_names(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     key = first_person(seeded)
     query = (
@@ -85,7 +85,7 @@ def test_aliases_and_fragments_are_recorded_under_the_real_field_names(
 
 
 def test_a_refused_field_is_recorded_as_a_refusal_naming_it(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     query = "{ persons(first: 1) { edges { node { name maritalStatus phone } } } }"
     response = send(live, {"query": query}, token_for("PY-TAX"))
@@ -98,7 +98,7 @@ def test_a_refused_field_is_recorded_as_a_refusal_naming_it(
 
 
 def test_a_request_without_a_valid_token_is_recorded_with_the_reason(
-    live: LiveServer, seeded: Path
+    live: InProcess, seeded: Path
 ) -> None:
     for token, reason in ((None, "missing"), ("not.a.jwt", "malformed")):
         response = send(live, {"query": "{ me { agency { code } } }"}, token)
@@ -110,9 +110,9 @@ def test_a_request_without_a_valid_token_is_recorded_with_the_reason(
 
 
 def test_a_body_that_is_not_json_is_recorded_as_refused(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
-    response = httpx.post(f"{live.url}/graphql", content=b"{nope",
+    response = live.client.post("/graphql", content=b"{nope",
                           headers={"Authorization": f"Bearer {token_for('GZ-PSB')}"})  # fmt: skip
     assert response.status_code == 400
     record = audit_of(seeded, response.headers["x-request-id"])
@@ -120,7 +120,7 @@ def test_a_body_that_is_not_json_is_recorded_as_refused(
 
 
 def test_a_batch_is_one_record_naming_each_operation(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     batch = [{"query": "{ me { agency { code } } }"},
              {"query": "query P { persons(first: 1) { edges { node { name } } } }"}]  # fmt: skip
@@ -133,7 +133,7 @@ def test_a_batch_is_one_record_naming_each_operation(
 
 
 def test_a_verification_records_the_identifier_checked(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     key = first_person(seeded)
     query = f'{{ verifyPerson(idNumber: "{key}", name: "nobody") {{ match }} }}'
@@ -145,9 +145,9 @@ def test_a_verification_records_the_identifier_checked(
 
 
 def test_a_policy_reload_is_recorded(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
-    refused = httpx.post(f"{live.url}/admin/policy/reload",
+    refused = live.client.post("/admin/policy/reload",
                          headers={"Authorization": f"Bearer {token_for('GZ-PSB')}"})  # fmt: skip
     assert refused.status_code == 403
     record = audit_of(seeded, refused.headers["x-request-id"])
@@ -222,7 +222,7 @@ def test_a_load_of_thousands_of_requests_leaves_exactly_as_many_records_in_one_c
 
 
 def test_fields_left_out_by_skip_or_include_are_not_recorded_as_read(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     query = ("query($no: Boolean!) { persons(first: 1) { edges { node { name "
              "phone @skip(if: true) gender @include(if: $no) } } } }")  # fmt: skip
@@ -232,7 +232,7 @@ def test_fields_left_out_by_skip_or_include_are_not_recorded_as_read(
 
 
 def test_a_batch_that_released_data_is_allowed_even_if_one_operation_was_refused(
-    live: LiveServer, seeded: Path, token_for: Callable[[str], str]
+    live: InProcess, seeded: Path, token_for: Callable[[str], str]
 ) -> None:
     batch = [{"query": "{ persons(first: 1) { edges { node { name } } } }"},
              {"query": "{ persons(first: 1) { edges { node { religion } } } }"}]  # fmt: skip

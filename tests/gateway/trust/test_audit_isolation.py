@@ -26,7 +26,7 @@ from gateway.trust.audit import (
     Operation,
     verify_chain,
 )
-from tests.gateway.test_audit_http import own_gateway
+from tests.gateway.http.test_audit import own_gateway
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
 from gateway.http.app import create_app
@@ -15,11 +14,13 @@ from gateway.settings import Settings
 from sources.engines import default_urls
 from sources.synthetic.seed import seed
 from tests.conftest import NOW, SMALL
-from tests.gateway.conftest import LiveServer, isolated
+from tests.gateway.conftest import InProcess, isolated
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
+
+    import httpx
 
 QUERIES = [
     ("GZ-PSB", "{ persons(first: 30) { edges { node { idNumber name gender birthDate address "
@@ -36,13 +37,11 @@ QUERIES = [
 ]  # fmt: skip
 
 
-def answers(url: str, token_for: Callable[[str], str]) -> list[Any]:
+def answers(http: httpx.Client, token_for: Callable[[str], str]) -> list[Any]:
     out = []
     for agency, query in QUERIES:
         headers = {"Authorization": f"Bearer {token_for(agency)}"}
-        body = httpx.post(
-            f"{url}/graphql", json={"query": query}, headers=headers, timeout=60
-        ).json()
+        body = http.post("/graphql", json={"query": query}, headers=headers, timeout=60).json()
         assert "errors" not in body, (agency, body)
         out.append(body["data"])
     return out
@@ -55,15 +54,15 @@ def test_postgresql_mariadb_and_sqlite_sources_answer_exactly_as_all_sqlite(
     mariadb_url: str,
     seeded: Path,
     tmp_path: Path,
-    live: LiveServer,
+    live: InProcess,
     token_for: Callable[[str], str],
 ) -> None:
     urls = {**default_urls(tmp_path), "persons": postgres_url, "entities": mariadb_url}
     seed(SMALL, urls, workers=1)
     settings = isolated(dataclasses.replace(Settings.demo(seeded), sources=urls), tmp_path)
-    expected = answers(live.url, token_for)
+    expected = answers(live.client, token_for)
     assert all(expected), "every query finds records"
-    with LiveServer(create_app(settings, clock=lambda: NOW)) as mixed:
-        assert answers(mixed.url, token_for) == expected
-        ready = httpx.get(f"{mixed.url}/readyz").json()["checks"]
+    with InProcess(create_app(settings, clock=lambda: NOW)) as mixed:
+        assert answers(mixed.client, token_for) == expected
+        ready = mixed.client.get("/readyz").json()["checks"]
     assert all(check["ok"] for check in ready.values())

@@ -23,8 +23,8 @@ from sources.engines import make_engine
 from tests.conftest import NOW
 from tests.gateway.conftest import LiveServer, free_port, isolated
 from tests.gateway.deployments import serving
-from tests.gateway.test_audit_http import audit_of
-from tests.gateway.test_workers import deployment
+from tests.gateway.http.test_audit import audit_of
+from tests.gateway.http.test_workers import deployment
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -48,7 +48,7 @@ def guesses(key: str, names: list[str]) -> str:
 
 
 def post(server: LiveServer, body: object, token: str) -> httpx.Response:
-    return httpx.post(f"{server.url}/graphql", json=body, timeout=30,
+    return server.client.post("/graphql", json=body, timeout=30,
                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
 
 
