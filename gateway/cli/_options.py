@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_DATA",
     "catalog_option",
+    "config_option",
     "data_option",
     "date_option",
     "deployment_options",
@@ -49,28 +50,32 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def data_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """`--data DIR`: the folder of the SQLite sources, compiled policy and development key."""
+def data_option(
+    help_text: str, *, default: Path | None = DEFAULT_DATA
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """`--data DIR`: the folder of the SQLite sources, compiled policy and development key
+    (`default` None: no folder unless given)."""
     return click.option(
         "--data",
         "data_dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_DATA,
-        show_default=True,
+        default=default,
+        show_default=default is not None,
         help=help_text,
     )
+
+
+#: `--config FILE`: a `govgate serve` deployment file.
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="A `govgate serve` deployment file (instead of --data).",
+)  # fmt: skip
 
 
 def deployment_options(command: Callable[..., None]) -> Callable[..., None]:
     """Add `--data DIR` / `--config FILE` and pass the command `settings` instead."""
 
-    @click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="A `govgate serve` deployment file (instead of --data).",
-    )
+    @config_option
     @data_option("The folder `govgate demo --data DIR` serves from.")
     @functools.wraps(command)
     def wrapper(*args: Any, data_dir: Path, config_path: Path | None, **kwargs: Any) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.cli._options import fail
+from gateway.cli._options import config_option, data_option, fail
 from gateway.cli.audit import audit_store
 from gateway.errors import GatewayError
 from gateway.policy.history import history, resolve
@@ -80,14 +80,9 @@ def _store(settings: Settings) -> PolicyStore:
     return PolicyStore(make_engine(settings.audit_url))
 
 
-_data_option = click.option(
-    "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="The folder `govgate demo --data DIR` serves from (for @versions and --impact).",
-)  # fmt: skip
-_config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="A `govgate serve` deployment file (instead of --data).",
-)  # fmt: skip
+_data_option = data_option(
+    "The folder `govgate demo --data DIR` serves from (for @versions and --impact).", default=None
+)
 
 
 # -- diff -------------------------------------------------------------------------------------
@@ -105,7 +100,7 @@ _config_option = click.option(
               help="The last day (UTC) --impact counts, and the day both policies are decided "
               "on. Default: today.")  # fmt: skip
 @_data_option
-@_config_option
+@config_option
 def diff_command(
     *,
     old: str,
@@ -239,7 +234,7 @@ def _used(change: Reduction, use: Use, period: Period) -> str:
 @catalog_group.command("history")
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 @_data_option
-@_config_option
+@config_option
 def history_command(*, as_json: bool, data_dir: Path | None, config_path: Path | None) -> None:
     """Every policy put into force: when, by whom, on what approval, removing what."""
     settings = _settings(data_dir, config_path, "catalog history")

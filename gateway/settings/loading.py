@@ -13,13 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, public_key_id
-from policies.catalog import SHIPPED_CATALOG
-from sources.engines import SourceOptions, parse_source_urls
-from sources.errors import SourceConfigError
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
 from gateway.settings.deployment import Settings
 from gateway.settings.sections import (
     AgencyRateLimits,
@@ -30,6 +23,12 @@ from gateway.settings.sections import (
     ServerOptions,
     Witnessing,
 )
+from policies.catalog import SHIPPED_CATALOG
+from sources.engines import SourceOptions, parse_source_urls
+from sources.errors import SourceConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["TABLES", "load_settings", "section"]
 
