@@ -19,7 +19,13 @@ from gateway.http.endpoints.graphql import graphql
 from gateway.http.endpoints.health import health, ready
 from gateway.http.endpoints.reload import reload_policy
 from gateway.http.gateway import Gateway, utc_now
-from gateway.http.middleware import AuditedRequests, http_error
+from gateway.http.middleware import (
+    AuditedRequests,
+    BodyDeadline,
+    RequestIds,
+    http_error,
+    trail_in,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -52,16 +58,19 @@ def create_app(
         Route("/admin/policy/reload", reload_policy, methods=["POST"]),
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
-    audited = Middleware(
-        AuditedRequests,
-        recorder=gateway,
-        endpoints=frozenset(route.path for route in routes if isinstance(route, Route)),
-        body_timeout_s=settings.server.body_timeout_s,
-        max_requests=settings.server.max_requests,
-    )
+    middleware = [  # outermost first (gateway.http.middleware)
+        Middleware(RequestIds),
+        Middleware(  # every request recorded once, before its answer is released
+            AuditedRequests,
+            recorder=gateway,
+            endpoints=frozenset(route.path for route in routes if isinstance(route, Route)),
+            max_requests=settings.server.max_requests,
+        ),
+        Middleware(BodyDeadline, body_timeout_s=settings.server.body_timeout_s, trail_of=trail_in),
+    ]
     app = Starlette(
         routes=routes,
-        middleware=[audited],  # every request recorded once (gateway.http.middleware.audited)
+        middleware=middleware,
         exception_handlers={HTTPException: http_error},
         lifespan=_lifespan(gateway),
     )

@@ -9,7 +9,7 @@ the audit store's). `DeadlineProtocol` is uvicorn's h11 protocol with three boun
   of connecting, or of its previous response; else it is closed. No request was made, so there
   is nothing to audit; the log says so.
 - body: the app answers 408 `REQUEST_TIMEOUT` (audited) when the body is not complete
-  `body_timeout_s` after the headers (`gateway.http.middleware.audited`); a connection still
+  `body_timeout_s` after the headers (`gateway.http.middleware.body_deadline`); a connection still
   sending a body nobody reads (its request was already answered) is closed here, a few
   seconds after that deadline.
 - connections: past `max_connections` open connections a new one is closed at once.

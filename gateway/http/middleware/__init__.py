@@ -1,15 +1,29 @@
-"""ASGI middleware of the gateway's HTTP app, one a module.
+"""ASGI middleware of the gateway's HTTP app, one a module, outermost first.
 
-audited  AuditedRequests: one audit record per request, released after it commits; body
-         deadline, requests-in-progress limit, JSON 404/405 with the request id
+request_id     RequestIds: every request's id, on its answer and in its log lines
+audited        AuditedRequests: one audit record per request, the answer released after it
+               commits; the requests-in-progress limit; JSON 404/405 (http_error)
+body_deadline  BodyDeadline: the body arrives in time or is refused (slowloris)
 """
 
 from gateway.http.middleware.audited import (
     AuditedRequests,
     Recorder,
     http_error,
+    trail_in,
     trail_of,
     wants_page,
 )
+from gateway.http.middleware.body_deadline import BodyDeadline
+from gateway.http.middleware.request_id import RequestIds
 
-__all__ = ["AuditedRequests", "Recorder", "http_error", "trail_of", "wants_page"]
+__all__ = [
+    "AuditedRequests",
+    "BodyDeadline",
+    "Recorder",
+    "RequestIds",
+    "http_error",
+    "trail_in",
+    "trail_of",
+    "wants_page",
+]

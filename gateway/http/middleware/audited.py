@@ -1,18 +1,18 @@
-"""Every request leaves exactly one audit record, and every answer carries its request id.
+"""Every request leaves exactly one audit record, committed before its answer is released.
 
 The routes used to start their own trail and write their own record, so whatever no route
 handled left none: `PUT /graphql` got a plain-text 405 without `X-Request-Id`, unknown paths a
 plain 404, a client that went away mid-body nothing at all. `AuditedRequests` wraps the whole
-app instead (Art. 28, 34). For each HTTP request it
+app instead (Art. 28, 34), inside RequestIds (gateway.http.middleware.request_id: the id the
+trail is kept under) and around BodyDeadline (gateway.http.middleware.body_deadline: what it
+refuses is recorded here). For each HTTP request it
 
-1. starts the `Trail` (the route reads it with `trail_of(request)`) and the request's log id;
-2. refuses at once, 503 `OVERLOADED`, past `max_requests` requests in progress;
-3. gives the body `body_timeout_s` from the headers: past it, 408 `REQUEST_TIMEOUT` and the
-   connection is closed (slowloris; gateway.http.slow_clients bounds the headers);
-4. holds the response, whatever produced it (a route, Starlette's 404/405, a crash: 500), and
-   releases it only once the record is committed; if the record cannot be, 503
-   `AUDIT_UNAVAILABLE` goes out instead;
-5. records a client that disconnected before its body was complete as `CLIENT_DISCONNECTED`.
+1. starts the `Trail` (the route reads it with `trail_of(request)`);
+2. refuses at once, 503 `OVERLOADED`, past `max_requests` requests in progress (counted here,
+   until the record is committed: a request waiting for its record still holds its place);
+3. holds the response, whatever produced it (a route, Starlette's 404/405, the body deadline, a
+   crash: 500), and releases it only once the record is committed; if the record cannot be, 503
+   `AUDIT_UNAVAILABLE` goes out instead.
 
 Probes are not recorded: `GET`/`HEAD` of `/healthz`, `/readyz`, `/static/...` and the GraphiQL
 page. They take no token, read no base data and answer every caller alike, and a load balancer
@@ -22,18 +22,14 @@ each). Any other method on them is recorded like any request.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
-import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.datastructures import Headers
-from starlette.requests import ClientDisconnect
 
 from gateway.errors import WireError
 from gateway.http.graphiql import AGENCY_HEADER
-from gateway.http.logs import logged_as
+from gateway.http.middleware.request_id import request_id_of
 from gateway.http.responses import error_response
 from gateway.trust.audit import AuditUnavailableError
 from gateway.trust.trail import Trail
@@ -49,6 +45,7 @@ __all__ = [
     "AuditedRequests",
     "Recorder",
     "http_error",
+    "trail_in",
     "trail_of",
     "wants_page",
 ]
@@ -57,7 +54,6 @@ log = logging.getLogger("govgate.gateway")
 
 #: The scope key under which the request's trail travels to the route.
 TRAIL = "govgate.trail"
-_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _PROBES = frozenset({"/healthz", "/readyz"})
 #: The longest path an audit record keeps of a request to an unknown path.
 _MAX_PATH = 200
@@ -75,13 +71,14 @@ class Recorder(Protocol):
         """Write the trail's record; AuditUnavailableError when it cannot be."""
 
 
-class _BodyTimeoutError(Exception):
-    """The body did not arrive within the deadline."""
-
-
 def trail_of(request: Request) -> Trail:
     """The trail `AuditedRequests` started for `request`."""
-    trail = request.scope.get(TRAIL)
+    return trail_in(request.scope)
+
+
+def trail_in(scope: Scope) -> Trail:
+    """The trail `AuditedRequests` started for the request of `scope`."""
+    trail = scope.get(TRAIL)
     if not isinstance(trail, Trail):
         raise RuntimeError("the request has no trail: serve the app through AuditedRequests")
     return trail
@@ -109,7 +106,7 @@ async def http_error(request: Request, error: Exception) -> Response:
         code = "BAD_REQUEST"
         message = f"The request cannot be answered ({_detail(error)}); see docs/gateway.md."
     trail = request.scope.get(TRAIL)
-    request_id = trail.request_id if isinstance(trail, Trail) else _new_id()
+    request_id = trail.request_id if isinstance(trail, Trail) else request_id_of(request.scope)
     if isinstance(trail, Trail):
         trail.refuse(code, message)
     refusal = WireError(message, code=code, status=status,
@@ -131,14 +128,12 @@ class AuditedRequests:
         *,
         recorder: Recorder,
         endpoints: frozenset[str],
-        body_timeout_s: float,
         max_requests: int,
     ) -> None:
         self.app = app
         self.recorder = recorder
         #: Paths the app routes; anything else counts as `other` in the metrics.
         self.endpoints = endpoints
-        self.body_timeout_s = body_timeout_s
         self.max_requests = max_requests
         self.in_progress = 0
 
@@ -148,57 +143,30 @@ class AuditedRequests:
             return
         headers = Headers(scope=scope)
         path = str(scope["path"])
-        trail = Trail(path[:_MAX_PATH], _request_id(headers), self.recorder.timestamp())
+        trail = Trail(path[:_MAX_PATH], request_id_of(scope), self.recorder.timestamp())
         scope[TRAIL] = trail
-        with logged_as(trail.request_id):
-            if _is_probe(scope["method"], path, headers):
-                await self.app(scope, receive, _with_id(send, trail.request_id))
-                return
-            if self.in_progress >= self.max_requests:
-                await self._release(trail, send, self._overloaded(trail))
-                return
-            self.in_progress += 1
-            try:
-                held = await self._answer(scope, receive, trail)
-                await self._release(trail, send, held)
-            finally:
-                self.in_progress -= 1
+        if _is_probe(scope["method"], path, headers):
+            await self.app(scope, receive, send)
+            return
+        if self.in_progress >= self.max_requests:
+            await self._release(trail, send, self._overloaded(trail))
+            return
+        self.in_progress += 1
+        try:
+            held = await self._answer(scope, receive, trail)
+            await self._release(trail, send, held)
+        finally:
+            self.in_progress -= 1
 
     async def _answer(self, scope: Scope, receive: Receive, trail: Trail) -> list[Message]:
-        """Run the app with a body deadline; the messages of its answer (none if gone)."""
+        """Run the app; the messages of its answer (none if the client is gone)."""
         held: list[Message] = []
-        deadline = asyncio.get_running_loop().time() + self.body_timeout_s
-        received, complete = 0, False
-
-        async def timed_receive() -> Message:
-            nonlocal received, complete
-            if complete:  # after the body only a disconnect can come: no deadline
-                return await receive()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                raise _BodyTimeoutError from None
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                complete = not message.get("more_body", False)
-            return message
 
         async def hold(message: Message) -> None:
             held.append(message)
 
         try:
-            await self.app(scope, timed_receive, hold)
-        except _BodyTimeoutError:
-            message = (f"The request body did not arrive within {self.body_timeout_s:g} s; "
-                       "send it at once (server.body_timeout_s).")  # fmt: skip
-            trail.refuse("REQUEST_TIMEOUT", message)
-            refusal = WireError(message, code="REQUEST_TIMEOUT", headers={"Connection": "close"})
-            return _render(error_response(refusal, trail.request_id))
-        except ClientDisconnect:
-            trail.refuse("CLIENT_DISCONNECTED", "The client closed the connection after "
-                         f"{received} bytes of the body; nothing was run.")  # fmt: skip
-            return []
+            await self.app(scope, receive, hold)
         except Exception:
             log.exception("unexpected error in request %s", trail.request_id)
             message = (
@@ -233,8 +201,7 @@ class AuditedRequests:
             if held and trail.agency is not None:  # GraphiQL shows who answered
                 held[0] = _with_header(held[0], AGENCY_HEADER, trail.agency)
         for message in held:
-            start = message["type"] == "http.response.start"
-            await send(_stamped(message, trail.request_id) if start else message)
+            await send(message)
 
 
 def _is_probe(method: str, path: str, headers: Headers) -> bool:
@@ -247,38 +214,10 @@ def _is_probe(method: str, path: str, headers: Headers) -> bool:
     )
 
 
-def _request_id(headers: Headers) -> str:
-    """A fresh id, prefixed with the client's own (if plain) so both can find the request."""
-    supplied = headers.get("x-request-id", "")
-    ours = _new_id()
-    return f"{supplied}.{ours}" if _CLIENT_REQUEST_ID.fullmatch(supplied) else ours
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex[:16]
-
-
-def _stamped(message: Message, request_id: str) -> Message:
-    """`message` (a response start) with an `x-request-id` header unless it has one."""
-    headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
-    if not any(name.lower() == b"x-request-id" for name, _ in headers):
-        headers.append((b"x-request-id", request_id.encode("ascii")))
-    return {**message, "headers": headers}
-
-
 def _with_header(message: Message, name: str, value: str) -> Message:
     """A response start `message` with the header `name` set to `value`."""
     headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != name.lower().encode()]
     return {**message, "headers": [*headers, (name.lower().encode(), value.encode("latin-1"))]}
-
-
-def _with_id(send: Send, request_id: str) -> Send:
-    async def stamped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = _stamped(message, request_id)
-        await send(message)
-
-    return stamped
 
 
 def _render(response: Response) -> list[Message]:
