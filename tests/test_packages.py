@@ -22,6 +22,10 @@ PACKAGES = ("sources", "policies", "resolvers", "gateway")
         "gateway.trust.audit",
         "gateway.backup",
         "gateway.trust.vouchers",
+        "gateway.identity",
+        "gateway.settings",
+        "gateway.ratelimit",
+        "gateway.http.middleware",
     ],
 )
 def test_every_name_a_package_exports_exists(package: str) -> None:
