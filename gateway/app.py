@@ -31,6 +31,7 @@ from gateway.audit.publisher import WitnessPublisher
 from gateway.audit.witness import open_witness
 from gateway.body import BodyError, parse_json, read_body
 from gateway.catalog_history import ApprovalRequiredError, approval_reference, require_approval
+from gateway.console import console_routes  # issue 13 hook
 from gateway.errors import AuthenticationError
 from gateway.evidence import GatewayEvidence
 from gateway.execution import Prepared, RequestCost, prepare_operation, run_operation
@@ -683,6 +684,7 @@ def create_app(
         Route("/readyz", ready, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/admin/policy/reload", reload_policy, methods=["POST"]),
+        *console_routes(gateway),  # issue 13 hook: the console (before /static: its styles)
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
     audited = Middleware(
