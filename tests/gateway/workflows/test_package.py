@@ -24,6 +24,8 @@ WIRING = {
     "api.py": {"strawberry"},
     "api_types.py": {"strawberry"},
     "commands.py": {"click"},
+    "objection_commands.py": {"click"},
+    "cli_support.py": {"click"},
     "publishing.py": set(),
     "recording.py": set(),
     "seams.py": set(),
