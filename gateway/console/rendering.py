@@ -32,7 +32,9 @@ HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it browsers send `Origin: null` with a form's POST, and the
+    # console's forms check their Origin (gateway.console.session). Nothing leaves the site.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
