@@ -200,3 +200,48 @@ def test_an_objection_on_a_record_outside_the_agencys_scope_is_refused_as_if_abs
         answers[1]["errors"][0]["message"].split(person)[1].replace("phone", "maritalStatus")  # fmt: skip
     refused = json.loads(deployment.audit()[-1])
     assert refused["decision"] == "refused" and refused["errorCodes"] == ["NOT_FOUND"]
+
+
+def forwarded_phone_request(deployment: Deployment, live: LiveServer) -> tuple[str, ConsoleSession]:
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        filed = Agency(http, deployment.token(TIANHE_CA)).ask(
+            REQUEST, fields=["Person.phone"], duty="civil-affairs", reason="review"
+        )["data"]["requestAccess"]
+    admin = ConsoleSession(live.url, deployment.token(ADMIN, "admin-07"))
+    admin.step(f"/console/requests/{filed['id']}/forward", reference="FWD-1")
+    return f"/console/requests/{filed['id']}", admin
+
+
+def test_an_approval_that_cannot_become_a_grant_is_refused_before_it_is_recorded(
+    tmp_path: Path, seeded: Path
+) -> None:
+    import dataclasses
+
+    deployment = make_deployment(tmp_path, seeded)
+    deployment.settings = dataclasses.replace(deployment.settings, rules=None)
+    with serve(deployment) as live:
+        case, admin = forwarded_phone_request(deployment, live)
+        refused = admin.step(f"{case}/decide", decision="approve", reference="GZ-GOV-1")
+        assert refused.status_code == 409
+        assert "GRANT_NOT_PUBLISHED" in refused.text and "[policy] rules" in refused.text
+        assert 'id="status" class="forwarded"' in admin.page(case).text  # nothing recorded
+        admin.close()
+
+
+def test_an_approval_does_not_carry_unpublished_removals_into_force(
+    deployment: Deployment, live: LiveServer
+) -> None:
+    case, admin = forwarded_phone_request(deployment, live)
+    shipped = deployment.rules.read_text("utf-8")
+    removal = "p, TH-CA, Person.name, *, deny, *, pending review\n"
+    deployment.rules.write_text(shipped + removal, "utf-8")
+    decided = admin.step(f"{case}/decide", decision="approve", reference="GZ-GOV-2")
+    text = notice_of(decided.text)
+    assert "Decision recorded: approved" in text
+    assert "NOT in force" in text and "TH-CA may no longer query Person.name" in text
+    assert deployment.rules.read_text("utf-8") == shipped + removal  # nothing written
+    assert 'id="publish"' in decided.text  # the page offers to publish again
+    deployment.rules.write_text(shipped, "utf-8")
+    again = admin.step(f"{case}/publish")
+    assert "in force as published policy" in notice_of(again.text)
+    admin.close()
