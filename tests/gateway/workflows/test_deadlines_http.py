@@ -80,7 +80,8 @@ def test_a_deadline_reaching_into_2027_warns_instead_of_crashing(deployment: Dep
         # Dec 31, then 2027 counted Monday to Friday: Jan 1 (a Friday) and Jan 4.
         assert deadline["day"] == "2027-01-04"
         (warning,) = deadline["warnings"]
-        assert "2027" in warning and "[workflows] calendar" in warning
+        assert "2027" in warning
+        assert "[workflows] calendar" in warning
         assert answer["extensions"]["warnings"] == [warning]
         admin = ConsoleSession(live.url, deployment.token(ADMIN))
         assert "Working days in 2027 are counted Monday to Friday" in admin.page("/console").text

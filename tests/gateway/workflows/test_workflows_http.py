@@ -77,7 +77,8 @@ def test_an_in_catalogue_request_is_open_at_once_pointing_at_its_catalogue_entry
         {"field": "Person.address", "entry": "catalog:datasets/person-basic/address"},
         {"field": "Person.name", "entry": "catalog:datasets/person-basic/name"},
     ]
-    assert found["pending"] == [] and found["deadline"] is None
+    assert found["pending"] == []
+    assert found["deadline"] is None
     assert [s["action"] for s in found["history"]] == ["filed", "opened"]
     listed = tianhe.ask("{ accessRequests { id state } }")["data"]["accessRequests"]
     assert listed == [{"id": found["id"], "state": "open"}]
@@ -137,22 +138,28 @@ def test_an_objection_runs_both_checks_and_its_correction_reaches_every_earlier_
     }
     deployment.clock.now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
-    filed = tianhe.ask(OBJECT, record=f"Person:{person}", field="Person.maritalStatus",
-                       reason="the registry shows a later divorce")["data"]["fileObjection"]  # fmt: skip
+    filed = tianhe.ask(
+        OBJECT,
+        record=f"Person:{person}",
+        field="Person.maritalStatus",
+        reason="the registry shows a later divorce",
+    )["data"]["fileObjection"]
     assert (filed["state"], filed["provider"]) == ("filed", MARRIAGE)
     assert filed["deadline"] == {"day": "2026-12-01", "left": 3, "overdue": False, "warnings": []}
     case = f"/console/objections/{filed['id']}"
 
     admin = ConsoleSession(live.url, deployment.token(ADMIN, "admin-07"))
     checked = admin.step(f"{case}/check", cause="not-technical", reason="not a platform fault")
-    assert checked.status_code == 200 and "with-provider" in notice_of(checked.text)
+    assert checked.status_code == 200
+    assert "with-provider" in notice_of(checked.text)
     provider = ConsoleSession(live.url, deployment.token(MARRIAGE, "registrar-3"))
     assert filed["id"] in provider.page("/console").text  # in the provider's inbox
     reported = provider.step(f"{case}/report", source="wrong", reason="divorce not entered")
     assert "correcting" in notice_of(reported.text)
     # Confirming before the source changed is refused, and nothing is notified.
     early = provider.step(f"{case}/confirm")
-    assert early.status_code == 409 and "SOURCE_UNCHANGED" in early.text
+    assert early.status_code == 409
+    assert "SOURCE_UNCHANGED" in early.text
     assert tianhe.ask("{ notifications { id } }")["data"]["notifications"] == []
 
     (old,) = deployment.sql("persons", "SELECT marital_status FROM persons WHERE id_number = ?",
@@ -174,8 +181,10 @@ def test_an_objection_runs_both_checks_and_its_correction_reaches_every_earlier_
     assert tax.ask("{ notifications { id } }")["data"]["notifications"] == []
     # The requester sees that it was notified, not to whom (the audit log's to tell).
     mine = tianhe.ask("{ objections { status notified history { action } } }")["data"]
-    assert mine["objections"][0]["status"] == "corrected" and mine["objections"][0]["notified"]
-    assert POLICE in admin.page(case).text and POLICE not in provider.page(case).text
+    assert mine["objections"][0]["status"] == "corrected"
+    assert mine["objections"][0]["notified"]
+    assert POLICE in admin.page(case).text
+    assert POLICE not in provider.page(case).text
     # The objection's own audit records never list the disputed record as read.
     for content in deployment.audit("content LIKE '%workflow:objection%'"):
         assert f"Person:{person}" not in json.loads(content)["records"]
@@ -196,10 +205,12 @@ def test_an_objection_on_a_record_outside_the_agencys_scope_is_refused_as_if_abs
         tianhe.ask(OBJECT, record=f"Person:{person}", field="Person.phone", reason="x"),
     ]
     assert [codes(a) for a in answers] == [["NOT_FOUND"], ["NOT_FOUND"]]
-    assert answers[0]["errors"][0]["message"].split(outside[0])[1] == \
-        answers[1]["errors"][0]["message"].split(person)[1].replace("phone", "maritalStatus")  # fmt: skip
+    assert answers[0]["errors"][0]["message"].split(outside[0])[1] == answers[1]["errors"][0][
+        "message"
+    ].split(person)[1].replace("phone", "maritalStatus")
     refused = json.loads(deployment.audit()[-1])
-    assert refused["decision"] == "refused" and refused["errorCodes"] == ["NOT_FOUND"]
+    assert refused["decision"] == "refused"
+    assert refused["errorCodes"] == ["NOT_FOUND"]
 
 
 def forwarded_phone_request(deployment: Deployment, live: LiveServer) -> tuple[str, ConsoleSession]:
@@ -223,7 +234,8 @@ def test_an_approval_that_cannot_become_a_grant_is_refused_before_it_is_recorded
         case, admin = forwarded_phone_request(deployment, live)
         refused = admin.step(f"{case}/decide", decision="approve", reference="GZ-GOV-1")
         assert refused.status_code == 409
-        assert "GRANT_NOT_PUBLISHED" in refused.text and "[policy] rules" in refused.text
+        assert "GRANT_NOT_PUBLISHED" in refused.text
+        assert "[policy] rules" in refused.text
         assert 'id="status" class="forwarded"' in admin.page(case).text  # nothing recorded
         admin.close()
 
@@ -238,7 +250,8 @@ def test_an_approval_does_not_carry_unpublished_removals_into_force(
     decided = admin.step(f"{case}/decide", decision="approve", reference="GZ-GOV-2")
     text = notice_of(decided.text)
     assert "Decision recorded: approved" in text
-    assert "NOT in force" in text and "TH-CA may no longer query Person.name" in text
+    assert "NOT in force" in text
+    assert "TH-CA may no longer query Person.name" in text
     assert deployment.rules.read_text("utf-8") == shipped + removal  # nothing written
     assert 'id="publish"' in decided.text  # the page offers to publish again
     deployment.rules.write_text(shipped, "utf-8")
