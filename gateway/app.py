@@ -31,6 +31,7 @@ from gateway.audit.publisher import WitnessPublisher
 from gateway.audit.witness import open_witness
 from gateway.body import BodyError, parse_json, read_body
 from gateway.catalog_history import ApprovalRequiredError, approval_reference, require_approval
+from gateway.console import console_routes  # issue 13 hook
 from gateway.errors import AuthenticationError
 from gateway.evidence import GatewayEvidence
 from gateway.execution import Prepared, RequestCost, prepare_operation, run_operation
@@ -51,9 +52,10 @@ from gateway.settings import ConfigError
 from gateway.vouchers import CanonicalFormError
 from gateway.vouchers.store import voucher_row
 from gateway.vouchers.store import vouchers as vouchers_table
+from gateway.workflows.api import WorkflowContext, attach_warnings  # issue 13 hook
+from gateway.workflows.services import Workflows  # issue 13 hook
 from policies.diff import PolicyDiff, diff_policies
 from policies.errors import DutyError, DutyRequiredError, PolicyError
-from resolvers.context import RequestContext
 from resolvers.fetch import DEFAULT_TIMEOUT
 from sources.engines import SourceOptions, make_engine
 
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     from gateway.settings import Settings
     from gateway.trail import Trail
     from policies.grants import Grants
+    from resolvers.context import RequestContext
 
 __all__ = ["Gateway", "Served", "create_app"]
 
@@ -181,6 +184,7 @@ class Gateway:
             settings.rate_limits, DatabaseWindows(self.audit_store.engine), self.metrics
         )
         self.limiter.check_agencies(self.served.policy.grants)
+        self.workflows = Workflows.for_gateway(self)  # issue 13 hook: access requests, objections
 
     @property
     def policy_id(self) -> int:
@@ -203,6 +207,7 @@ class Gateway:
     async def start(self) -> None:
         """Open the audit store (creating it if new) and start its writer."""
         await self.audit_store.create()
+        await self.workflows.start()  # issue 13 hook: the workflow tables beside the audit log
         await self.evidence.start()
         await self.policy_store.create()
         self.policy_id = await self._publish_at_start()
@@ -368,6 +373,7 @@ class Gateway:
         await self.audit.close()
         await self.witnesses.close()  # the final head, once every record is written
         await self.audit_store.close()
+        await self.workflows.close()  # issue 13 hook
         await self.evidence.close()
         for engine in self.engines.values():
             await engine.dispose()
@@ -377,7 +383,9 @@ class Gateway:
         self, served: Served, grants: Grants, request_id: str, officer: str | None = None
     ) -> RequestContext:
         """A fresh request context (its own DataLoaders) for one operation."""
-        return RequestContext(
+        return WorkflowContext(  # issue 13 hook: the workflows reach the resolvers
+            workflows=self.workflows,
+            policy=served.policy,
             officer=officer,
             now=self.clock(),
             timeouts=self.timeouts,
@@ -574,6 +582,7 @@ def create_app(
                     f"released (Art. 23); give request id {trail.request_id} to the platform "
                     "administrator.", "INTERNAL_SERVER_ERROR",
                 )  # fmt: skip
+            attach_warnings(result, context)  # issue 13 hook: deadline warnings
             trail.result(result)
             trail.fields |= read
             trail.records += [f"{entity}:{key}" for entity, key in context.returned]
@@ -675,6 +684,7 @@ def create_app(
         Route("/readyz", ready, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/admin/policy/reload", reload_policy, methods=["POST"]),
+        *console_routes(gateway),  # issue 13 hook: the console (before /static: its styles)
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
     audited = Middleware(

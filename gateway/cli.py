@@ -20,6 +20,7 @@ from gateway.catalog_history import approval_reference
 from gateway.errors import GatewayError
 from gateway.token_commands import token_group
 from gateway.vouchers import voucher_group
+from gateway.workflows.commands import objections_group, requests_group  # issue 13 hook
 from policies.catalog import SHIPPED_CATALOG, load_catalog
 from policies.compiler import compile_policy, write_policy
 from policies.derivations import exposures
@@ -56,6 +57,8 @@ main.add_command(backup_command)
 main.add_command(restore_command)
 main.add_command(token_group)
 main.add_command(catalog_group)
+main.add_command(requests_group)  # issue 13 hook: govgate requests ...
+main.add_command(objections_group)  # issue 13 hook: govgate objections ...
 
 
 @main.command("seed")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
-from resolvers.root import Query
+from gateway.workflows.api import Mutation, WorkflowQuery  # issue 13 hook
 from sources.inventory import BY_ENTITY
 
 if TYPE_CHECKING:
@@ -41,7 +41,11 @@ class AgencySchema(strawberry.Schema):
         self._readable = grants.readable
         self._verifiable = grants.verifiable
         self._visible_types = {entity for entity in BY_ENTITY if grants.fields(entity, "query")}
-        super().__init__(query=Query, config=StrawberryConfig(auto_camel_case=True))
+        super().__init__(
+            query=WorkflowQuery,  # issue 13 hook: the root query plus the workflows' fields
+            mutation=Mutation,  # issue 13 hook: the only mutations (workflows; no base data)
+            config=StrawberryConfig(auto_camel_case=True),
+        )
 
     def remember(self, query: str, document: Bounds) -> None:
         """Keep a document that passed validation, dropping the least recently used."""

@@ -34,6 +34,7 @@ __all__ = [
     "ServerOptions",
     "Settings",
     "Witnessing",
+    "WorkflowOptions",
     "load_settings",
     "section",
 ]
@@ -200,6 +201,22 @@ class AgencyRateLimits:
             )
 
 
+# -- issue 13 hook: [workflows] (gateway.workflows; docs/deploy-config.md) --------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowOptions:
+    """`[workflows]`: the working-day file for years `chinese-calendar` does not cover.
+
+    None (the default): those years count Monday to Friday, with a warning beside every
+    deadline that counted one (docs/workflows.md). The gateway refuses to start on a file
+    with problems rather than count deadlines wrong.
+    """
+
+    calendar: Path | None = None
+
+
+# -- end of the issue 13 hook -----------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RateLimits:
     """`[rate_limits]`: the deployment's windows, and `[rate_limits.agencies.CODE]` overrides."""
@@ -249,6 +266,8 @@ class Settings:
     signing_keys: Path = Path("data/keys/gateway")
     #: Witnesses of the signed audit head (`[audit] witnesses`, Art. 28; docs/security.md).
     witnessing: Witnessing = field(default_factory=Witnessing)
+    #: Access requests and objections (`[workflows]`, docs/workflows.md).  (issue 13 hook)
+    workflows: WorkflowOptions = field(default_factory=WorkflowOptions)
 
     @property
     def host(self) -> str:
@@ -396,9 +415,14 @@ class _Signing:
     keys: str = "keys"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Workflows:  # issue 13 hook
+    calendar: str | None = None
+
+
 #: The tables a deployment file may have; anything else is a misspelling.
 TABLES = ("audit", "identity", "limits", "metrics", "policy", "rate_limits", "server",
-          "signing", "source_options", "sources")  # fmt: skip
+          "signing", "source_options", "sources", "workflows")  # fmt: skip
 
 
 def _table(path: Path, document: dict[str, Any], name: str) -> dict[str, Any]:
@@ -515,6 +539,7 @@ def load_settings(path: str | Path) -> Settings:
     identity = section(path, _Identity, _table(path, document, "identity"), "identity")
     audit = section(path, _Audit, _table(path, document, "audit"), "audit")
     signing = section(path, _Signing, _table(path, document, "signing"), "signing")
+    workflows = section(path, _Workflows, _table(path, document, "workflows"), "workflows")
     # [identity] is checked when a gateway is built from it (gateway.app.Gateway, a ConfigError
     # naming the table): offline tools (audit verify, voucher verify) read files without keys.
     return Settings(
@@ -537,4 +562,7 @@ def load_settings(path: str | Path) -> Settings:
         audit_url=_relative_sqlite(audit.url, base),
         signing_keys=(base / signing.keys).resolve(),
         witnessing=audit.witnessing(base),
+        workflows=WorkflowOptions(  # issue 13 hook: relative to the file, like every path
+            calendar=(base / workflows.calendar).resolve() if workflows.calendar else None
+        ),
     )

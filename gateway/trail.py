@@ -24,6 +24,7 @@ __all__ = ["Trail"]
 #: Codes that mean the gateway itself (or a source) failed, not the request.
 _FAILURES = frozenset({
     "INTERNAL_SERVER_ERROR", "SOURCE_UNAVAILABLE", "AUDIT_UNAVAILABLE", "RATE_LIMIT_UNAVAILABLE",
+    "WORKFLOW_STORE_FAILED",  # issue 13: gateway.workflows
 })  # fmt: skip
 #: Codes that mean an operation was declined before anything ran.
 _REFUSALS = frozenset({
@@ -32,6 +33,9 @@ _REFUSALS = frozenset({
     # gateway.middleware.audited and gateway.body: requests declined before anything ran
     "NOT_FOUND", "REQUEST_TIMEOUT", "CLIENT_DISCONNECTED", "OVERLOADED",
     "DUTY_REQUIRED", "DUTY_NOT_HELD", "OFFICER_REQUIRED", "APPROVAL_REQUIRED",
+    # issue 13: gateway.workflows (GraphQL, the console), declined before anything was recorded
+    "INVALID_WORKFLOW_INPUT", "NOT_SHAREABLE", "STEP_NOT_ALLOWED", "WRONG_STATE", "CASE_CHANGED",
+    "SOURCE_UNCHANGED", "GRANT_NOT_PUBLISHED",
 })  # fmt: skip
 
 
