@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from tests.fuzz.oracle import Divisions
 
 __all__ = [
+    "Body",
     "Operation",
     "Raw",
     "encode_json",
@@ -64,6 +65,13 @@ __all__ = [
     "odd_text",
     "operations",
 ]
+
+
+class Body(bytes):
+    """A request body that a failing example prints short (the exchange shows it whole)."""
+
+    def __repr__(self) -> str:
+        return f"Body({bytes(self[:200])!r}... {len(self)} bytes)"
 
 
 class Raw(str):
@@ -151,13 +159,12 @@ def odd_numbers() -> st.SearchStrategy[Any]:
 def json_values(*, depth: int = 3) -> st.SearchStrategy[Any]:
     """Any JSON value, odd text and numbers included."""
     leaves = st.one_of(st.none(), st.booleans(), odd_numbers(), odd_text(max_size=10))
-    return st.recursive(
-        leaves,
-        lambda inner: (
-            st.lists(inner, max_size=4) | st.dictionaries(odd_text(max_size=8), inner, max_size=4)
-        ),
-        max_leaves=3 * depth,
-    )
+    return st.recursive(leaves, _containers, max_leaves=3 * depth)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """JSON arrays and objects of `inner` values (a function: Hypothesis reads its source)."""
+    return st.lists(inner, max_size=4) | st.dictionaries(odd_text(max_size=8), inner, max_size=4)
 
 
 def encode_json(value: Any, *, ascii_only: bool = True) -> bytes:
@@ -207,6 +214,10 @@ class Operation:
     #: Further members of the operation object (an APQ hash, an unknown member...).
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # Hypothesis prints each draw of a failing example; the body shows the whole text.
+        return f"Operation({self.query[:300]!r}...)"
+
     def body(self) -> dict[str, Any]:
         """The operation object as sent."""
         body: dict[str, Any] = {"query": self.query}
@@ -227,6 +238,22 @@ _KEY_ARGUMENTS = {
 }
 
 
+def _literal_list(values: list[ValueNode]) -> ValueNode:
+    return ListValueNode(values=tuple(values))
+
+
+def _literal_object(values: list[ValueNode]) -> ValueNode:
+    members = (ObjectFieldNode(name=NameNode(value=f"k{i}"), value=v) for i, v in enumerate(values))
+    return ObjectValueNode(fields=tuple(members))
+
+
+def _literal_containers(inner: st.SearchStrategy[ValueNode]) -> st.SearchStrategy[ValueNode]:
+    """GraphQL list and object literals of `inner` values."""
+    return st.lists(inner, max_size=3).map(_literal_list) | st.lists(inner, max_size=3).map(
+        _literal_object
+    )
+
+
 def json_scalar_nodes() -> st.SearchStrategy[ValueNode]:
     """GraphQL literals for the JSON scalar (`confirms(data:)`), odd numbers included."""
     leaves: st.SearchStrategy[ValueNode] = st.one_of(
@@ -240,17 +267,7 @@ def json_scalar_nodes() -> st.SearchStrategy[ValueNode]:
     )
     return st.recursive(
         leaves,
-        lambda inner: (
-            st.lists(inner, max_size=3).map(lambda v: ListValueNode(values=tuple(v)))
-            | st.lists(inner, max_size=3).map(
-                lambda v: ObjectValueNode(
-                    fields=tuple(
-                        ObjectFieldNode(name=NameNode(value=f"k{i}"), value=x)
-                        for i, x in enumerate(v)
-                    )
-                )
-            )
-        ),
+        _literal_containers,
         max_leaves=6,
     )
 
