@@ -20,9 +20,19 @@ from tests.fuzz.conftest import serving, sign, standard_claims
 from tests.fuzz.harness import check_exchange, raw_http, records_of
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from tests.fuzz.conftest import Defended
+
+
+@pytest.fixture(autouse=True)
+def _settled(defended: Defended) -> Iterator[None]:
+    """Requests a test sends past the harness (raw sockets, threads) are counted by the test
+    itself; whatever they recorded is not left for the next test's ledger."""
+    yield
+    defended.gateway.ledger.read_new()
+    defended.gateway.ledger.pending.clear()
 
 
 def _post(defended: Defended, agency: str, body: object) -> Any:
