@@ -155,16 +155,16 @@ def test_clients_that_never_read_their_answers_cannot_lock_out_other_agencies(
             reader.sendall(b"".join(_pages_request(token, f"slow{n}-{k}") for k in range(16)))
             readers.append(reader)
         try:
-            time.sleep(8)
-            started = time.monotonic()
-            answer = httpx.post(
-                f"{small.server.url}/graphql",
-                timeout=30,
-                json={"query": "{ me { policyVersion } }"},
-                headers={"Authorization": f"Bearer {small.token('GZ-WATER')}"},
-            )
-            assert answer.status_code == 200, answer.text  # today: 503 OVERLOADED
-            assert time.monotonic() - started < 10
+            # Others keep asking for 15 s: every one must be answered (today: 503 OVERLOADED
+            # within a few seconds, once the readers' answers stop being written).
+            headers = {"Authorization": f"Bearer {small.token('GZ-WATER')}"}
+            deadline = time.monotonic() + 15
+            with httpx.Client(base_url=small.server.url, timeout=30) as http:
+                while time.monotonic() < deadline:
+                    answer = http.post("/graphql", json={"query": "{ me { policyVersion } }"},
+                                       headers=headers)  # fmt: skip
+                    assert answer.status_code == 200, answer.text
+                    time.sleep(0.25)
         finally:
             for reader in readers:
                 reader.close()
