@@ -108,23 +108,27 @@ CODES: dict[str, Code] = _codes(
     # -- warnings beside released data -------------------------------------------------------
     Code(name="STALE_DATA", status=200, kind="warning", page="docs/trust.md",
          meaning="a dataset drawn on is older than its update frequency allows (Art. 17)"),
-    # -- workflows (gateway.workflows.errors; documented in docs/workflows.md) ---------------
+    # -- workflows (gateway.workflows.errors; documented in docs/workflows.md): a step declined
+    # is refused before anything is recorded ------------------------------------------------
     Code(name="WORKFLOW_FAILED", status=200, kind="failure", page=_WORKFLOWS,
          meaning="a workflow error of no narrower kind"),
     Code(name="CALENDAR_INVALID", status=200, kind="failure", page=_WORKFLOWS,
          meaning="the working-day file cannot be used"),
-    Code(name="INVALID_WORKFLOW_INPUT", status=200, kind="answered", page=_WORKFLOWS,
+    Code(name="INVALID_WORKFLOW_INPUT", status=200, kind="refusal", page=_WORKFLOWS,
          meaning="something a client sent to a workflow is malformed or unknown"),
-    Code(name="NOT_SHAREABLE", status=200, kind="answered", page=_WORKFLOWS,
+    Code(name="NOT_SHAREABLE", status=200, kind="refusal", page=_WORKFLOWS,
          meaning="a requested field no grant can open (Art. 16)"),
-    Code(name="STEP_NOT_ALLOWED", status=200, kind="answered", page=_WORKFLOWS,
+    Code(name="STEP_NOT_ALLOWED", status=200, kind="refusal", page=_WORKFLOWS,
          meaning="a party taking another party's step"),
-    Code(name="WRONG_STATE", status=200, kind="answered", page=_WORKFLOWS,
+    Code(name="WRONG_STATE", status=200, kind="refusal", page=_WORKFLOWS,
          meaning="the case is not in a state that allows the step"),
-    Code(name="CASE_CHANGED", status=200, kind="answered", page=_WORKFLOWS,
+    Code(name="CASE_CHANGED", status=200, kind="refusal", page=_WORKFLOWS,
          meaning="the case changed meanwhile"),
-    Code(name="SOURCE_UNCHANGED", status=200, kind="answered", page=_WORKFLOWS,
+    Code(name="SOURCE_UNCHANGED", status=200, kind="refusal", page=_WORKFLOWS,
          meaning="a correction whose source record did not change"),
+    Code(name="GRANT_NOT_PUBLISHED", status=200, kind="refusal", page=_WORKFLOWS,
+         meaning="an approval that cannot become a grant (no writable rules file, or "
+         "unpublished removals)"),
     Code(name="WORKFLOW_STORE_FAILED", status=200, kind="failure", page=_WORKFLOWS,
          meaning="the gateway's database failed during a workflow step"),
 )  # fmt: skip

@@ -24,11 +24,21 @@ BASE = {"errors", "codes", "files", "follow"}
 #: Each room of `gateway/` and the rooms it may import (besides BASE). Keep in step with the
 #: arrows in docs/architecture.md.
 ARROWS: dict[str, set[str]] = {
-    "cli": {"http", "trust", "policy", "identity", "ratelimit", "settings", "provision", "backup"},
-    "provision": {"trust", "policy", "identity", "ratelimit", "settings"},
-    "http": {"graphql", "trust", "policy", "identity", "ratelimit", "settings"},
+    "cli": {
+        "http",
+        "trust",
+        "policy",
+        "identity",
+        "ratelimit",
+        "settings",
+        "provision",
+        "backup",
+        "workflows",
+    },
+    "provision": {"trust", "policy", "identity", "ratelimit", "settings", "workflows"},
+    "http": {"graphql", "trust", "policy", "identity", "ratelimit", "settings", "workflows"},
     "policy": {"graphql", "settings"},
-    "graphql": {"settings"},
+    "graphql": {"settings", "workflows"},  # the workflows' GraphQL fields (graphql/workflows)
     "trust": {"settings"},
     "ratelimit": {"settings"},
     "identity": set(),

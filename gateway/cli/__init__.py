@@ -26,7 +26,9 @@ from gateway.cli.audit import audit_group
 from gateway.cli.backup import backup_command, restore_command
 from gateway.cli.catalog import catalog_group
 from gateway.cli.demo import demo_command
+from gateway.cli.objections import objections_group
 from gateway.cli.policy import policy_group
+from gateway.cli.requests import requests_group
 from gateway.cli.seed import seed_command
 from gateway.cli.serve import serve_command
 from gateway.cli.token import token_group
@@ -43,6 +45,7 @@ def main() -> None:
 
 for _command in (
     seed_command, demo_command, serve_command, policy_group, token_group, catalog_group,
-    audit_group, voucher_group, backup_command, restore_command,
+    audit_group, voucher_group, backup_command, restore_command, requests_group,
+    objections_group,
 ):  # fmt: skip
     main.add_command(_command)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
-from resolvers.root import Query
+from gateway.graphql.workflows.api import Mutation, WorkflowQuery
 from sources.inventory import BY_ENTITY
 
 if TYPE_CHECKING:
@@ -39,7 +39,9 @@ class AgencySchema(strawberry.Schema):
     #: How many validated documents each schema keeps (queries are mostly a few fixed texts).
     DOCUMENT_CACHE_SIZE = 512
 
-    def __init__(self, grants: Grants, *, query: type = Query) -> None:
+    def __init__(
+        self, grants: Grants, *, query: type = WorkflowQuery, mutation: type | None = Mutation
+    ) -> None:
         #: Query text -> its parsed document with its bounds (gateway.graphql.bounds.measure), for
         #: documents that passed validation against this schema (so nothing agency-specific,
         #: like an error message, is ever reused).
@@ -47,7 +49,9 @@ class AgencySchema(strawberry.Schema):
         self._readable = grants.readable
         self._verifiable = grants.verifiable
         self._visible_types = {entity for entity in BY_ENTITY if grants.fields(entity, "query")}
-        super().__init__(query=query, config=StrawberryConfig(auto_camel_case=True))
+        super().__init__(
+            query=query, mutation=mutation, config=StrawberryConfig(auto_camel_case=True)
+        )
 
     def remember(self, query: str, document: Bounds) -> None:
         """Keep a document that passed validation, dropping the least recently used."""

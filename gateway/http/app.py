@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gateway.http.console import console_routes
 from gateway.http.endpoints.graphql import graphql
 from gateway.http.endpoints.health import health, ready
 from gateway.http.endpoints.reload import reload_policy
@@ -56,6 +57,7 @@ def create_app(
         Route("/readyz", ready, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/admin/policy/reload", reload_policy, methods=["POST"]),
+        *console_routes(gateway),  # the console (docs/workflows.md); before /static: its styles
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
     middleware = [  # outermost first (gateway.http.middleware)

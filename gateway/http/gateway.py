@@ -20,7 +20,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.follow import Follower
+from gateway.graphql.workflows.api import WorkflowContext
 from gateway.http.metrics import Metrics
+from gateway.http.workflows import Workflows
 from gateway.identity import Authenticator, Identity, IdentityConfig
 from gateway.identity.revocation import Revocations, RevocationStore
 from gateway.policy.history import ApprovalRequiredError, require_approval
@@ -34,7 +36,6 @@ from gateway.trust.audit.witness import open_witness
 from gateway.trust.evidence import GatewayEvidence
 from policies.diff import PolicyDiff, diff_policies
 from policies.errors import PolicyError
-from resolvers.context import RequestContext
 from resolvers.fetch import DEFAULT_TIMEOUT
 from sources.engines import SourceOptions, make_engine
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from gateway.settings import Settings
     from gateway.trust.trail import Trail
     from policies.grants import Grants
+    from resolvers.context import RequestContext
 
 __all__ = ["READY_TIMEOUT", "Gateway", "utc_now"]
 
@@ -160,6 +162,8 @@ class Gateway:
             settings.rate_limits, DatabaseWindows(self.audit_store.engine), self.metrics
         )
         self.limiter.check_agencies(self.served.policy.grants)
+        #: Access requests and objections (Art. 19, 22; docs/workflows.md).
+        self.workflows = Workflows.for_gateway(self)
 
     @property
     def policy_id(self) -> int:
@@ -182,6 +186,7 @@ class Gateway:
     async def start(self) -> None:
         """Open the audit store (creating it if new) and start its writer."""
         await self.audit_store.create()
+        await self.workflows.start()  # the workflow tables beside the audit log
         await self.evidence.start()
         await self.policy_store.create()
         self.policy_id = await self._publish_at_start()
@@ -347,6 +352,7 @@ class Gateway:
         await self.audit.close()
         await self.witnesses.close()  # the final head, once every record is written
         await self.audit_store.close()
+        await self.workflows.close()
         await self.evidence.close()
         for engine in self.engines.values():
             await engine.dispose()
@@ -356,7 +362,9 @@ class Gateway:
         self, served: Served, grants: Grants, request_id: str, officer: str | None = None
     ) -> RequestContext:
         """A fresh request context (its own DataLoaders) for one operation."""
-        return RequestContext(
+        return WorkflowContext(  # the resolvers' context, with the workflows they reach
+            workflows=self.workflows,
+            policy=served.policy,
             officer=officer,
             now=self.clock(),
             timeouts=self.timeouts,

@@ -33,6 +33,7 @@ from gateway.ratelimit.database import DatabaseWindows
 from gateway.trust.audit.store import AuditStore
 from gateway.trust.audit.witness import DatabaseWitness
 from gateway.trust.vouchers.store import VoucherStore
+from gateway.workflows.store import WorkflowStore
 from sources.engines import make_engine
 
 if TYPE_CHECKING:
@@ -69,6 +70,12 @@ GATEWAY_GRANTS: Mapping[str, tuple[str, ...]] = {
     "rate_events": ("SELECT", "INSERT", "DELETE"),
     # Revoked tokens: added, and dropped once the token would have expired anyway.
     "revoked_tokens": ("SELECT", "INSERT", "DELETE"),
+    # Workflow cases (Art. 19, 22): every step appended, never changed (gateway.workflows).
+    "workflow_cases": ("SELECT", "INSERT"),
+    "workflow_parties": ("SELECT", "INSERT"),
+    "workflow_events": ("SELECT", "INSERT"),
+    "workflow_notifications": ("SELECT", "INSERT"),
+    "voucher_supersessions": ("SELECT", "INSERT"),
 }
 
 #: The witness database: the publishing role adds heads and can neither read nor change them.
@@ -118,6 +125,11 @@ async def create_gateway_tables(url: str) -> None:
         await vouchers.create()
     finally:
         await vouchers.close()
+    workflows = WorkflowStore(url)
+    try:
+        await workflows.create()
+    finally:
+        await workflows.close()
 
 
 async def create_witness_tables(url: str) -> None:

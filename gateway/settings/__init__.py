@@ -21,6 +21,7 @@ from gateway.settings.sections import (
     RateLimits,
     ServerOptions,
     Witnessing,
+    WorkflowOptions,
 )
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ServerOptions",
     "Settings",
     "Witnessing",
+    "WorkflowOptions",
     "load_settings",
     "section",
 ]

@@ -12,6 +12,7 @@ from gateway.settings.sections import (
     RateLimits,
     ServerOptions,
     Witnessing,
+    WorkflowOptions,
 )
 from policies.catalog import SHIPPED_CATALOG
 from policies.rules import default_rules_path
@@ -54,6 +55,8 @@ class Settings:
     signing_keys: Path = Path("data/keys/gateway")
     #: Witnesses of the signed audit head (`[audit] witnesses`, Art. 28; docs/security.md).
     witnessing: Witnessing = field(default_factory=Witnessing)
+    #: Access requests and objections (`[workflows]`, docs/workflows.md).
+    workflows: WorkflowOptions = field(default_factory=WorkflowOptions)
 
     @property
     def host(self) -> str:

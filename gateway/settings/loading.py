@@ -22,6 +22,7 @@ from gateway.settings.sections import (
     RateLimits,
     ServerOptions,
     Witnessing,
+    WorkflowOptions,
 )
 from policies.catalog import SHIPPED_CATALOG
 from sources.engines import SourceOptions, parse_source_urls
@@ -154,9 +155,14 @@ class _Signing:
     keys: str = "keys"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Workflows:
+    calendar: str | None = None
+
+
 #: The tables a deployment file may have; anything else is a misspelling.
 TABLES = ("audit", "identity", "limits", "metrics", "policy", "rate_limits", "server",
-          "signing", "source_options", "sources")  # fmt: skip
+          "signing", "source_options", "sources", "workflows")  # fmt: skip
 
 
 def _table(path: Path, document: dict[str, Any], name: str) -> dict[str, Any]:
@@ -273,6 +279,7 @@ def load_settings(path: str | Path) -> Settings:
     identity = section(path, _Identity, _table(path, document, "identity"), "identity")
     audit = section(path, _Audit, _table(path, document, "audit"), "audit")
     signing = section(path, _Signing, _table(path, document, "signing"), "signing")
+    workflows = section(path, _Workflows, _table(path, document, "workflows"), "workflows")
     # [identity] is checked when a gateway is built from it (gateway.http.gateway.Gateway, a
     # ConfigError naming the table): offline tools (audit verify, voucher verify) read files
     # without keys.
@@ -296,4 +303,7 @@ def load_settings(path: str | Path) -> Settings:
         audit_url=_relative_sqlite(audit.url, base),
         signing_keys=(base / signing.keys).resolve(),
         witnessing=audit.witnessing(base),
+        workflows=WorkflowOptions(  # relative to the file, like every path
+            calendar=(base / workflows.calendar).resolve() if workflows.calendar else None
+        ),
     )

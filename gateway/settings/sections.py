@@ -8,6 +8,7 @@ them from a deployment file, refusing unknown keys by name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path  # noqa: TC003 (a field type the settings loader checks at run time)
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ __all__ = [
     "RateLimits",
     "ServerOptions",
     "Witnessing",
+    "WorkflowOptions",
 ]
 
 
@@ -187,6 +189,18 @@ class AgencyRateLimits:
             raise ConfigError(
                 "subject_window_seconds must be a whole number of seconds, 1 or more."
             )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowOptions:
+    """`[workflows]`: the working-day file for years `chinese-calendar` does not cover.
+
+    None (the default): those years count Monday to Friday, with a warning beside every
+    deadline that counted one (docs/workflows.md). The gateway refuses to start on a file
+    with problems rather than count deadlines wrong.
+    """
+
+    calendar: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from gateway.trust.audit.store import append_only
+from gateway.trust.audit.schema import ensure_tables
 from gateway.workflows.errors import WorkflowStoreError
 from gateway.workflows.tables import (
     TABLES,
@@ -102,10 +102,8 @@ class WorkflowStore:
         """Create the workflow tables and their append-only triggers if missing."""
         try:
             async with self.engine.begin() as connection:
-                await connection.run_sync(metadata.create_all, checkfirst=True)
-                for table in TABLES:
-                    for statement in append_only(self.engine.dialect.name, table.name):
-                        await connection.execute(text(statement))
+                # No DDL when they exist: the gateway's append-only role runs none (init-roles).
+                await ensure_tables(connection, metadata, [table.name for table in TABLES])
         except (SQLAlchemyError, OSError) as error:
             raise WorkflowStoreError(
                 f"Cannot create the workflow tables in {self._where} ({_describe(error)}); "

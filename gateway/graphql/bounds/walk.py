@@ -28,6 +28,7 @@ from graphql import (
     GraphQLUnionType,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SchemaMetaFieldDef,
     TypeMetaFieldDef,
     TypeNameMetaFieldDef,
@@ -107,12 +108,18 @@ def fold_operations(
         fragment = fragments[name]
         parent = _composite(schema, fragment.type_condition.name.value)
         walk.done[name] = walk.selections(fragment.selection_set, parent)
-    root = schema.query_type
     return [
-        (d, walk.selections(d.selection_set, root))
+        (d, walk.selections(d.selection_set, _root(schema, d)))
         for d in document.definitions
         if isinstance(d, OperationDefinitionNode) and (only is None or d is only)
     ]
+
+
+def _root(schema: GraphQLSchema, operation: OperationDefinitionNode) -> Parent:
+    """The type an operation's selections start from (issue 13: mutations are walked too)."""
+    if operation.operation is OperationType.MUTATION:
+        return schema.mutation_type
+    return schema.query_type
 
 
 class _Walk(Generic[S]):

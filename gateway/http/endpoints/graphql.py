@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 
 from gateway.errors import WireError
 from gateway.graphql.execution import Answer, RequestCost, prepare_operation, run_operation
+from gateway.graphql.workflows.api import attach_warnings
 from gateway.http.endpoints._request import answering, gateway_of, identify, read_json
 from gateway.http.graphiql import graphiql_page
 from gateway.http.middleware import wants_page
@@ -73,6 +74,7 @@ async def graphql(request: Request, trail: Trail) -> Response:
                 f"give request id {trail.request_id} to the platform administrator.",
                 code="INTERNAL_SERVER_ERROR",
             ) from None
+        attach_warnings(answer.response, context)  # workflow deadlines counted Mon-Fri
         answers.append(answer)
     results = [answer.response for answer in answers]
     return _respond(gateway, trail, results if batch else results[0], results)

@@ -261,7 +261,8 @@ def test_graphiqls_introspection_is_costed_within_the_limit(ask: Ask) -> None:
 
     answer = ask("GZ-PSB", get_introspection_query(descriptions=True))
     assert "errors" not in answer
-    assert 0 < answer["extensions"]["cost"]["estimated"] < LIMITS.max_cost / 2
+    # About 10,100 since the workflows' types joined the schema (issue 13; 7,700 before).
+    assert 0 < answer["extensions"]["cost"]["estimated"] < LIMITS.max_cost * 0.6
 
 
 @pytest.fixture(scope="module")

@@ -129,7 +129,9 @@ def test_gz_water_may_only_verify_a_name_against_an_id_number(ask: Ask, seeded: 
         "match": False
     }
     roots = type_fields(ask, "GZ-WATER", "Query")
-    assert roots == {"me", "verifyPerson", "voucher", "freshness"}
+    # The workflows' fields are every agency's (issue 13): its own requests and objections.
+    workflows = {"accessRequests", "objections", "notifications"}
+    assert roots == {"me", "verifyPerson", "voucher", "freshness", *workflows}
     read = ask("GZ-WATER", f'{{ person(idNumber: "{person_id}") {{ name }} }}')
     assert codes(read) == ["FORBIDDEN_FIELD"]
     birth = ask(
