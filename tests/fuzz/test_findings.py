@@ -53,11 +53,6 @@ UNUSED_PAIRS = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 1: an unused fragment escapes the merge-pair "
-    "and expanded-size bounds; graphql-core then compares its pairs for ~1 s",
-)
 def test_a_fragment_no_operation_spreads_is_bounded_like_any_other_selection(
     defended: Defended,
 ) -> None:
@@ -85,11 +80,6 @@ def test_a_fragment_no_operation_spreads_is_bounded_like_any_other_selection(
     assert max(waits) < 1.0  # today 3.8 s here
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 2: the audit's read walk folds fragments the "
-    "chosen operation does not spread and fails on their variables: a 500",
-)
 def test_a_fragment_of_another_operation_may_use_that_operations_variables(
     defended: Defended,
 ) -> None:
