@@ -12,7 +12,18 @@ the audit store's). `DeadlineProtocol` is uvicorn's h11 protocol with three boun
   `body_timeout_s` after the headers (`gateway.http.middleware.body_deadline`); a connection still
   sending a body nobody reads (its request was already answered) is closed here, a few
   seconds after that deadline.
+- writing: a client that stops reading its answer (the transport's buffer stays full) for
+  `write_timeout_s` is disconnected: pipelined requests whose answers nobody reads would
+  otherwise pin their answers in memory for ever (the request slots themselves are released
+  once a record is committed, gateway.http.middleware.audited).
 - connections: past `max_connections` open connections a new one is closed at once.
+
+Bytes the HTTP parser refuses (a NUL in a header, two Content-Lengths) are not handed a
+plain-text 400 by uvicorn: they go through the app's middleware as a refused request
+(`UNPARSABLE`), so the answer is JSON with a request id and the attempt is recorded.
+
+The gateway serves no websockets: an upgrade request is answered as plain HTTP (and so
+recorded like any request), never handed to a websocket library that happens to be installed.
 
 `ServerConfig` carries the deployment's `ServerOptions` to every worker (it is pickled to
 them with the rest of uvicorn's configuration).
@@ -28,11 +39,13 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from gateway.http.middleware.audited import UNPARSABLE
 from gateway.settings import ServerOptions
 
 if TYPE_CHECKING:
     import asyncio
 
+    from starlette.types import Message, Scope
     from uvicorn.server import ServerState
 
 __all__ = ["BODY_GRACE_SECONDS", "DeadlineProtocol", "ServerConfig"]
@@ -58,6 +71,7 @@ class ServerConfig(uvicorn.Config):
             host=options.host,
             port=options.port,
             http=DeadlineProtocol,
+            ws="none",  # no websockets: an upgrade is an ordinary, recorded HTTP request
             timeout_keep_alive=options.keep_alive_s,
             **kwargs,
         )
@@ -79,6 +93,8 @@ class DeadlineProtocol(H11Protocol):
         self.options = options if isinstance(options, ServerOptions) else ServerOptions()
         self._phase: _Phase | None = None
         self._deadline: asyncio.TimerHandle | None = None
+        self._writing: asyncio.TimerHandle | None = None
+        self._refusing: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -99,7 +115,74 @@ class DeadlineProtocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
+        self._resumed()
         super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        """Refuse unparsable bytes through the app (recorded, JSON, a request id), not in
+        uvicorn's plain text."""
+        _warn(f"refused a request that is not well-formed HTTP ({msg})")
+        self._refusing = self.loop.create_task(self._refuse_unparsable(msg))
+
+    async def _refuse_unparsable(self, msg: str) -> None:
+        answer: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            answer.append(message)
+
+        scope: Scope = {
+            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1", "server": self.server, "client": self.client,
+            "scheme": self.scheme, "method": "GET", "root_path": self.root_path,
+            "path": "", "raw_path": b"", "query_string": b"", "headers": [],
+            "state": self.app_state.copy(), UNPARSABLE: msg[:200],
+        }  # fmt: skip
+        try:
+            await self.app(scope, receive, send)
+        except Exception:  # the middleware answers every request; this is its last resort
+            log.exception("refusing an unparsable request failed")
+            answer = []
+        if self.transport.is_closing():
+            return
+        start = next((m for m in answer if m["type"] == "http.response.start"), None)
+        if start is None:
+            super().send_400_response(msg)
+            return
+        body = b"".join(m.get("body", b"") for m in answer if m["type"] == "http.response.body")
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"connection"]
+        response = h11.Response(status_code=start["status"],
+                                headers=[*headers, (b"connection", b"close")])  # fmt: skip
+        for event in (response, h11.Data(data=body), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
+
+    def pause_writing(self) -> None:
+        """The transport's buffer is full: the client must read on within the write deadline."""
+        super().pause_writing()
+        if self._writing is None:
+            seconds = self.options.write_timeout_s
+            self._writing = self.loop.call_later(seconds, self._stalled, seconds)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._resumed()
+
+    def _resumed(self) -> None:
+        if self._writing is not None:
+            self._writing.cancel()
+            self._writing = None
+
+    def _stalled(self, seconds: float) -> None:
+        self._writing = None
+        if self.transport.is_closing():
+            return
+        client = "%s:%d" % self.client if self.client else "a client"  # noqa: UP031
+        _warn(f"closed the connection from {client}: it read none of its answer for "
+              f"{seconds:g} s (server.write_timeout_s)")  # fmt: skip
+        self.transport.abort()  # its buffered answer goes too: nothing waits on a close
 
     def _watch(self) -> None:
         """Arm the deadline of the phase the client is in; never re-arm it for more bytes."""

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import jwt
 
 from gateway.errors import AuthenticationError, AuthenticationReason
-from gateway.identity.config import MAX_TOKEN_LENGTH, OFFICER_ID, REQUIRED_CLAIMS, SAFE_TEXT
+from gateway.identity.config import (
+    MAX_JTI_LENGTH,
+    MAX_TOKEN_LENGTH,
+    OFFICER_ID,
+    REQUIRED_CLAIMS,
+    SAFE_TEXT,
+)
 from gateway.identity.jwks import Jwks
 from gateway.identity.keys import pem_keys
 
@@ -210,6 +216,13 @@ class Authenticator:
                 "issuer for a shorter-lived token.",
             )
         jti = claims.get("jti")
+        if jti is not None and not (isinstance(jti, str) and 1 <= len(jti) <= MAX_JTI_LENGTH):
+            # A token id the revocation store cannot hold could never be revoked (docs/security.md).
+            _refuse(
+                "malformed_token",
+                f"The token's jti is not 1 to {MAX_JTI_LENGTH} characters, so it could not be "
+                "revoked; ask your token issuer for a token with an ordinary jti.",
+            )
         if jti is not None and self._is_revoked is not None and self._is_revoked(jti):
             _refuse(
                 "revoked",

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_LIFETIME",
+    "MAX_JTI_LENGTH",
     "MAX_TOKEN_LENGTH",
     "OFFICER_ID",
     "REQUIRED_CLAIMS",
@@ -23,6 +24,8 @@ __all__ = [
 
 #: Longer than any token an issuer hands out; refused before any parsing.
 MAX_TOKEN_LENGTH = 8192
+#: The longest token id (`jti`) a revocation can name: a longer one could never be revoked.
+MAX_JTI_LENGTH = 255
 #: Claims every token must carry; `jti` too unless the deployment waives it (`require_jti`).
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 #: The longest lifetime (`exp - iat`) accepted unless configured: a working day and night.

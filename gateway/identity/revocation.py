@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.follow import Follower
+from gateway.identity.config import MAX_JTI_LENGTH
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,8 +48,6 @@ __all__ = ["CHANNEL", "MAX_JTI_LENGTH", "RevocationStore", "Revocations", "revok
 log = logging.getLogger("govgate.revocation")
 
 CHANNEL = "govgate_revocation"
-#: Longer token ids are not ones any issuer makes; the column holds this many characters.
-MAX_JTI_LENGTH = 255
 
 metadata = MetaData()
 

@@ -70,14 +70,30 @@ class Settings:
 
     @classmethod
     def demo(cls, data_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> Settings:
-        """The demo deployment: SQLite sources and the dev signing key in `data_dir`."""
+        """The demo deployment: SQLite sources and the dev signing key in `data_dir`.
+
+        The author rules are the demo's own copy (`DATA/policy/guangzhou.rules.csv`, made from the
+        shipped file when missing): an approved access request adds a rule to the file served
+        (docs/workflows.md), and it must not write into the repository's catalogue folder.
+        """
         key = dev_signing_key(data_dir)
-        rules = default_rules_path(SHIPPED_CATALOG)
         return cls(
             sources=default_urls(data_dir),
-            rules=rules if rules.exists() else None,
+            rules=_demo_rules(data_dir),
             public_keys={key.kid: key.public_pem()},
             server=ServerOptions(host=host, port=port),
             audit_url=f"sqlite+aiosqlite:///{data_dir / 'audit.db'}",
             signing_keys=data_dir / "keys" / "gateway",
         )
+
+
+def _demo_rules(data_dir: Path) -> Path | None:
+    """The demo's own author rules file, copied from the shipped one when missing."""
+    shipped = default_rules_path(SHIPPED_CATALOG)
+    if not shipped.exists():
+        return None
+    own = data_dir / "policy" / shipped.name  # the same name: rules cite it (`rules:NAME:LINE`)
+    if not own.exists():
+        own.parent.mkdir(parents=True, exist_ok=True)
+        own.write_bytes(shipped.read_bytes())
+    return own

@@ -72,7 +72,8 @@ class ServerOptions:
 
     A connection that has not sent a request's headers `header_timeout_s` after connecting (or
     after its previous answer) is closed; a body not complete `body_timeout_s` after its
-    headers is answered 408 (slowloris, docs/security.md). An idle connection is kept
+    headers is answered 408 (slowloris, docs/security.md); a client that stops reading its
+    answer for `write_timeout_s` is disconnected. An idle connection is kept
     `keep_alive_s`. Past `max_connections` open connections a new one is closed at once; past
     `max_requests` requests in progress (per worker) a request is answered 503 `OVERLOADED`.
     """
@@ -81,6 +82,7 @@ class ServerOptions:
     port: int = 8000
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
+    write_timeout_s: float = 30.0
     keep_alive_s: int = 5
     max_connections: int = 1_000
     max_requests: int = 200
@@ -88,7 +90,7 @@ class ServerOptions:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65_535:
             raise ConfigError(f"server.port must be 0 to 65535, not {self.port}.")
-        for name in ("header_timeout_s", "body_timeout_s", "keep_alive_s"):
+        for name in ("header_timeout_s", "body_timeout_s", "write_timeout_s", "keep_alive_s"):
             if not 0 < getattr(self, name) <= 3_600:
                 raise ConfigError(f"server.{name} must be more than 0 and at most 3600 seconds.")
         for name in ("max_connections", "max_requests"):

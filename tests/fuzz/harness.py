@@ -308,9 +308,11 @@ def raw_http(url: str, request: bytes, *, wait_s: float = 3.0, rcvbuf: int | Non
     return received
 
 
-def records_of(audit_db: Path, prefix: str, *, wait_s: float = 0.0) -> list[dict[str, Any]]:
-    """The audit records of requests sent with the plain `X-Request-Id` `prefix` (waiting up
-    to `wait_s` for at least one)."""
+def records_of(
+    audit_db: Path, prefix: str, *, wait_s: float = 0.0, exact: bool = False
+) -> list[dict[str, Any]]:
+    """The audit records of requests sent with the plain `X-Request-Id` `prefix` (or, `exact`,
+    of the request whose id is `prefix`), waiting up to `wait_s` for at least one."""
     deadline = time.monotonic() + wait_s
     while True:
         with closing(sqlite3.connect(f"file:{audit_db}?mode=ro", uri=True)) as db:
@@ -318,7 +320,8 @@ def records_of(audit_db: Path, prefix: str, *, wait_s: float = 0.0) -> list[dict
         found = [
             r
             for (text,) in rows
-            if str((r := json.loads(text))["requestId"]).startswith(prefix + ".")
+            if (rid := str((r := json.loads(text))["requestId"])) == prefix
+            or (not exact and rid.startswith(prefix + "."))
         ]
         if found or time.monotonic() >= deadline:
             return found

@@ -488,10 +488,7 @@ def operations(
         selection_set=selection,
     )
     definitions: list[Any] = [operation, *rewrite.fragments]
-    # Finding 2 (tests/fuzz/FINDINGS.md): a fragment the chosen operation does not reach, with a
-    # variable in @skip/@include, is a 500 until it is fixed; drop this guard with the fix.
-    avoid_finding_2 = any("$" in print_ast(f) for f in rewrite.fragments)
-    if name and not avoid_finding_2 and draw(st.booleans()):  # a second operation: the name chooses
+    if name and draw(st.booleans()):  # a second operation: the name chooses
         definitions.append(
             OperationDefinitionNode(
                 operation=OperationType.QUERY,

@@ -36,7 +36,7 @@ from graphql import (
     is_list_type,
 )
 
-from gateway.graphql.bounds.walk import fold_operations, merge_pairs
+from gateway.graphql.bounds.walk import fold_document, merge_pairs
 
 if TYPE_CHECKING:
     from graphql import (
@@ -346,10 +346,10 @@ def measure(
                 if value is not None:
                     defaults[name] = max(value, defaults.get(name, value))
     fold = _Measuring(schema, limits, variables or {}, defaults)
-    measured = fold_operations(schema, document, fold)
+    measured, unused = fold_document(schema, document, fold)
     operations = tuple((d.name.value if d.name else None, m) for d, m in measured)
     total = 0
-    for _, m in operations:
+    for m in [m for _, m in operations] + unused:  # validation walks unused fragments too
         total = _sum(total, m.fields)
     within = total <= limits.max_expanded_fields
     return Bounds(

@@ -44,7 +44,14 @@ if TYPE_CHECKING:
         SelectionSetNode,
     )
 
-__all__ = ["Fold", "Parent", "field_definition", "fold_operations", "merge_pairs"]
+__all__ = [
+    "Fold",
+    "Parent",
+    "field_definition",
+    "fold_document",
+    "fold_operations",
+    "merge_pairs",
+]
 
 #: The type whose fields a selection set selects, or None when the document names a type or
 #: field the schema does not have (validation refuses those; the walk still measures them).
@@ -99,20 +106,63 @@ def fold_operations(
     *,
     only: OperationDefinitionNode | None = None,
 ) -> list[tuple[OperationDefinitionNode, S]]:
-    """Each operation of `document` (or `only` that one) with the fold of its selections."""
+    """Each operation of `document` (or `only` that one) with the fold of its selections.
+
+    Only the fragments those operations reach are folded: another operation's fragment may use
+    that operation's variables, which are not bound here.
+    """
+    operations = [
+        d for d in document.definitions
+        if isinstance(d, OperationDefinitionNode) and (only is None or d is only)
+    ]  # fmt: skip
+    folded, _ = fold_document(schema, document, fold, operations=operations)
+    return folded
+
+
+def fold_document(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    fold: Fold[S],
+    *,
+    operations: list[OperationDefinitionNode] | None = None,
+) -> tuple[list[tuple[OperationDefinitionNode, S]], list[S]]:
+    """The fold of each of `operations` (default: every operation of `document`), and of each
+    fragment definition no operation of the document reaches.
+
+    graphql-core's validation walks every definition, used or not, so the bounds must measure
+    the unused ones too (a fragment nobody spreads was once a way past them).
+    """
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
+    everything = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = everything if operations is None else operations
+    wanted = _reached(fragments, [d.selection_set for d in chosen])
+    if operations is None:
+        wanted = list(fragments)  # unused ones are folded too, on their own
     walk: _Walk[S] = _Walk(schema, fragments, fold)
-    for name in _dependency_order(fragments):
+    for name in _dependency_order({n: fragments[n] for n in wanted}):
         fragment = fragments[name]
         parent = _composite(schema, fragment.type_condition.name.value)
         walk.done[name] = walk.selections(fragment.selection_set, parent)
-    return [
-        (d, walk.selections(d.selection_set, _root(schema, d)))
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode) and (only is None or d is only)
-    ]
+    folded = [(d, walk.selections(d.selection_set, _root(schema, d))) for d in chosen]
+    used = set(_reached(fragments, [d.selection_set for d in everything]))
+    unused = [walk.done[name] for name in fragments if name not in used and name in walk.done]
+    return folded, unused
+
+
+def _reached(
+    fragments: dict[str, FragmentDefinitionNode], starts: list[SelectionSetNode]
+) -> list[str]:
+    """The fragments spread from `starts`, directly or through other fragments (each once)."""
+    reached: dict[str, None] = {}
+    pending = [name for start in starts for name in _spreads(start)]
+    while pending:
+        name = pending.pop()
+        if name in fragments and name not in reached:
+            reached[name] = None
+            pending.extend(_spreads(fragments[name].selection_set))
+    return list(reached)
 
 
 def _root(schema: GraphQLSchema, operation: OperationDefinitionNode) -> Parent:
@@ -176,7 +226,8 @@ def _spreads(selection_set: SelectionSetNode) -> list[str]:
 
 
 def _dependency_order(fragments: dict[str, FragmentDefinitionNode]) -> list[str]:
-    """Fragment names, each after every fragment it spreads (iterative: chains can be long)."""
+    """Fragment names, each after every fragment it spreads (iterative: chains can be long);
+    a spread of a fragment outside `fragments` is left out (it is not folded)."""
     spreads = {name: _spreads(f.selection_set) for name, f in fragments.items()}
     order: list[str] = []
     seen: set[str] = set()
@@ -210,8 +261,11 @@ def merge_pairs(document: DocumentNode, ceiling: int) -> int:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
+    # Every definition, fragments too: validation compares the pairs of each, used or not.
     stack = [
-        [d.selection_set] for d in document.definitions if isinstance(d, OperationDefinitionNode)
+        [d.selection_set]
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode | FragmentDefinitionNode)
     ]
     pairs = 0
     while stack:

@@ -60,7 +60,14 @@ async def identify(request: Request, trail: Trail) -> Identity:
     """The calling agency (and officer), noted on the trail; raises the WireError refusing its
     token (401/503) or, where the deployment requires the acting officer, its absence (403)."""
     gateway = gateway_of(request)
-    identity = await gateway.authenticator.authenticate(request.headers.get("authorization"))
+    given = request.headers.getlist("authorization")
+    if len(given) > 1:  # RFC 9110: one field; a proxy that read another must not disagree
+        raise AuthenticationError(
+            "malformed_header",
+            f"The request carries {len(given)} Authorization headers; send exactly one, "
+            "'Authorization: Bearer <token>'.",
+        )
+    identity = await gateway.authenticator.authenticate(given[0] if given else None)
     trail.agency, trail.officer = identity.agency, identity.officer
     if gateway.settings.require_officer and identity.officer is None:
         raise WireError(

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from gateway.http.metrics import Metrics
 
 __all__ = [
+    "UNPARSABLE",
     "AuditedRequests",
     "Recorder",
     "http_error",
@@ -54,6 +55,9 @@ log = logging.getLogger("govgate.gateway")
 
 #: The scope key under which the request's trail travels to the route.
 TRAIL = "govgate.trail"
+#: The scope key marking bytes the HTTP parser refused (gateway.http.slow_clients): the
+#: middleware records and refuses them without running the app.
+UNPARSABLE = "govgate.unparsable"
 _PROBES = frozenset({"/healthz", "/readyz"})
 #: The longest path an audit record keeps of a request to an unknown path.
 _MAX_PATH = 200
@@ -145,18 +149,35 @@ class AuditedRequests:
         path = str(scope["path"])
         trail = Trail(path[:_MAX_PATH], request_id_of(scope), self.recorder.timestamp())
         scope[TRAIL] = trail
+        unparsable = scope.get(UNPARSABLE)
+        if isinstance(unparsable, str):
+            message = (f"The request is not well-formed HTTP/1.1 ({unparsable}); send it again "
+                       "as an HTTP client library writes it.")  # fmt: skip
+            trail.refuse("BAD_REQUEST", message)
+            refusal = WireError(message, code="BAD_REQUEST", headers={"Connection": "close"})
+            for sent in await self._commit(
+                trail, _render(error_response(refusal, trail.request_id))
+            ):
+                await send(sent)
+            return
         if _is_probe(scope["method"], path, headers):
             await self.app(scope, receive, send)
             return
         if self.in_progress >= self.max_requests:
-            await self._release(trail, send, self._overloaded(trail))
+            for sent in await self._commit(trail, self._overloaded(trail)):
+                await send(sent)
             return
+        # The slot covers the work and the record, not the client's reading of the answer: a
+        # client that never reads must not hold it (sending is bounded by the connection's
+        # write deadline, gateway.http.slow_clients).
         self.in_progress += 1
         try:
             held = await self._answer(scope, receive, trail)
-            await self._release(trail, send, held)
+            held = await self._commit(trail, held)
         finally:
             self.in_progress -= 1
+        for sent in held:
+            await send(sent)
 
     async def _answer(self, scope: Scope, receive: Receive, trail: Trail) -> list[Message]:
         """Run the app; the messages of its answer (none if the client is gone)."""
@@ -185,8 +206,9 @@ class AuditedRequests:
         refusal = WireError(message, code="OVERLOADED", headers={"Retry-After": "1"})
         return _render(error_response(refusal, trail.request_id))
 
-    async def _release(self, trail: Trail, send: Send, held: list[Message]) -> None:
-        """Commit the record, then send `held` (503 AUDIT_UNAVAILABLE if it cannot commit)."""
+    async def _commit(self, trail: Trail, held: list[Message]) -> list[Message]:
+        """Commit the record; what may be released then: `held`, or 503 AUDIT_UNAVAILABLE if
+        the record cannot be committed."""
         metrics = self.recorder.metrics
         endpoint = trail.endpoint if trail.endpoint in self.endpoints else "other"
         try:
@@ -200,8 +222,7 @@ class AuditedRequests:
             metrics.answered(trail, endpoint=endpoint)
             if held and trail.agency is not None:  # GraphiQL shows who answered
                 held[0] = _with_header(held[0], AGENCY_HEADER, trail.agency)
-        for message in held:
-            await send(message)
+        return held
 
 
 def _is_probe(method: str, path: str, headers: Headers) -> bool:
