@@ -51,10 +51,12 @@ def submit(driver: webdriver.Chrome, form: str, heading: str, **fields: str) -> 
         else:
             element.clear()
             element.send_keys(value)
-    page = driver.find_element(By.TAG_NAME, "html")
+    # The answer may carry the same heading as the form's page: mark this page's window (a
+    # new page gets a new one) and wait for the mark to go before reading the heading.
+    driver.execute_script("window.govgateOldPage = true")
     driver.find_element(By.CSS_SELECTOR, f"form#{form} button[type=submit]").click()
-    # The answer may carry the same heading as the form's page: wait for the page to go first.
-    wait_for(driver, expected_conditions.staleness_of(page), f"the page after {form}")
+    wait_for(driver, lambda d: d.execute_script("return window.govgateOldPage === undefined"),
+             f"the page after {form}")  # fmt: skip
     wait_for(driver, expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"),
              heading), f"the answer to {form}")  # fmt: skip
 
