@@ -35,7 +35,14 @@ if TYPE_CHECKING:
     from gateway.settings import Limits
     from resolvers.context import RequestContext
 
-__all__ = ["Answer", "Prepared", "RequestCost", "prepare_operation", "run_operation"]
+__all__ = [
+    "Answer",
+    "Prepared",
+    "RequestCost",
+    "prepare_operation",
+    "refused",
+    "run_operation",
+]
 
 log = logging.getLogger("govgate.gateway")
 
@@ -93,18 +100,18 @@ def prepare_operation(
     passes is kept per schema, with its bounds.
     """
     if not isinstance(body, dict):
-        return _refused("Each operation is a JSON object with a 'query' string.", "BAD_REQUEST")
+        return refused("Each operation is a JSON object with a 'query' string.", "BAD_REQUEST")
     query = body.get("query")
     variables = body.get("variables")
     operation_name = body.get("operationName")
     if not isinstance(query, str) or not query.strip():
-        return _refused(
+        return refused(
             "The operation has no 'query' string; send the GraphQL text in it.", "BAD_REQUEST"
         )
     if variables is not None and not isinstance(variables, dict):
-        return _refused("'variables' must be a JSON object (or left out).", "BAD_REQUEST")
+        return refused("'variables' must be a JSON object (or left out).", "BAD_REQUEST")
     if operation_name is not None and not isinstance(operation_name, str):
-        return _refused("'operationName' must be a string (or left out).", "BAD_REQUEST")
+        return refused("'operationName' must be a string (or left out).", "BAD_REQUEST")
     bounds = schema.recall(query)
     if bounds is None:
         checked = _parse_and_validate(query, schema, agency, request_id, limits)
@@ -123,7 +130,8 @@ def prepare_operation(
     )
 
 
-def _refused(message: str, code: str) -> Prepared:
+def refused(message: str, code: str) -> Prepared:
+    """An operation refused before it was parsed, with `message` under `code`."""
     return Prepared(refusal={"errors": [wire.error(message, code)]})
 
 

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.documents import Documents, DocumentStore
 from gateway.follow import Follower
+from gateway.graphql.ahead import compile_ahead
 from gateway.graphql.workflows.api import WorkflowContext
 from gateway.http.metrics import Metrics
 from gateway.http.workflows import Workflows
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from gateway.documents import DocumentRow
     from gateway.settings import Settings
     from gateway.trust.trail import Trail
     from policies.grants import Grants
@@ -164,6 +167,12 @@ class Gateway:
         self.limiter.check_agencies(self.served.policy.grants)
         #: Access requests and objections (Art. 19, 22; docs/workflows.md).
         self.workflows = Workflows.for_gateway(self)
+        #: Trusted documents (persisted queries): followed like the policy; approved ones get
+        #: their plans compiled ahead (docs/gateway.md).
+        self.documents = Documents(
+            DocumentStore(self.audit_store.engine), settings.audit_url, settings.documents,
+            clock=self.timestamp, on_approved=self._compile_ahead,
+        )  # fmt: skip
 
     @property
     def policy_id(self) -> int:
@@ -192,6 +201,7 @@ class Gateway:
         self.policy_id = await self._publish_at_start()
         await self.revocations.start()
         await self.limiter.start()
+        await self.documents.start()  # compiles the approved documents' plans ahead
         self.audit.start()
         self.witnesses.start()
         if not self.witnesses.witnesses and self.audit_store.engine.dialect.name != "sqlite":
@@ -342,13 +352,36 @@ class Gateway:
     def _swap(self, served: Served) -> None:
         self.served = served
         self.metrics.serving(served.policy.version)
+        self._compile_ahead(self.documents.approved())  # plans are per policy version
         _freeze()
+
+    def _compile_ahead(self, rows: list[DocumentRow]) -> None:
+        """Compile the plans of approved documents `rows` into this process's plan cache, for
+        each grant set their agency can be answered with (no duty named; each duty held)."""
+        served = self.served
+        planned = 0
+        for row in rows:
+            held = served.policy.grants.get(row.agency)
+            if held is None:  # an agency no longer in the catalogue: nothing to compile for
+                continue
+            for duty in (None, *held.agency.duties):
+                try:
+                    grants = served.policy.bound_grants(row.agency, duty)
+                except PolicyError:  # the catalogue requires a duty: not without one
+                    continue
+                planned += compile_ahead(
+                    row.query, schema=served.schemas.schema_for(grants), grants=grants,
+                    policy_version=served.policy.version, limits=self.settings.limits,
+                )  # fmt: skip
+        if rows:
+            log.info("%d plans compiled ahead for %d approved documents", planned, len(rows))
 
     async def close(self) -> None:
         """Stop following the policy, write the audit records still pending, then dispose of
         every engine."""
         await self.policy_follower.close()
         await self.revocations.close()
+        await self.documents.close()
         await self.audit.close()
         await self.witnesses.close()  # the final head, once every record is written
         await self.audit_store.close()

@@ -16,6 +16,7 @@ from gateway.settings.loading import load_settings, section
 from gateway.settings.sections import (
     AgencyRateLimits,
     ConfigError,
+    DocumentOptions,
     Limits,
     MetricsOptions,
     RateLimits,
@@ -27,6 +28,7 @@ from gateway.settings.sections import (
 __all__ = [
     "AgencyRateLimits",
     "ConfigError",
+    "DocumentOptions",
     "Limits",
     "MetricsOptions",
     "RateLimits",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gateway.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key
 from gateway.settings.sections import (
+    DocumentOptions,
     Limits,
     MetricsOptions,
     RateLimits,
@@ -57,6 +58,8 @@ class Settings:
     witnessing: Witnessing = field(default_factory=Witnessing)
     #: Access requests and objections (`[workflows]`, docs/workflows.md).
     workflows: WorkflowOptions = field(default_factory=WorkflowOptions)
+    #: Trusted documents: who must run approved ones only (`[documents]`, docs/gateway.md).
+    documents: DocumentOptions = field(default_factory=DocumentOptions)
 
     @property
     def host(self) -> str:

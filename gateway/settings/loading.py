@@ -17,6 +17,7 @@ from gateway.settings.deployment import Settings
 from gateway.settings.sections import (
     AgencyRateLimits,
     ConfigError,
+    DocumentOptions,
     Limits,
     MetricsOptions,
     RateLimits,
@@ -161,7 +162,7 @@ class _Workflows:
 
 
 #: The tables a deployment file may have; anything else is a misspelling.
-TABLES = ("audit", "identity", "limits", "metrics", "policy", "rate_limits", "server",
+TABLES = ("audit", "documents", "identity", "limits", "metrics", "policy", "rate_limits", "server",
           "signing", "source_options", "sources", "workflows")  # fmt: skip
 
 
@@ -303,6 +304,7 @@ def load_settings(path: str | Path) -> Settings:
         audit_url=_relative_sqlite(audit.url, base),
         signing_keys=(base / signing.keys).resolve(),
         witnessing=audit.witnessing(base),
+        documents=section(path, DocumentOptions, _table(path, document, "documents"), "documents"),
         workflows=WorkflowOptions(  # relative to the file, like every path
             calendar=(base / workflows.calendar).resolve() if workflows.calendar else None
         ),

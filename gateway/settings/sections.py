@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AgencyRateLimits",
     "ConfigError",
+    "DocumentOptions",
     "Limits",
     "MetricsOptions",
     "RateLimits",
@@ -55,15 +56,52 @@ class Limits:
     records_per_link: int = 10
     #: Bytes of a response body; a larger answer is withheld (QUERY_TOO_COMPLEX).
     max_response_bytes: int = 4_000_000
+    #: Bytes of a `GET /graphql` query string (RFC 9110 asks servers to take 8,000 at least).
+    max_url_bytes: int = 8_000
 
     def __post_init__(self) -> None:
         names = ("max_depth", "max_aliases", "max_tokens", "max_page_size", "max_batch",
                  "max_verifications", "max_body_bytes", "max_expanded_fields",
                  "max_merge_pairs", "max_cost", "records_per_link",
-                 "max_response_bytes")  # fmt: skip
+                 "max_response_bytes", "max_url_bytes")  # fmt: skip
         for name in names:
             if getattr(self, name) < 1:
                 raise ConfigError(f"limits.{name} must be at least 1.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentOptions:
+    """`[documents]`: trusted documents (persisted queries, docs/gateway.md).
+
+    `require_registered` names the agencies that may run only documents the platform
+    administrator approved (`govgate documents approve`); `"*"` (alone or in the list) means
+    every agency. Default: none, so any valid operation runs, as before. `max_registered`
+    bounds the documents an agency's application may register by itself (automatic persisted
+    queries), so one application cannot fill the gateway's database or memory.
+    """
+
+    require_registered: tuple[str, ...] | str = ()
+    max_registered: int = 1_000
+
+    def __post_init__(self) -> None:
+        given: object = self.require_registered
+        if isinstance(given, str):
+            given = (given,)
+        if not isinstance(given, (list, tuple)) or not all(
+            isinstance(code, str) and code for code in given
+        ):
+            raise ConfigError(
+                'documents.require_registered must be a list of agency codes or "*", '
+                'e.g. ["GZ-PSB"].'
+            )
+        object.__setattr__(self, "require_registered", tuple(given))
+        cap: object = self.max_registered
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+            raise ConfigError("documents.max_registered must be a whole number, 0 or more.")
+
+    def requires(self, agency: str) -> bool:
+        """Whether `agency` may run approved documents only."""
+        return agency in self.require_registered or "*" in self.require_registered
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

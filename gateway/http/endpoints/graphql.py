@@ -1,11 +1,14 @@
-"""POST /graphql: a request's operations, answered one way; GET: the GraphiQL page for browsers.
+"""POST /graphql: a request's operations, answered one way; GET: one query given in the URL
+(`?query=`, `?extensions=` with a persisted query's hash), or the GraphiQL page for browsers.
 
 The request goes down: who is asking (identity), the body, the policy in force and the duty
 named (grants), the agency's schema, every operation checked and the request admitted (cost,
-verifications, rate windows) before any runs. The answers come back once: each operation's
-`Answer` (gateway.graphql.execution) goes to trust, which vouches for it and notes what it
-disclosed on the trail (gateway.trust.evidence.settle); the audit middleware commits the record,
-and only then is the answer sent.
+verifications, rate windows) before any runs. An operation sent by the hash of a registered
+document (gateway.documents: persisted queries) gets its text first; an agency in required mode
+runs approved documents only; a mutation never runs by GET. The answers come back once: each
+operation's `Answer` (gateway.graphql.execution) goes to trust, which vouches for it and notes
+what it disclosed on the trail (gateway.trust.evidence.settle); the audit middleware commits
+the record, and only then is the answer sent.
 """
 
 from __future__ import annotations
@@ -15,9 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse
 
+from gateway.documents import DocumentError, Resolved, resolve
 from gateway.errors import WireError
-from gateway.graphql.execution import Answer, RequestCost, prepare_operation, run_operation
+from gateway.graphql.execution import (
+    Answer,
+    Prepared,
+    RequestCost,
+    prepare_operation,
+    refused,
+    run_operation,
+)
+from gateway.graphql.operations import introspection_only, operation_kind
 from gateway.graphql.workflows.api import attach_warnings
+from gateway.http.body import parse_json
 from gateway.http.endpoints._request import answering, gateway_of, identify, read_json
 from gateway.http.graphiql import graphiql_page
 from gateway.http.middleware import wants_page
@@ -29,9 +42,9 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from gateway.graphql.execution import Prepared
     from gateway.graphql.schemas import AgencySchema
     from gateway.http.gateway import Gateway
+    from gateway.identity import Identity
     from gateway.policy.served import Served
     from gateway.trust.trail import Trail
     from policies.grants import Grants
@@ -40,25 +53,41 @@ __all__ = ["graphql"]
 
 log = logging.getLogger("govgate.gateway")
 
+#: What a GET answer may be kept as: by the caller's own client only (`private`: never a shared
+#: cache, the answer holds personal data), and reused only after asking again (`no-cache`), so
+#: every delivery reaches the gateway and is recorded (Art. 28); docs/security.md says more.
+GET_CACHING = {"Cache-Control": "private, no-cache", "Vary": "Authorization, Govgate-Duty"}
+#: GET refusals are never kept by anyone (405 and 414 are cacheable by default, RFC 9110).
+_NO_STORE = {"Cache-Control": "no-store"}
+
 
 @answering
 async def graphql(request: Request, trail: Trail) -> Response:
-    """POST: GraphQL operations; GET: GraphiQL (one route, so a 405 names both)."""
-    if request.method in {"GET", "HEAD"}:  # Starlette routes HEAD with GET
+    """POST: GraphQL operations; GET: one query in the URL, or GraphiQL (one route, so a 405
+    names both)."""
+    get = request.method in {"GET", "HEAD"}  # Starlette routes HEAD with GET
+    if get and not _in_url(request):
         if not wants_page(request.headers):  # a refused API call: audited like any other
-            raise WireError("Send GraphQL operations with POST (JSON body); GET serves GraphiQL "
-                            "to browsers.", code="METHOD_NOT_ALLOWED")  # fmt: skip
+            raise WireError("GET /graphql answers a query given in its URL (?query=... or "
+                            "?extensions=... with a persisted query's hash) and serves "
+                            "GraphiQL to browsers; send other GraphQL operations with POST "
+                            "(JSON body).", code="METHOD_NOT_ALLOWED",
+                            headers={"Allow": "GET, HEAD, POST"})  # fmt: skip
         return graphiql_page()  # the page itself reads no data: not audited
     gateway = gateway_of(request)
     identity = await identify(request, trail)
-    payload = await read_json(request)
+    payload = _from_url(request, gateway) if get else await read_json(request)
     served = await gateway.current()  # this request keeps it, whatever reloads meanwhile
     trail.policy_version = served.policy.version
     grants = _bind_duty(request, trail, served, identity.agency)
     schema = served.schemas.schema_for(grants)
     batch = isinstance(payload, list)
-    operations: list[object] = payload if isinstance(payload, list) else [payload]
-    prepared, cost = await _admit(gateway, trail, identity.agency, schema, operations, batch=batch)
+    given: list[object] = payload if isinstance(payload, list) else [payload]
+    resolved = [_resolve(gateway, identity.agency, operation) for operation in given]
+    operations = [
+        r.body if isinstance(r, Resolved) else o for r, o in zip(resolved, given, strict=True)
+    ]
+    prepared, cost = await _admit(gateway, trail, identity, schema, resolved, batch=batch, get=get)
     answers: list[Answer] = []
     for operation, ready in zip(operations, prepared, strict=True):
         trail.operation(operation)
@@ -77,7 +106,50 @@ async def graphql(request: Request, trail: Trail) -> Response:
         attach_warnings(answer.response, context)  # workflow deadlines counted Mon-Fri
         answers.append(answer)
     results = [answer.response for answer in answers]
-    return _respond(gateway, trail, results if batch else results[0], results)
+    response = _respond(gateway, trail, results if batch else results[0], results)
+    if get:
+        response.headers.update(GET_CACHING)
+    return response
+
+
+def _in_url(request: Request) -> bool:
+    """Whether a GET carries an operation (`query` or `extensions`) in its URL."""
+    params = request.query_params
+    return "query" in params or "extensions" in params
+
+
+def _from_url(request: Request, gateway: Gateway) -> dict[str, object]:
+    """The one operation a GET carries in its URL: `query`, `operationName`, and `variables`
+    and `extensions` as JSON (the GraphQL-over-HTTP convention); raises the WireError refusing
+    a query string past `limits.max_url_bytes`, a parameter given twice or JSON that is not."""
+    limit = gateway.settings.limits.max_url_bytes
+    size = len(request.scope.get("query_string", b""))
+    if size > limit:
+        raise WireError(f"The URL's query string is {size} bytes; the limit is {limit}. Send the "
+                        "operation by its persisted query's hash, or by POST.",
+                        code="URI_TOO_LONG", headers=_NO_STORE)  # fmt: skip
+    operation: dict[str, object] = {}
+    items = request.query_params.multi_items()
+    for name in ("query", "operationName", "variables", "extensions"):
+        values = [value for key, value in items if key == name]
+        if len(values) > 1:
+            raise WireError(f"The URL gives '{name}' {len(values)} times; give it once.",
+                            code="BAD_REQUEST", headers=_NO_STORE)  # fmt: skip
+        if not values:
+            continue
+        if name in {"variables", "extensions"}:
+            operation[name] = parse_json(values[0].encode("utf-8", "surrogatepass"))
+        else:
+            operation[name] = values[0]
+    return operation
+
+
+def _resolve(gateway: Gateway, agency: str, operation: object) -> Resolved | Prepared:
+    """The operation with its text (a persisted query's, by its hash), or its refusal."""
+    try:
+        return resolve(operation, agency, gateway.documents)
+    except DocumentError as error:
+        return refused(error.message, error.code)
 
 
 def _bind_duty(request: Request, trail: Trail, served: Served, agency: str) -> Grants:
@@ -96,24 +168,29 @@ def _bind_duty(request: Request, trail: Trail, served: Served, agency: str) -> G
 async def _admit(
     gateway: Gateway,
     trail: Trail,
-    agency: str,
+    identity: Identity,
     schema: AgencySchema,
-    operations: list[object],
+    operations: list[Resolved | Prepared],
     *,
     batch: bool,
+    get: bool,
 ) -> tuple[list[Prepared], RequestCost]:
     """The request's operations, each checked, and their cost; raises the WireError refusing
-    the request as a whole before anything runs (batch size, verifications, windows)."""
-    limits = gateway.settings.limits
+    the request as a whole before anything runs (batch size, a mutation by GET,
+    verifications, windows). Documents sent with their hash are registered once admitted."""
+    limits, agency = gateway.settings.limits, identity.agency
     if batch and not 1 <= len(operations) <= limits.max_batch:
         message = f"A batch holds 1 to {limits.max_batch} operations, not {len(operations)}; " \
             "send fewer at once."  # fmt: skip
         raise WireError(message, code="QUERY_TOO_COMPLEX")
     # Every operation is checked before any runs: the cost is the request's (a batch's
     # operations added up), refused as a whole before anything is read.
-    prepared = [prepare_operation(operation, schema=schema, agency=agency,
-                                  request_id=trail.request_id, limits=limits)
-                for operation in operations]  # fmt: skip
+    prepared = [
+        _trusted(gateway, agency, prepare_operation(
+            item.body, schema=schema, agency=agency, request_id=trail.request_id, limits=limits
+        ), get=get) if isinstance(item, Resolved) else item
+        for item in operations
+    ]  # fmt: skip
     cost = RequestCost.of(prepared, limits, batch=batch)
     # Verifications count per request, batch and all, before anything runs (Art. 24).
     verifications = sum(ready.verifications for ready in prepared)
@@ -124,7 +201,30 @@ async def _admit(
     )
     if throttle is not None:
         raise throttle
+    by = f"agency:{agency}" + (f" officer:{identity.officer}" if identity.officer else "")
+    for item, ready in zip(operations, prepared, strict=True):
+        if isinstance(item, Resolved) and item.register and ready.bounds is not None:
+            await gateway.documents.register(agency, ready.query, by=by)
     return prepared, cost
+
+
+def _trusted(gateway: Gateway, agency: str, ready: Prepared, *, get: bool) -> Prepared:
+    """`ready`, or its refusal when its agency runs approved documents only and it is not one
+    (DOCUMENT_NOT_APPROVED); raises the 405 refusing a mutation sent by GET."""
+    if ready.bounds is None:
+        return ready
+    document = ready.bounds.document
+    kind = operation_kind(document, ready.operation_name)
+    if get and kind not in {None, "query"}:  # a URL is replayed: by caches, crawlers, history
+        allow = {"Allow": "POST", **_NO_STORE}
+        raise WireError(f"A {kind} is never run by GET; send it with POST (JSON body).",
+                        code="METHOD_NOT_ALLOWED", headers=allow)  # fmt: skip
+    schema_only = introspection_only(document, ready.operation_name)
+    try:
+        gateway.documents.admit(agency, ready.query, introspection=schema_only)
+    except DocumentError as error:
+        return refused(error.message, error.code)
+    return ready
 
 
 def _respond(

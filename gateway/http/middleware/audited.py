@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 
@@ -160,7 +161,7 @@ class AuditedRequests:
             ):
                 await send(sent)
             return
-        if _is_probe(scope["method"], path, headers):
+        if _is_probe(scope["method"], path, headers, scope.get("query_string", b"")):
             await self.app(scope, receive, send)
             return
         if self.in_progress >= self.max_requests:
@@ -225,14 +226,22 @@ class AuditedRequests:
         return held
 
 
-def _is_probe(method: str, path: str, headers: Headers) -> bool:
+def _is_probe(method: str, path: str, headers: Headers, query_string: bytes) -> bool:
     if method not in {"GET", "HEAD"}:
         return False
     return (
         path in _PROBES
         or path.startswith("/static/")
-        or (path == "/graphql" and wants_page(headers))
+        or (path == "/graphql" and wants_page(headers) and not _operation_in(query_string))
     )
+
+
+def _operation_in(query_string: bytes) -> bool:
+    """Whether a GET's URL carries an operation: then it is an API call, recorded whatever it
+    accepts (gateway.http.endpoints.graphql answers it, not the page)."""
+    # Parsed as Starlette parses `request.query_params`, so the two never disagree.
+    names = {name for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)}
+    return "query" in names or "extensions" in names
 
 
 def _with_header(message: Message, name: str, value: str) -> Message:
