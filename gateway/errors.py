@@ -18,6 +18,9 @@ GatewayError                          (gateway.errors)
 ├── AuditUnavailableError             (gateway.trust.audit.writer: a record cannot be written)
 ├── WitnessError                      (gateway.trust.audit.witness: a witness cannot be used)
 ├── RoleSetupError                    (gateway.provision.roles: database roles cannot be set up)
+├── DocumentError                     (gateway.documents.errors: an operation refused by its
+│                                      document: a persisted query unknown, not approved)
+├── DocumentStoreError                (gateway.documents.errors: the documents' log cannot be used)
 └── BackupError                       (gateway.backup.errors: a backup or restore cannot go on)
 
 The workflows' errors (gateway.workflows.errors) have a root of their own, WorkflowError, each

@@ -10,6 +10,7 @@
                                     init-roles, init-witness (gateway.cli.roles)
     voucher   gateway.cli.voucher   verify vouchers, print the public keys
     backup    gateway.cli.backup    backup and restore
+    documents gateway.cli.documents approve, list and revoke trusted documents
 
 Shared options (`--data`, `--config`, `--catalog`, `--rules`, `--date`, `--policy`, `--duty`)
 and `fail` live in gateway.cli._options. Only this package imports click: the server never
@@ -26,6 +27,7 @@ from gateway.cli.audit import audit_group
 from gateway.cli.backup import backup_command, restore_command
 from gateway.cli.catalog import catalog_group
 from gateway.cli.demo import demo_command
+from gateway.cli.documents import documents_group
 from gateway.cli.objections import objections_group
 from gateway.cli.policy import policy_group
 from gateway.cli.requests import requests_group
@@ -46,6 +48,6 @@ def main() -> None:
 for _command in (
     seed_command, demo_command, serve_command, policy_group, token_group, catalog_group,
     audit_group, voucher_group, backup_command, restore_command, requests_group,
-    objections_group,
+    objections_group, documents_group,
 ):  # fmt: skip
     main.add_command(_command)

@@ -1,6 +1,7 @@
 """Why a trusted document (a persisted query) cannot be used.
 
-DocumentError                 (an operation refused by its document: `code` is registered)
+GatewayError
+├── DocumentError             (an operation refused by its document: `code` is registered)
 └── DocumentStoreError        (the registered documents cannot be read or written)
 """
 

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from gateway.documents import DocumentStore
 from gateway.errors import GatewayError
 from gateway.identity.revocation import RevocationStore
 from gateway.policy.sync import PolicyStore
@@ -76,6 +77,9 @@ GATEWAY_GRANTS: Mapping[str, tuple[str, ...]] = {
     "workflow_events": ("SELECT", "INSERT"),
     "workflow_notifications": ("SELECT", "INSERT"),
     "voucher_supersessions": ("SELECT", "INSERT"),
+    # Trusted documents (persisted queries): every registration, approval and revocation
+    # appended, never changed, so who approved what stays on record (gateway.documents).
+    "trusted_documents": ("SELECT", "INSERT"),
 }
 
 #: The witness database: the publishing role adds heads and can neither read nor change them.
@@ -118,6 +122,7 @@ async def create_gateway_tables(url: str) -> None:
         await PolicyStore(audit.engine).create()
         await DatabaseWindows(audit.engine).create()
         await RevocationStore(audit.engine).create()
+        await DocumentStore(audit.engine).create()
     finally:
         await audit.close()
     vouchers = VoucherStore(url)
