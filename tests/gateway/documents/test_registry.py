@@ -75,7 +75,7 @@ def test_registrations_are_bounded_and_required_agencies_register_nothing(tmp_pa
     url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
 
     async def scenario() -> None:
-        documents = registry(url, DocumentOptions(require_registered=["GZ-AMR"], max_registered=2))
+        documents = registry(url, DocumentOptions(require_registered=("GZ-AMR",), max_registered=2))
         await documents.start()
         try:
             kept = [await documents.register("GZ-PSB", f"{{ me {{ agency }} }} # {n}", by="a")
