@@ -7,13 +7,15 @@
     graphql/      agency schemas, bounds, validation rules, execution, plans
     trust/        the audit log, vouchers, the signing keyring, the one canonical form, the trail
     identity/     tokens: who is calling
+    documents/    trusted documents: persisted queries, approved documents only per agency
     ratelimit/    sliding windows per agency and per verified subject
     backup/       backup and restore
     workflows/    access requests, objections, corrections, working days
     settings/     the deployment's settings
     errors, codes, files, follow: the base every room may import
 
-The arrows point down: cli -> http -> {policy -> graphql, identity, ratelimit, trust};
+The arrows point down: cli -> http -> {policy -> graphql, identity, ratelimit, trust,
+documents};
 graphql and trust never import http or cli, nor each other; every room may import settings and
 the base; nothing below `gateway` imports it (tests/test_architecture.py). Entry points:
 `gateway.http.app.create_app(settings)`, `gateway.settings.Settings` / `load_settings(path)`,
