@@ -149,4 +149,7 @@ class Documents:
             elif row.status == "revoked":
                 log.info("document %s revoked for %s", row.sha256[:12], row.agency)
         if approved and self.on_approved is not None:
-            self.on_approved(approved)
+            try:
+                self.on_approved(approved)
+            except Exception:  # compiling ahead saves time; it must never cost an approval
+                log.exception("plans of %d approved documents not compiled ahead", len(approved))
