@@ -30,6 +30,7 @@ _REFUSALS = codes_of_kind("refusal")
 
 
 _NAMED = re.compile(r"\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Trail:
             if not isinstance(name, str):  # the document's own name, when it leads with one
                 named = _NAMED.match(text)
                 name = named.group(1) if named else None
-            self.operations.append(Operation(name, query_sha256(text)))
+            self.operations.append(Operation(name, _persisted(body) or query_sha256(text)))
 
     def result(self, response: dict[str, Any]) -> None:
         """Note the error codes of one operation's response, and whether it released data."""
@@ -141,3 +142,16 @@ class Trail:
             duty=self.duty,
             officer=self.officer,
         )
+
+
+def _persisted(body: dict[str, Any]) -> str | None:
+    """The hash an operation sent without its text asked for (a persisted query whose text
+    was not found): recorded as asked, so guessing hashes shows in the log."""
+    if isinstance(body.get("query"), str):
+        return None
+    extensions = body.get("extensions")
+    persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+    asked = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+    if isinstance(asked, str) and _SHA256.fullmatch(asked.lower()):
+        return asked.lower()
+    return None

@@ -94,6 +94,10 @@ def test_a_persisted_query_is_registered_with_its_text_then_runs_by_its_hash(
     assert unknown.status_code == 200
     assert code_of(unknown) == "PERSISTED_QUERY_NOT_FOUND"
     assert "data" not in unknown.json()
+    asked = audit_of(deployment.folder, unknown.headers["x-request-id"])
+    assert asked["decision"] == "refused"
+    assert asked["errorCodes"] == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert asked["operations"] == [{"name": None, "sha256": digest}]  # the hash asked for
     sent = deployment.post("GZ-PSB", {"query": CODES, "extensions": persisted(digest)})
     data = sent.json()["data"]
     assert len(data["persons"]["edges"]) == 2
