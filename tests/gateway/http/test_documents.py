@@ -232,6 +232,26 @@ def test_an_approved_documents_plan_is_compiled_before_its_first_request(
     assert PLANS.compiled == compiled  # the first request found its plan in the cache
 
 
+def test_approved_documents_are_compiled_when_the_gateway_starts(
+    seeded: Path, tmp_path: Path, token_for: Callable[[str], str]
+) -> None:
+    text = "query AtStart { persons(first: 4) { edges { node { divisionCode } } } }"
+    file = tmp_path / "start.graphql"
+    file.write_text(text, "utf-8")
+    approve = ["documents", "approve", "--agency", "GZ-PSB", str(file), "--data", str(tmp_path)]
+    approved = CliRunner().invoke(main, approve)  # before any gateway runs on this database
+    assert approved.exit_code == 0, approved.output
+    settings = isolated(Settings.demo(seeded), tmp_path)
+    before = PLANS.compiled
+    with LiveServer(create_app(settings, clock=lambda: NOW)) as server:
+        started = PLANS.compiled
+        assert started > before  # compiled while starting, before any request
+        deployment = Deployment(server, tmp_path, token_for)
+        answer = deployment.post("GZ-PSB", {"extensions": persisted(sha(text))})
+        assert len(answer.json()["data"]["persons"]["edges"]) == 4
+        assert PLANS.compiled == started  # the first request was a cache hit
+
+
 def test_the_cli_refuses_an_unknown_agency_and_a_document_that_is_not_graphql(
     deployment: Deployment, tmp_path: Path
 ) -> None:
