@@ -133,23 +133,25 @@ class Documents:
             self._seen = rows[-1].id
 
     def _apply(self, rows: Iterable[DocumentRow]) -> None:
-        approved: list[DocumentRow] = []
+        newer: dict[tuple[str, str], DocumentRow] = {}
         for row in rows:
             key = (row.agency, row.sha256)
+            before = newer.get(key) or self._rows.get(key)
+            if before is None or before.id < row.id:  # else applied already, or older
+                newer[key] = row
+        approved = [row for row in newer.values() if row.status == "approved"]
+        if approved and self.on_approved is not None:
+            # Before the rows are in force: an approved document's first request finds its plan.
+            try:
+                self.on_approved(approved)
+            except Exception:  # compiling ahead saves time; it must never cost an approval
+                log.exception("plans of %d approved documents not compiled ahead", len(approved))
+        for key, row in newer.items():
             before = self._rows.get(key)
-            if before is not None and before.id >= row.id:  # applied already, or older
-                continue
             if before is not None and before.status == "registered":
                 self._registered[row.agency] -= 1
             if row.status == "registered":
                 self._registered[row.agency] += 1
             self._rows[key] = row
-            if row.status == "approved":
-                approved.append(row)
-            elif row.status == "revoked":
+            if row.status == "revoked":
                 log.info("document %s revoked for %s", row.sha256[:12], row.agency)
-        if approved and self.on_approved is not None:
-            try:
-                self.on_approved(approved)
-            except Exception:  # compiling ahead saves time; it must never cost an approval
-                log.exception("plans of %d approved documents not compiled ahead", len(approved))
