@@ -203,3 +203,16 @@ def test_the_mixed_deployment_file_serves_each_source_from_its_kind_of_database(
     assert mixed.source_options["entities"].statement_timeout_ms == 5000
     assert mixed.source_options["persons"].statement_timeout_ms == 3000
     assert mixed.jwks_url is not None
+
+
+def test_the_documents_table_names_agencies_in_required_mode(tmp_path: Path, seeded: Path) -> None:
+    every = load_settings(deployment(tmp_path, seeded, '\n[documents]\nrequire_registered = "*"\n'))
+    assert every.documents.requires("GZ-PSB")
+    assert every.documents.requires("TH-CA")
+    some = deployment(tmp_path, seeded, '\n[documents]\nrequire_registered = ["GZ-PSB"]\n')
+    assert load_settings(some).documents.requires("GZ-PSB")
+    assert not load_settings(some).documents.requires("TH-CA")
+    assert not load_settings(deployment(tmp_path, seeded)).documents.requires("GZ-PSB")
+    wrong = deployment(tmp_path, seeded, "\n[documents]\nrequire_registered = [1]\n")
+    with pytest.raises(ConfigError, match=r"documents\.require_registered must be a list"):
+        load_settings(wrong)
