@@ -74,6 +74,10 @@ async def graphql(request: Request, trail: Trail) -> Response:
                             "(JSON body).", code="METHOD_NOT_ALLOWED",
                             headers={"Allow": "GET, HEAD, POST"})  # fmt: skip
         return graphiql_page()  # the page itself reads no data: not audited
+    if request.method == "HEAD":  # it would read data and send none: nothing to run it for
+        raise WireError("HEAD does not run GraphQL operations; send GET (or POST).",
+                        code="METHOD_NOT_ALLOWED",
+                        headers={"Allow": "GET, POST", **_NO_STORE})  # fmt: skip
     gateway = gateway_of(request)
     identity = await identify(request, trail)
     payload = _from_url(request, gateway) if get else await read_json(request)

@@ -146,6 +146,13 @@ def test_a_mutation_by_get_is_refused_and_recorded(deployment: Deployment) -> No
     assert record["errorCodes"] == ["METHOD_NOT_ALLOWED"]
 
 
+def test_head_runs_no_operation(deployment: Deployment) -> None:
+    headers = {"Authorization": f"Bearer {deployment.token_for('GZ-PSB')}"}
+    response = deployment.server.client.head("/graphql?query=%7B__typename%7D", headers=headers)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+
+
 def test_a_url_past_its_limit_is_refused(deployment: Deployment) -> None:
     response = deployment.get("GZ-PSB", query="{ " + "__typename " * 1_000 + "}")
     assert response.status_code == 414
