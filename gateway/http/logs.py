@@ -24,6 +24,7 @@ __all__ = [
     "JsonFormatter",
     "LogFormat",
     "TextFormatter",
+    "WithoutQuery",
     "configure_logging",
     "current_request_id",
     "log_config",
@@ -83,6 +84,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class WithoutQuery(logging.Filter):
+    """uvicorn's access lines without the URL's query string: a `GET /graphql` carries its
+    variables there (ID numbers, names), which belong in no log; the audit record keeps what
+    was asked (docs/security.md, "Trusted documents")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            path, mark, _ = args[2].partition("?")
+            if mark:
+                record.args = (args[0], args[1], f"{path}?…", args[3], args[4])
+        return True
+
+
 class TextFormatter(logging.Formatter):
     """`time level logger: message [request id]`, for a person reading a terminal."""
 
@@ -112,6 +127,7 @@ def log_config(log_format: LogFormat) -> dict[str, Any]:
             "default": {"()": f"{__name__}.{formatter.__name__}"},
             "access": {"()": f"{__name__}.{formatter.__name__}"},
         },
+        "filters": {"without_query": {"()": f"{__name__}.WithoutQuery"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
@@ -123,7 +139,7 @@ def log_config(log_format: LogFormat) -> dict[str, Any]:
             **{name: {**handler, "level": "INFO"} for name in _OURS},
             "uvicorn": {**handler, "level": "INFO"},
             "uvicorn.error": {"level": "INFO"},
-            "uvicorn.access": {**handler, "level": "INFO"},
+            "uvicorn.access": {**handler, "level": "INFO", "filters": ["without_query"]},
             "py.warnings": {**handler, "level": "WARNING"},
         },
         "root": {"handlers": ["stderr"], "level": "WARNING"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from gateway.http.logs import JsonFormatter, TextFormatter, log_config, logged_as
+from gateway.http.logs import JsonFormatter, TextFormatter, WithoutQuery, log_config, logged_as
 
 
 def record(message: str, *, error: bool = False) -> logging.LogRecord:
@@ -43,3 +43,19 @@ def test_serve_picks_the_formatter_by_log_format() -> None:
     for name, formatter in (("json", JsonFormatter), ("text", TextFormatter)):
         config = log_config(name)  # type: ignore[arg-type]
         assert config["formatters"]["default"]["()"].endswith(formatter.__name__)
+
+
+def test_an_access_line_never_carries_the_urls_query_string() -> None:
+    asked = "/graphql?variables=%7B%22id%22%3A%22440106199001011234%22%7D"
+    access = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", asked, "1.1", 200), None,
+    )  # fmt: skip
+    assert WithoutQuery().filter(access)
+    line = json.loads(JsonFormatter().format(access))
+    assert line["path"] == "/graphql?…"
+    assert "440106199001011234" not in json.dumps(line)
+    assert "440106199001011234" not in TextFormatter().format(access)
+    config = log_config("json")
+    assert config["loggers"]["uvicorn.access"]["filters"] == ["without_query"]
+    assert config["filters"]["without_query"]["()"].endswith("WithoutQuery")
