@@ -173,6 +173,7 @@ class Gateway:
             DocumentStore(self.audit_store.engine), settings.audit_url, settings.documents,
             clock=self.timestamp, on_approved=self._compile_ahead,
         )  # fmt: skip
+        self._ahead: asyncio.Task[None] | None = None
 
     @property
     def policy_id(self) -> int:
@@ -352,29 +353,49 @@ class Gateway:
     def _swap(self, served: Served) -> None:
         self.served = served
         self.metrics.serving(served.policy.version)
-        self._compile_ahead(self.documents.approved())  # plans are per policy version
         _freeze()
+        # Plans are per policy version: compile the approved documents' again, a document at
+        # a time between requests (hundreds of them would otherwise hold the loop for seconds).
+        if self._ahead is not None:
+            self._ahead.cancel()
+        self._ahead = asyncio.get_running_loop().create_task(self._compile_all_ahead())
 
-    def _compile_ahead(self, rows: list[DocumentRow]) -> None:
-        """Compile the plans of approved documents `rows` into this process's plan cache, for
-        each grant set their agency can be answered with (no duty named; each duty held)."""
-        served = self.served
-        planned = 0
+    async def _compile_all_ahead(self) -> None:
+        """Compile every approved document's plans for the policy in force, yielding to
+        requests between documents; stops when another policy is swapped in meanwhile."""
+        served, planned = self.served, 0
+        rows = self.documents.approved()
         for row in rows:
-            held = served.policy.grants.get(row.agency)
-            if held is None:  # an agency no longer in the catalogue: nothing to compile for
-                continue
-            for duty in (None, *held.agency.duties):
-                try:
-                    grants = served.policy.bound_grants(row.agency, duty)
-                except PolicyError:  # the catalogue requires a duty: not without one
-                    continue
-                planned += compile_ahead(
-                    row.query, schema=served.schemas.schema_for(grants), grants=grants,
-                    policy_version=served.policy.version, limits=self.settings.limits,
-                )  # fmt: skip
+            if self.served is not served:  # the next swap's run compiles for its policy
+                return
+            planned += self._plans_ahead(row)
+            await asyncio.sleep(0)
         if rows:
             log.info("%d plans compiled ahead for %d approved documents", planned, len(rows))
+
+    def _compile_ahead(self, rows: list[DocumentRow]) -> None:
+        """Compile the plans of approved documents `rows` (newly approved: a few) now."""
+        planned = sum(self._plans_ahead(row) for row in rows)
+        log.info("%d plans compiled ahead for %d approved documents", planned, len(rows))
+
+    def _plans_ahead(self, row: DocumentRow) -> int:
+        """Compile approved document `row`'s plans into this process's plan cache, for each
+        grant set its agency can be answered with (no duty named; each duty it holds)."""
+        served = self.served
+        held = served.policy.grants.get(row.agency)
+        if held is None:  # an agency no longer in the catalogue: nothing to compile for
+            return 0
+        planned = 0
+        for duty in (None, *held.agency.duties):
+            try:
+                grants = served.policy.bound_grants(row.agency, duty)
+            except PolicyError:  # the catalogue requires a duty: not without one
+                continue
+            planned += compile_ahead(
+                row.query, schema=served.schemas.schema_for(grants), grants=grants,
+                policy_version=served.policy.version, limits=self.settings.limits,
+            )  # fmt: skip
+        return planned
 
     async def close(self) -> None:
         """Stop following the policy, write the audit records still pending, then dispose of
@@ -382,6 +403,8 @@ class Gateway:
         await self.policy_follower.close()
         await self.revocations.close()
         await self.documents.close()
+        if self._ahead is not None:
+            self._ahead.cancel()
         await self.audit.close()
         await self.witnesses.close()  # the final head, once every record is written
         await self.audit_store.close()
