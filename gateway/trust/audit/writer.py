@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from gateway.errors import GatewayError
+from gateway.tracing import span
 from gateway.trust.audit.encoding import Encoded, encode, stand_in
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ class AuditWriter:
             extra = ()
         self._pending.append((encoded, extra, future))
         self._wake.set()
-        number = await future
+        with span("audit.commit"):  # the wait for this record's group commit (audit.batch)
+            number = await future
         if encoded.withheld:
             raise _unavailable()
         return number
@@ -113,9 +115,11 @@ class AuditWriter:
     async def _attempt(self, batch: _Batch, budget: list[int]) -> None:
         started = time.perf_counter()
         try:
-            numbers = await self.store.append(
-                [encoded for encoded, _, _ in batch], [row for _, rows, _ in batch for row in rows]
-            )
+            with span("audit.batch", {"audit.batch_size": len(batch)}):  # a trace of its own
+                numbers = await self.store.append(
+                    [encoded for encoded, _, _ in batch],
+                    [row for _, rows, _ in batch for row in rows],
+                )
         except Exception as error:  # any store failure: refuse the request, never drop silently
             budget[0] -= 1
             if _outage(error) or budget[0] < 0:
