@@ -93,6 +93,9 @@ def test_every_shipped_deployment_file_serves(tmp_path: Path, seeded: Path, ship
         (("[policy]\n", "[policy]\ncatalogue = 'x'\n"), "\\[policy\\] 'catalogue' is an unknown"),
         (("[metrics]\n", "[metrics]\nport = 9\n"), "\\[metrics\\] 'port' is an unknown"),
         (('listen = "', 'listen = "9464" # "'), "metrics.listen must be host:port"),
+        (("[tracing]\n", "[tracing]\nurl = 'x'\n"), "\\[tracing\\] 'url' is an unknown"),
+        (("sample_ratio = 1.0", "sample_ratio = 2"), "tracing.sample_ratio must be between 0"),
+        (('endpoint = "http', 'endpoint = "udp'), "tracing.endpoint must be the collector"),
         (
             ('algorithms = ["EdDSA"]', 'algorithms = "EdDSA"'),
             "identity.algorithms must be a list of strings",
