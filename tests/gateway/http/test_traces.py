@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from gateway import tracing
+from gateway.graphql.plan.cache import shape_hash
 from gateway.http.app import create_app
 from gateway.http.middleware import Traced
 from gateway.settings import Settings, TracingOptions
@@ -289,3 +291,14 @@ def test_serving_without_traces_loads_no_opentelemetry() -> None:
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True, cwd=repo)  # fmt: skip
     assert loaded.stdout.strip() == "False"
+
+
+def test_a_plans_name_in_traces_ignores_the_literals_written_in_it() -> None:
+    one = shape_hash('{ person(idNumber: "440106199001011234") { name } }', None)
+    other = shape_hash('{ person(idNumber: "11010519491231002X") { name } }', None)
+    paged = shape_hash("{ persons(first: 3) { edges { node { name } } } }", None)
+    assert one == other
+    assert one != shape_hash('{ person(idNumber: "440106199001011234") { phone } }', None)
+    assert one != shape_hash('{ person(idNumber: "440106199001011234") { name } }', "Named")
+    assert paged == shape_hash("{ persons(first: 100) { edges { node { name } } } }", None)
+    assert re.fullmatch(r"[0-9a-f]{16}", one)
