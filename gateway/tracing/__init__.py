@@ -103,13 +103,15 @@ def span(
     attributes: Mapping[str, Attribute] | None = None,
     *,
     parent: Mapping[str, str] | None = None,
+    root: bool = False,
 ) -> Span:
-    """A span named `name`, a child of the span in progress (or of the W3C `traceparent` in
-    the headers `parent`, for a request); the shared no-op while traces are off."""
+    """A span named `name`, a child of the span in progress; with `root` (or `parent`, the
+    headers of a request, whose W3C `traceparent` is followed) the start of a trace. The shared
+    no-op while traces are off, and for a child outside a sampled trace."""
     recorder = _recorder
     if recorder is None:
         return _OFF
-    return recorder.span(name, attributes, parent)
+    return recorder.span(name, attributes, parent, root=root) or _OFF
 
 
 def note(key: str, value: Attribute) -> None:

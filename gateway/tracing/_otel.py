@@ -84,11 +84,18 @@ class Recorder:
         name: str,
         attributes: Mapping[str, Attribute] | None,
         parent: Mapping[str, str] | None,
-    ) -> LiveSpan:
-        """A new span; its parent is the caller's `traceparent` in `parent` if it has one."""
+        *,
+        root: bool,
+    ) -> LiveSpan | None:
+        """A new span; its parent is the caller's `traceparent` in `parent` if it has one.
+        None for a child with no recorded span above it (a trace not sampled, or work outside
+        a request): the SDK would build a span only to drop it, at ~20 µs each."""
         above = None
-        if parent is not None and "traceparent" in parent:
-            above = _PROPAGATOR.extract(parent)
+        if parent is not None:
+            if "traceparent" in parent:
+                above = _PROPAGATOR.extract(parent)
+        elif not root and not trace.get_current_span().is_recording():
+            return None
         return LiveSpan(self.tracer.start_span(name, context=above, attributes=attributes))
 
     def note(self, key: str, value: Attribute) -> None:

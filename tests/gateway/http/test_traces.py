@@ -41,6 +41,7 @@ LICENCES = "{ licenses(first: 3) { edges { node { licenseNumber kind status } } 
 #: A caller's W3C trace context: its trace id and the caller's span, sampled.
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
+UNSAMPLED = "0af7651916cd43dd8448eb211c80319c"
 
 
 class Collector:
@@ -160,6 +161,8 @@ def test_a_request_is_one_trace_of_plan_statements_vouchers_and_audit_commit(
         again = ask(server, psb, PERSON, {"id": id_number})
         literal = ask(server, psb, inline)
         licences = ask(server, token_for("GZ-AMR"), LICENCES)
+        unsampled = ask(server, psb, PERSON, {"id": id_number},
+                        traceparent=f"00-{UNSAMPLED}-{CALLER_SPAN}-00")  # fmt: skip
         unknown = server.client.get(f"/person/{id_number}")
     # Stopping the gateway sent every span still buffered.
     assert person.json()["data"]["person"]["name"] == name
@@ -173,6 +176,9 @@ def test_a_request_is_one_trace_of_plan_statements_vouchers_and_audit_commit(
     spans = collector.spans()
     by_id = {s.span_id: s for s in spans}
     requests = {attributes(s)["govgate.request_id"]: s for s in spans if s.name == "request"}
+    # The caller decided not to sample its trace: none of that request is recorded.
+    assert unsampled.status_code == 200
+    assert all(s.trace_id.hex() != UNSAMPLED for s in spans)
     assert set(requests) == {
         r.headers["x-request-id"] for r in (person, again, literal, licences, unknown)
     }
