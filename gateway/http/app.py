@@ -54,6 +54,8 @@ def create_app(
     `clock` gives the current time, time-zone aware (tests pin it); `approval` approves
     starting on files that remove shared information (Art. 9; see Gateway).
     """
+    if settings.tracing.enabled:
+        tracing.check()  # refuse to start without the packages, not at the first request
     gateway = Gateway(settings, clock=clock, approval=approval)
     routes = [
         Route("/healthz", health, methods=["GET"]),
@@ -64,8 +66,6 @@ def create_app(
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
     endpoints = frozenset(route.path for route in routes if isinstance(route, Route))
-    if settings.tracing.enabled:
-        tracing.check()  # refuse to start without the packages, not at the first request
     middleware = [  # outermost first (gateway.http.middleware)
         Middleware(RequestIds),
         *([Middleware(Traced, endpoints=endpoints)] if settings.tracing.enabled else []),

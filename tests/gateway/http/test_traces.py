@@ -27,6 +27,7 @@ from gateway.graphql.plan.cache import shape_hash
 from gateway.http.app import create_app
 from gateway.http.middleware import Traced
 from gateway.settings import Settings, TracingOptions
+from gateway.tracing import TracingUnavailableError
 from tests.conftest import NOW
 from tests.gateway.conftest import LiveServer, free_port, isolated
 
@@ -308,3 +309,17 @@ def test_a_plans_name_in_traces_ignores_the_literals_written_in_it() -> None:
     assert one != shape_hash('{ person(idNumber: "440106199001011234") { name } }', "Named")
     assert paged == shape_hash("{ persons(first: 100) { edges { node { name } } } }", None)
     assert re.fullmatch(r"[0-9a-f]{16}", one)
+
+
+def test_traces_on_without_opentelemetry_refuse_to_start_saying_what_to_install(
+    seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a machine where govgate was installed without its tracing extra.
+    for name in ["opentelemetry.sdk", *(m for m in sys.modules if m.startswith("opentelemetry."))]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "gateway.tracing._otel", raising=False)
+    settings = isolated(Settings.demo(seeded), tmp_path)
+    settings = dataclasses.replace(settings, tracing=TracingOptions(enabled=True))
+    with pytest.raises(TracingUnavailableError, match=r"pip install 'govgate\[tracing\]'"):
+        create_app(settings, clock=lambda: NOW)
+    create_app(dataclasses.replace(settings, tracing=TracingOptions()), clock=lambda: NOW)
