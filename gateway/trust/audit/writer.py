@@ -110,16 +110,15 @@ class AuditWriter:
         # Splitting a batch of n costs at most about 2 log2(n) failed attempts per bad record;
         # past this budget whatever is left fails (a fault that no split will cure).
         budget = [4 * math.ceil(math.log2(len(batch) + 1)) + 4]
-        await self._attempt(batch, budget)
+        with span("audit.batch", {"audit.batch_size": len(batch)}, root=True):  # a trace of its own
+            await self._attempt(batch, budget)
 
     async def _attempt(self, batch: _Batch, budget: list[int]) -> None:
         started = time.perf_counter()
         try:
-            with span("audit.batch", {"audit.batch_size": len(batch)}, root=True):
-                numbers = await self.store.append(
-                    [encoded for encoded, _, _ in batch],
-                    [row for _, rows, _ in batch for row in rows],
-                )
+            numbers = await self.store.append(
+                [encoded for encoded, _, _ in batch], [row for _, rows, _ in batch for row in rows]
+            )
         except Exception as error:  # any store failure: refuse the request, never drop silently
             budget[0] -= 1
             if _outage(error) or budget[0] < 0:
