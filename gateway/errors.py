@@ -21,6 +21,7 @@ GatewayError                          (gateway.errors)
 ├── DocumentError                     (gateway.documents.errors: an operation refused by its
 │                                      document: a persisted query unknown, not approved)
 ├── DocumentStoreError                (gateway.documents.errors: the documents' log cannot be used)
+├── TracingUnavailableError           (gateway.tracing: traces on, OpenTelemetry not installed)
 └── BackupError                       (gateway.backup.errors: a backup or restore cannot go on)
 
 The workflows' errors (gateway.workflows.errors) have a root of their own, WorkflowError, each

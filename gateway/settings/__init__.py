@@ -21,6 +21,7 @@ from gateway.settings.sections import (
     MetricsOptions,
     RateLimits,
     ServerOptions,
+    TracingOptions,
     Witnessing,
     WorkflowOptions,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "RateLimits",
     "ServerOptions",
     "Settings",
+    "TracingOptions",
     "Witnessing",
     "WorkflowOptions",
     "load_settings",
