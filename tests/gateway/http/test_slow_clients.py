@@ -149,9 +149,9 @@ def test_httptools_and_uvloop_are_the_default_and_h11_and_asyncio_may_be_chosen(
     plain = ServerConfig("gateway.http.serving:app_from_environment", options=chosen)
     assert plain.http is DeadlineProtocol
     assert plain.loop == "asyncio"
-    with pytest.raises(ConfigError, match="server.http must be one of httptools, h11"):
+    with pytest.raises(ConfigError, match=r"server\.http must be one of httptools, h11"):
         ServerOptions(http="h2")
-    with pytest.raises(ConfigError, match="server.loop must be one of uvloop, asyncio"):
+    with pytest.raises(ConfigError, match=r"server\.loop must be one of uvloop, asyncio"):
         ServerOptions(loop="trio")
 
 
