@@ -15,6 +15,13 @@ the process's CPU per request (`time.process_time`: the event loop and the threa
 and the audit store use), and the wall clock. Every answer is checked (status 200, a person
 with the ID asked). With --profile N, prints cProfile's N costliest functions (own time)
 instead. The collector runs as it does when serving.
+
+With --over-http PARSER/LOOP (e.g. httptools/uvloop, h11/asyncio), the app is served instead
+by uvicorn with govgate's protocol (gateway.http.slow_clients.ServerConfig) in a thread of this
+process, and the requests go over one keep-alive connection on 127.0.0.1 from the main thread;
+the figure is then the CPU of the server's thread alone per request (its event loop: HTTP
+parsing, the app, the audit writer; not the client, and not SQLite's worker threads). On a
+checkout where `[server]` has no `http`/`loop` settings, h11/asyncio is what it serves.
 """
 
 from __future__ import annotations
@@ -28,10 +35,12 @@ import json
 import platform
 import pstats
 import random
+import socket
 import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,8 +49,9 @@ from typing import Any
 import uvloop
 
 from gateway.http.app import create_app
+from gateway.http.slow_clients import ServerConfig
 from gateway.identity.dev_keys import dev_signing_key, issue_token
-from gateway.settings import Settings
+from gateway.settings import ServerOptions, Settings
 from sources.engines import default_urls
 from sources.synthetic.seed import SeedPlan, seed
 
@@ -163,6 +173,56 @@ async def run(data: Path, n: int, profile: int, sort: str, audit_url: str | None
         await lifespan.__aexit__(None, None, None)
 
 
+def _over_http(settings: Settings, token: str, bodies: list[bytes], how: str) -> dict[str, Any]:
+    import uvicorn  # noqa: PLC0415 (only this mode serves)
+
+    parser, _, loop = how.partition("/")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    chosen = {"http": parser, "loop": loop} if (parser, loop) != ("h11", "asyncio") else {}
+    options = ServerOptions(host="127.0.0.1", port=port, **chosen)  # type: ignore[arg-type]
+    server = uvicorn.Server(ServerConfig(create_app(settings), options=options, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    clock = time.pthread_getcpuclockid(thread.ident or 0)
+    head = (
+        "POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: "
+    ).encode()
+    cpu: list[float] = []
+    wall: list[float] = []
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        for i, payload in enumerate(bodies):
+            c0, w0 = time.clock_gettime(clock), time.perf_counter()
+            connection.sendall(head + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+            answer = b""
+            while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < int(
+                answer.lower().partition(b"content-length: ")[2].partition(b"\r\n")[0] or 1 << 30
+            ):
+                answer += connection.recv(65536)
+            c1, w1 = time.clock_gettime(clock), time.perf_counter()
+            wanted = json.loads(payload)["variables"]["id"]
+            got = json.loads(answer.partition(b"\r\n\r\n")[2])
+            if (
+                not answer.startswith(b"HTTP/1.1 200")
+                or got["data"]["person"]["idNumber"] != wanted
+            ):
+                raise SystemExit(f"unexpected answer: {answer[:300]!r}")
+            if i >= WARMUP:
+                cpu.append((c1 - c0) * 1e6)
+                wall.append((w1 - w0) * 1e6)
+    server.should_exit = True
+    thread.join(30)
+    return {
+        "server_thread_cpu_us_median": round(statistics.median(cpu), 1),
+        "server_thread_cpu_us_mean": round(statistics.fmean(cpu), 1),
+        "wall_us_median": round(statistics.median(wall), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="a seeded folder (made when missing)")
@@ -171,9 +231,25 @@ def main() -> None:
     parser.add_argument("--audit-url", help="the audit store (default: SQLite in --data)")
     parser.add_argument("--sort", default="tottime", help="cProfile's order (tottime, cumtime)")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop's event loop")
+    parser.add_argument("--over-http", metavar="PARSER/LOOP", help="e.g. httptools/uvloop")
     args = parser.parse_args()
     data = args.data or Path(tempfile.mkdtemp(prefix="govgate-request-cpu-"))
     _seeded(data)
+    if args.over_http:
+        settings = Settings.demo(data)
+        if args.audit_url:
+            settings = dataclasses.replace(settings, audit_url=args.audit_url)
+        token = issue_token(dev_signing_key(data), agency="GZ-PSB", ttl_seconds=3600)
+        result = _over_http(settings, token, _bodies(data, WARMUP + args.requests), args.over_http)
+        result |= {
+            "over_http": args.over_http,
+            "requests": args.requests,
+            "audit": "SQLite in --data" if not args.audit_url else args.audit_url.split("@")[-1],
+            "machine": f"{platform.node()} {platform.machine()} python {platform.python_version()}",
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        print(json.dumps(result, indent=2))
+        return
     factory: Any = None
     if args.uvloop:
         factory = uvloop.new_event_loop
