@@ -100,7 +100,7 @@ class Authenticator:
         self._pem = pem_keys(config.public_keys, config.algorithms)
         self._jwks = Jwks(config, http)
         #: Tokens that passed every check, by digest, until they expire.
-        self.verified = TokenCache(config.token_cache_size)
+        self.verified: TokenCache[Identity, VerifyingKey] = TokenCache(config.token_cache_size)
 
     async def authenticate(self, authorization: str | None) -> Identity:
         """The agency (`sub`) and officer (`act.sub`) of a valid bearer token; raises
@@ -160,7 +160,7 @@ class Authenticator:
         self.verified.put(digest, verified, now)
         return identity
 
-    def _still_good(self, known: Verified) -> bool:
+    def _still_good(self, known: Verified[Identity, VerifyingKey]) -> bool:
         """Whether a remembered token would pass the full check today: not revoked, its key
         still the one that verified it (and the JWKS it came from fresh enough), its agency
         still in the catalogue. Its expiry the cache itself checks."""

@@ -23,11 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from gateway.identity.authenticator import Identity
-    from gateway.identity.keys import VerifyingKey
+from typing import Generic, TypeVar
 
 __all__ = ["DEFAULT_TOKEN_CACHE_SIZE", "TokenCache", "Verified", "token_digest"]
 
@@ -35,18 +31,24 @@ __all__ = ["DEFAULT_TOKEN_CACHE_SIZE", "TokenCache", "Verified", "token_digest"]
 DEFAULT_TOKEN_CACHE_SIZE = 10_000
 
 
+#: The identity and the key types (the authenticator's `Identity` and `VerifyingKey`: named
+#: by the authenticator, which imports this module, not the other way round).
+IdentityT = TypeVar("IdentityT")
+KeyT = TypeVar("KeyT")
+
+
 @dataclass(frozen=True, slots=True)
-class Verified:
+class Verified(Generic[IdentityT, KeyT]):
     """What the full check of one token concluded."""
 
-    identity: Identity
+    identity: IdentityT
     #: The token's `exp` (seconds since the epoch): the entry is not used from then on.
     expires: float
     jti: str | None
     #: The header's `kid` as sent, to find the key the token names today.
     kid: object
     #: The key object that verified the signature.
-    key: VerifyingKey
+    key: KeyT
 
 
 def token_digest(token: str) -> bytes:
@@ -54,19 +56,19 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
-class TokenCache:
+class TokenCache(Generic[IdentityT, KeyT]):
     """At most `size` verified tokens by digest, least recently used out first; 0 keeps none."""
 
     def __init__(self, size: int = DEFAULT_TOKEN_CACHE_SIZE) -> None:
         if size < 0:
             raise ValueError(f"The token cache size must be 0 or more, not {size}.")
         self.size = size
-        self._entries: OrderedDict[bytes, Verified] = OrderedDict()
+        self._entries: OrderedDict[bytes, Verified[IdentityT, KeyT]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, digest: bytes, now: float) -> Verified | None:
+    def get(self, digest: bytes, now: float) -> Verified[IdentityT, KeyT] | None:
         """The entry for `digest` if it is there and its token has not expired at `now`."""
         entry = self._entries.get(digest)
         if entry is None:
@@ -77,7 +79,7 @@ class TokenCache:
         self._entries.move_to_end(digest)
         return entry
 
-    def put(self, digest: bytes, entry: Verified, now: float) -> None:
+    def put(self, digest: bytes, entry: Verified[IdentityT, KeyT], now: float) -> None:
         """Remember `entry` unless its token expires by `now` or the cache keeps none."""
         if self.size == 0 or now >= entry.expires:
             return
