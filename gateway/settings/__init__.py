@@ -22,6 +22,7 @@ from gateway.settings.sections import (
     MetricsOptions,
     RateLimits,
     ServerOptions,
+    TracingOptions,
     Witnessing,
     WorkflowOptions,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "RateLimits",
     "ServerOptions",
     "Settings",
+    "TracingOptions",
     "Witnessing",
     "WorkflowOptions",
     "load_settings",

@@ -12,6 +12,7 @@ from gateway.settings.sections import (
     MetricsOptions,
     RateLimits,
     ServerOptions,
+    TracingOptions,
     Witnessing,
     WorkflowOptions,
 )
@@ -50,6 +51,8 @@ class Settings:
     token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
     server: ServerOptions = field(default_factory=ServerOptions)
     metrics: MetricsOptions = field(default_factory=MetricsOptions)
+    #: OpenTelemetry traces to a collector (`[tracing]`): off by default.
+    tracing: TracingOptions = field(default_factory=TracingOptions)
     #: Pool sizes and time limits per source (`[source_options]`); defaults where absent.
     source_options: dict[str, SourceOptions] = field(default_factory=dict)
     #: The audit store (Art. 28, 34): SQLite by default, PostgreSQL in a deployment.
