@@ -12,12 +12,14 @@ re-exports it from gateway.trust.canonical.
 
 `canonical_json` is the library's (`rfc8785`) for any JSON value. `canonical_plain` is a fast
 path for values made only of text, integers, booleans, null, lists and objects with ASCII keys
-(no floats): for those the standard library's sorted, compact `json.dumps` writes exactly the
-JCS bytes (sorting by code point is sorting by UTF-16 code unit for ASCII keys; integers and
-escapes are written alike), in a sixth of the time (measured: 5.7 us against 37 us for an audit
-record). Audit records and seals are such values by construction; tests/sources/
-test_canonical.py checks the two agree over random plain values, and that a stored audit
-record's bytes are the ones it had before this module existed.
+(no floats): for those orjson's sorted, compact form (and the standard library's sorted,
+compact `json.dumps`, which writes what orjson refuses) is exactly the JCS bytes (sorting by
+code point is sorting by UTF-16 code unit for ASCII keys; integers and escapes are written
+alike), in a fraction of the time (measured: 5.7 us against 37 us for an audit record with
+`json.dumps`; orjson takes about a tenth of that). Audit records and seals are such values by
+construction; tests/sources/test_canonical.py checks the fast path agrees with the library
+over random plain values, and that a stored audit record's bytes are the ones it had before
+this module existed.
 
     CanonicalFormError   a value has no canonical form (NaN, a huge integer, a lone surrogate)
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+import orjson
 import rfc8785
 
 from sources.errors import SourceError
@@ -62,4 +65,10 @@ def canonical_plain(value: object) -> bytes:
     The caller vouches for the value's kind. Raises UnicodeEncodeError for a lone surrogate
     (UTF-8 cannot carry it) and TypeError for a value JSON cannot carry at all.
     """
+    try:
+        # orjson's sorted, compact form: the same bytes again, in a tenth of the time.
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer past 64 bits
+        pass
+    # The standard library writes what orjson refuses (and raises as this function promises).
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()

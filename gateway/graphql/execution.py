@@ -29,6 +29,8 @@ from gateway.graphql.reads import fields_read
 from gateway.graphql.rules import rules_for
 
 if TYPE_CHECKING:
+    from collections.abc import Set as AbstractSet
+
     from graphql import DocumentNode
 
     from gateway.graphql.schemas import AgencySchema
@@ -160,13 +162,14 @@ async def run_operation(
     """Execute one prepared operation, unless it was refused or the request costs too much."""
     response, read = await _run(prepared, schema=schema, context=context, cost=cost)
     response.setdefault("extensions", {})["cost"] = cost.extension(prepared)
+    # frozenset() of a plan's frozenset is that frozenset: its hash is computed once per plan.
     return Answer(response=response, fields=frozenset(read), records=tuple(context.returned),
                   flags=tuple(context.flags))  # fmt: skip
 
 
 async def _run(
     prepared: Prepared, *, schema: AgencySchema, context: RequestContext, cost: RequestCost
-) -> tuple[dict[str, Any], set[str]]:
+) -> tuple[dict[str, Any], AbstractSet[str]]:
     if prepared.bounds is None:  # refused when it was prepared
         return dict(prepared.refusal or {}), set()
     if cost.over:
@@ -212,7 +215,7 @@ async def _planned(
     variables: dict[str, Any] | None,
     schema: AgencySchema,
     context: RequestContext,
-) -> tuple[dict[str, Any], set[str]] | None:
+) -> tuple[dict[str, Any], AbstractSet[str]] | None:
     """The operation answered by its compiled plan, shaped as `execute`'s answer is; None when
     it has no plan (the resolvers answer it)."""
     outcome = await planned(
@@ -223,7 +226,7 @@ async def _planned(
     response: dict[str, Any] = {"data": outcome.data}
     if outcome.errors:
         response["errors"] = [wire.shape(e, context.request_id) for e in outcome.errors]
-    return response, set(outcome.read)
+    return response, outcome.read  # the plan's own frozenset: run_operation keeps it as it is
 
 
 def _parse_and_validate(

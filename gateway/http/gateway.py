@@ -132,6 +132,7 @@ class Gateway:
                 jwks_url=settings.jwks_url,
                 max_lifetime_seconds=settings.max_token_lifetime,
                 require_jti=settings.require_jti,
+                token_cache_size=settings.token_cache_size,
             )
         except ValueError as error:  # a sentence for the operator, never a traceback
             raise ConfigError(f"[identity] {error} (docs/deploy-config.md)") from None

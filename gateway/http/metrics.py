@@ -86,6 +86,10 @@ class Metrics:
             "committed, by endpoint and decision.",
             ["endpoint", "decision"], buckets=REQUEST_BUCKETS, registry=registry,
         )  # fmt: skip
+        # Each request's labelled series, looked up once per label set: `labels()` validates
+        # and locks on every call, and the sets are few (agencies, endpoints, decisions).
+        self._counted: dict[tuple[str, str, str], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
         self.statements = Counter(
             "govgate_sql_statements", "SQL statements sent, by source (`audit`: the audit store's "
             "database, which also holds the published policy).", ["source"], registry=registry,
@@ -176,9 +180,18 @@ class Metrics:
         """
         decision = decision or trail.decision
         endpoint = endpoint or trail.endpoint
-        self.requests.labels(trail.agency or "none", endpoint, decision).inc()
+        counted_as = (trail.agency or "none", endpoint, decision)
+        counted = self._counted.get(counted_as)
+        if counted is None:
+            counted = self._counted[counted_as] = self.requests.labels(*counted_as)
+        counted.inc()
         seconds = time.perf_counter() - trail.started
-        self.request_seconds.labels(endpoint, decision).observe(seconds)
+        timed = self._timed.get((endpoint, decision))
+        if timed is None:
+            timed = self._timed[endpoint, decision] = self.request_seconds.labels(
+                endpoint, decision
+            )
+        timed.observe(seconds)
 
     def audited(self, records: int, seconds: float) -> None:
         """The audit writer committed a batch of `records` in `seconds` (its `on_commit`)."""

@@ -3,7 +3,10 @@
 uvicorn has no deadline on request headers: its keep-alive timer starts only after a response
 and any byte received cancels it, so 250 connections sending a header byte every few seconds
 were held for ever, and enough of them exhaust the process's file descriptors (and with them
-the audit store's). `DeadlineProtocol` is uvicorn's h11 protocol with three bounds:
+the audit store's). `SlowClientBounds` adds these bounds to uvicorn's HTTP protocols, the same
+code for both parsers (`server.http`): `HttpToolsDeadlineProtocol` (httptools, the default:
+its C parser costs a fraction of h11's per request) and `DeadlineProtocol` (h11, pure Python).
+Each protocol says only which phase its client is in (`_their_phase`); the deadlines are shared:
 
 - headers: a connection must deliver a request's complete headers within `header_timeout_s`
   of connecting, or of its previous response; else it is closed. No request was made, so there
@@ -31,6 +34,7 @@ them with the rest of uvicorn's configuration).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,17 +42,22 @@ from typing import TYPE_CHECKING, Any, Literal
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from gateway.http.middleware.audited import UNPARSABLE
 from gateway.settings import ServerOptions
 
 if TYPE_CHECKING:
-    import asyncio
-
-    from starlette.types import Message, Scope
+    from starlette.types import ASGIApp, Message, Scope
     from uvicorn.server import ServerState
 
-__all__ = ["BODY_GRACE_SECONDS", "DeadlineProtocol", "ServerConfig"]
+__all__ = [
+    "BODY_GRACE_SECONDS",
+    "DeadlineProtocol",
+    "HttpToolsDeadlineProtocol",
+    "ServerConfig",
+    "SlowClientBounds",
+]
 
 log = logging.getLogger("govgate.gateway")
 
@@ -60,17 +69,21 @@ BODY_GRACE_SECONDS = 5.0
 _WARN_EVERY = 10.0
 
 _Phase = Literal["headers", "body"]
+#: Where an httptools client is: between requests, in a request's headers, in its body, done.
+_Their = Literal["idle", "headers", "body", "done"]
 
 
 class ServerConfig(uvicorn.Config):
-    """uvicorn's configuration with govgate's protocol and the deployment's `[server]`."""
+    """uvicorn's configuration with govgate's protocol, loop and the deployment's `[server]`."""
 
     def __init__(self, app: Any, *, options: ServerOptions, **kwargs: Any) -> None:
+        protocol = HttpToolsDeadlineProtocol if options.http == "httptools" else DeadlineProtocol
         super().__init__(
             app,
             host=options.host,
             port=options.port,
-            http=DeadlineProtocol,
+            http=protocol,
+            loop=options.loop,
             ws="none",  # no websockets: an upgrade is an ordinary, recorded HTTP request
             timeout_keep_alive=options.keep_alive_s,
             **kwargs,
@@ -78,25 +91,56 @@ class ServerConfig(uvicorn.Config):
         self.options = options
 
 
-class DeadlineProtocol(H11Protocol):
-    """uvicorn's h11 protocol with header, body and connection-count bounds."""
+class SlowClientBounds(asyncio.Protocol):
+    """Header, body, write and connection-count bounds for a uvicorn HTTP protocol.
 
-    def __init__(
-        self,
-        config: uvicorn.Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
+    Mixed in before the protocol class (`class P(SlowClientBounds, H11Protocol)`): its hooks
+    call the protocol's own, then arm or cancel the deadlines. The protocol says which phase
+    its client is in (`_their_phase`) and how to write a refusal on the wire (`_write_refusal`).
+    """
+
+    if TYPE_CHECKING:  # what uvicorn's protocols provide
+        transport: asyncio.Transport
+        loop: asyncio.AbstractEventLoop
+        connections: set[Any]
+        client: tuple[str, int] | None
+        server: tuple[str, int | None] | None
+        scheme: Literal["http", "https"] | None
+        root_path: str
+        app: ASGIApp
+        app_state: dict[str, Any]
+        config: uvicorn.Config
+
+        def on_response_complete(self) -> None: ...
+
+    options: ServerOptions
+    _phase: _Phase | None
+    _deadline: asyncio.TimerHandle | None
+    _writing: asyncio.TimerHandle | None
+    _refusing: asyncio.Task[None] | None
+
+    def _bounds(self, config: uvicorn.Config) -> None:
+        """Set up the bounds (from the protocol's `__init__`)."""
         options = getattr(config, "options", None)
         self.options = options if isinstance(options, ServerOptions) else ServerOptions()
-        self._phase: _Phase | None = None
-        self._deadline: asyncio.TimerHandle | None = None
-        self._writing: asyncio.TimerHandle | None = None
-        self._refusing: asyncio.Task[None] | None = None
+        self._phase = None
+        self._deadline = None
+        self._writing = None
+        self._refusing = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def _their_phase(self) -> _Phase | None:
+        """The phase whose deadline applies now: "headers", "body", or None (no deadline)."""
+        raise NotImplementedError
+
+    def _write_refusal(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        """Write a complete answer that closes the connection."""
+        raise NotImplementedError
+
+    def _fallback_400(self, msg: str) -> None:
+        """uvicorn's own plain-text 400 (when the app could not answer)."""
+        raise NotImplementedError
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         if len(self.connections) > self.options.max_connections:
             _warn(f"closed a new connection: {self.options.max_connections} are open "
@@ -107,10 +151,6 @@ class DeadlineProtocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        self._watch()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
         self._watch()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -149,14 +189,11 @@ class DeadlineProtocol(H11Protocol):
             return
         start = next((m for m in answer if m["type"] == "http.response.start"), None)
         if start is None:
-            super().send_400_response(msg)
+            self._fallback_400(msg)
             return
         body = b"".join(m.get("body", b"") for m in answer if m["type"] == "http.response.body")
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"connection"]
-        response = h11.Response(status_code=start["status"],
-                                headers=[*headers, (b"connection", b"close")])  # fmt: skip
-        for event in (response, h11.Data(data=body), h11.EndOfMessage()):
-            self.transport.write(self.conn.send(event))
+        self._write_refusal(start["status"], [*headers, (b"connection", b"close")], body)
         self.transport.close()
 
     def pause_writing(self) -> None:
@@ -186,13 +223,10 @@ class DeadlineProtocol(H11Protocol):
 
     def _watch(self) -> None:
         """Arm the deadline of the phase the client is in; never re-arm it for more bytes."""
-        if self.transport.is_closing():
+        if self.transport is None or self.transport.is_closing():
             self._cancel()
             return
-        their = self.conn.their_state
-        phase: _Phase | None = (
-            "headers" if their is h11.IDLE else "body" if their is h11.SEND_BODY else None
-        )
+        phase = self._their_phase()
         if phase == self._phase:
             return
         self._cancel()
@@ -220,6 +254,90 @@ class DeadlineProtocol(H11Protocol):
         _warn(f"closed the connection from {client}: no {what} within {seconds:g} s "
               "(slow client; server.header_timeout_s / body_timeout_s)")  # fmt: skip
         self.transport.close()
+
+
+class DeadlineProtocol(SlowClientBounds, H11Protocol):
+    """uvicorn's h11 protocol with the slow-client bounds (`server.http = "h11"`)."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._bounds(config)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch()
+
+    def _their_phase(self) -> _Phase | None:
+        their = self.conn.their_state
+        return "headers" if their is h11.IDLE else "body" if their is h11.SEND_BODY else None
+
+    def _write_refusal(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        response = h11.Response(status_code=status, headers=headers)
+        for event in (response, h11.Data(data=body), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+
+    def _fallback_400(self, msg: str) -> None:
+        H11Protocol.send_400_response(self, msg)
+
+
+class HttpToolsDeadlineProtocol(SlowClientBounds, HttpToolsProtocol):
+    """uvicorn's httptools protocol with the slow-client bounds (the default `server.http`).
+
+    httptools parses ahead of the answers (pipelined requests are read while one is answered),
+    so the client's phase is followed from the parser's callbacks: a request's headers are due
+    `header_timeout_s` after its first byte, or after the connection's last answer when it has
+    sent nothing since; its body `body_timeout_s` (plus the grace) after its headers.
+    """
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._bounds(config)
+        self._their: _Their = "idle"
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._their = "headers"
+
+    def on_headers_complete(self) -> None:
+        self._their = "body"
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._their = "done"
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._their == "done" and not self.pipeline:
+            self._their = "idle"  # every request read is answered: the next one's headers are due
+        self._watch()
+
+    def _their_phase(self) -> _Phase | None:
+        their = self._their
+        return "headers" if their in ("idle", "headers") else "body" if their == "body" else None
+
+    def _write_refusal(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        lines = [STATUS_LINE[status]]
+        for name, value in headers:
+            if name.lower() != b"content-length":
+                lines += [name, b": ", value, b"\r\n"]
+        lines += [b"content-length: ", str(len(body)).encode("ascii"), b"\r\n\r\n", body]
+        self.transport.write(b"".join(lines))
+
+    def _fallback_400(self, msg: str) -> None:
+        HttpToolsProtocol.send_400_response(self, msg)
 
 
 _last_warning = 0.0

@@ -12,6 +12,8 @@ id>"}}`, Art. 29, 34): `authenticate` returns both as an `Identity`.
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -27,6 +29,7 @@ from gateway.identity.config import (
 )
 from gateway.identity.jwks import Jwks
 from gateway.identity.keys import pem_keys
+from gateway.identity.token_cache import TokenCache, Verified, token_digest
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,6 +49,8 @@ _CLAIM_MEANING = {
     "aud": "which service it is for",
     "sub": "the agency it is issued to",
 }
+#: Any whitespace (str.isspace's characters: the regular expression module uses the same test).
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,10 @@ class Authenticator:
     `is_known_agency` answers whether a code is in the sharing catalogue; `is_revoked` whether
     a token id (`jti`) was revoked (gateway.identity.revocation). `http` is the client the JWKS is
     fetched with; without one, each fetch opens and closes its own.
+
+    A token that passed every check is remembered until its `exp` (gateway.identity.token_cache,
+    `config.token_cache_size` of them); a repeated token is then answered after re-checking
+    only what can change while it lives: revocation, its key and its agency.
     """
 
     def __init__(
@@ -90,11 +99,22 @@ class Authenticator:
         self._required = (*REQUIRED_CLAIMS, "jti") if config.require_jti else REQUIRED_CLAIMS
         self._pem = pem_keys(config.public_keys, config.algorithms)
         self._jwks = Jwks(config, http)
+        #: Tokens that passed every check, by digest, until they expire.
+        self.verified: TokenCache[Identity, VerifyingKey] = TokenCache(config.token_cache_size)
 
     async def authenticate(self, authorization: str | None) -> Identity:
         """The agency (`sub`) and officer (`act.sub`) of a valid bearer token; raises
         AuthenticationError."""
         token = _bearer_token(authorization)
+        digest = token_digest(token)
+        now = time.time()
+        known = self.verified.get(digest, now)
+        if known is not None:
+            if self._still_good(known):
+                return known.identity
+            # Revoked, re-keyed or its agency gone: the full check refuses it in its own words
+            # (or, after a JWKS refresh that kept its key, accepts it again).
+            self.verified.drop(digest)
         header = _unverified_header(token)
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or not algorithm:
@@ -134,7 +154,24 @@ class Authenticator:
                 f"The token is issued to {_safe(agency) or 'an agency'}, which is not in the "
                 "sharing catalogue; ask for a token issued to your agency's catalogue code.",
             )
-        return Identity(agency, _officer(claims))
+        identity = Identity(agency, _officer(claims))
+        jti = claims.get("jti")
+        verified = Verified(identity, claims["exp"], jti, header.get("kid"), key)
+        self.verified.put(digest, verified, now)
+        return identity
+
+    def _still_good(self, known: Verified[Identity, VerifyingKey]) -> bool:
+        """Whether a remembered token would pass the full check today: not revoked, its key
+        still the one that verified it (and the JWKS it came from fresh enough), its agency
+        still in the catalogue. Its expiry the cache itself checks."""
+        if known.jti is not None and self._is_revoked is not None and self._is_revoked(known.jti):
+            return False
+        key = self._lookup(known.kid)
+        if key is not known.key:
+            return False
+        if self._pem.get(key.kid) is not key and self._jwks.too_old():
+            return False
+        return self._is_known_agency(known.identity.agency)
 
     def _verified_claims(self, token: str, key: VerifyingKey, algorithm: str) -> dict[str, Any]:
         config = self.config
@@ -305,7 +342,7 @@ def _bearer_token(authorization: str | None) -> str:
         )
     scheme, _, rest = authorization.strip().partition(" ")
     token = rest.strip()
-    if scheme.lower() != "bearer" or not token or any(c.isspace() for c in token):
+    if scheme.lower() != "bearer" or not token or _SPACE.search(token):
         _refuse(
             "malformed_header",
             "The Authorization header is not 'Bearer <token>'; send the word Bearer, one space "

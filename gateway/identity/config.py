@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from gateway.identity.keys import ASYMMETRIC_ALGORITHMS, pem_keys
+from gateway.identity.token_cache import DEFAULT_TOKEN_CACHE_SIZE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -59,6 +60,9 @@ class IdentityConfig:
     max_lifetime_seconds: int = DEFAULT_MAX_LIFETIME
     #: Whether tokens must carry a `jti` (revocation by `govgate token revoke` needs one).
     require_jti: bool = True
+    #: How many verified tokens a process remembers until they expire (0: none; every request
+    #: then checks its token's signature). gateway.identity.token_cache says what is re-checked.
+    token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
 
     def __post_init__(self) -> None:
         if not self.issuer or not self.audience:
@@ -99,6 +103,11 @@ class IdentityConfig:
             raise ValueError(
                 "IdentityConfig.max_lifetime_seconds must be at least 1: the longest lifetime "
                 "(exp - iat) of an accepted token, in seconds."
+            )
+        if self.token_cache_size < 0:
+            raise ValueError(
+                f"IdentityConfig.token_cache_size must be 0 (remember no token) or more, not "
+                f"{self.token_cache_size}."
             )
         if self.leeway_seconds < 0 or self.jwks_refresh_interval < 0 or self.jwks_max_age < 0:
             raise ValueError(

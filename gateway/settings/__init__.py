@@ -14,6 +14,8 @@ useful in deploy/govgate.example.toml.
 from gateway.settings.deployment import Settings
 from gateway.settings.loading import load_settings, section
 from gateway.settings.sections import (
+    EVENT_LOOPS,
+    HTTP_PARSERS,
     AgencyRateLimits,
     ConfigError,
     DocumentOptions,
@@ -27,6 +29,8 @@ from gateway.settings.sections import (
 )
 
 __all__ = [
+    "EVENT_LOOPS",
+    "HTTP_PARSERS",
     "AgencyRateLimits",
     "ConfigError",
     "DocumentOptions",

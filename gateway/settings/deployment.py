@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, dev_signing_key
+from gateway.identity.token_cache import DEFAULT_TOKEN_CACHE_SIZE
 from gateway.settings.sections import (
     DocumentOptions,
     Limits,
@@ -46,6 +47,9 @@ class Settings:
     max_token_lifetime: int = 86_400
     #: Whether tokens must carry a `jti` (revocation by `govgate token revoke` needs one).
     require_jti: bool = True
+    #: Verified tokens a worker remembers until they expire (`[identity] token_cache_size`;
+    #: 0: none). Revocation, keys and the catalogue are re-checked on every request.
+    token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
     server: ServerOptions = field(default_factory=ServerOptions)
     metrics: MetricsOptions = field(default_factory=MetricsOptions)
     #: OpenTelemetry traces to a collector (`[tracing]`): off by default.

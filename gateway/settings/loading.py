@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gateway.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, public_key_id
+from gateway.identity.token_cache import DEFAULT_TOKEN_CACHE_SIZE
 from gateway.settings.deployment import Settings
 from gateway.settings.sections import (
     AgencyRateLimits,
@@ -123,11 +124,16 @@ class _Identity:
     max_token_lifetime: int = 86_400
     require_jti: bool = True
     require_officer: bool = False
+    token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
 
     def __post_init__(self) -> None:
         if self.max_token_lifetime < 1:
             raise ConfigError(
                 "identity.max_token_lifetime must be a whole number of seconds, 1 or more."
+            )
+        if self.token_cache_size < 0:
+            raise ConfigError(
+                "identity.token_cache_size must be a whole number, 0 (remember no token) or more."
             )
 
 
@@ -299,6 +305,7 @@ def load_settings(path: str | Path) -> Settings:
         max_token_lifetime=identity.max_token_lifetime,
         require_officer=identity.require_officer,
         require_jti=identity.require_jti,
+        token_cache_size=identity.token_cache_size,
         server=section(path, ServerOptions, _table(path, document, "server"), "server"),
         metrics=section(path, MetricsOptions, _table(path, document, "metrics"), "metrics"),
         tracing=section(path, TracingOptions, _table(path, document, "tracing"), "tracing"),

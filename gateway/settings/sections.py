@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
+    "EVENT_LOOPS",
+    "HTTP_PARSERS",
     "AgencyRateLimits",
     "ConfigError",
     "DocumentOptions",
@@ -70,6 +72,12 @@ class Limits:
                 raise ConfigError(f"limits.{name} must be at least 1.")
 
 
+#: The HTTP parsers `server.http` may name: httptools (C, the default) or h11 (pure Python).
+HTTP_PARSERS = ("httptools", "h11")
+#: The event loops `server.loop` may name: uvloop (the default) or the standard library's.
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DocumentOptions:
     """`[documents]`: trusted documents (persisted queries, docs/gateway.md).
@@ -115,6 +123,8 @@ class ServerOptions:
     answer for `write_timeout_s` is disconnected. An idle connection is kept
     `keep_alive_s`. Past `max_connections` open connections a new one is closed at once; past
     `max_requests` requests in progress (per worker) a request is answered 503 `OVERLOADED`.
+    `http` is the HTTP parser (httptools, or h11 in pure Python) and `loop` the event loop
+    (uvloop, or the standard library's asyncio); the bounds above hold under every choice.
     """
 
     host: str = "127.0.0.1"
@@ -125,8 +135,18 @@ class ServerOptions:
     keep_alive_s: int = 5
     max_connections: int = 1_000
     max_requests: int = 200
+    http: str = "httptools"
+    loop: str = "uvloop"
 
     def __post_init__(self) -> None:
+        if self.http not in HTTP_PARSERS:
+            raise ConfigError(
+                f"server.http must be one of {', '.join(HTTP_PARSERS)}, not {self.http!r}."
+            )
+        if self.loop not in EVENT_LOOPS:
+            raise ConfigError(
+                f"server.loop must be one of {', '.join(EVENT_LOOPS)}, not {self.loop!r}."
+            )
         if not 0 <= self.port <= 65_535:
             raise ConfigError(f"server.port must be 0 to 65535, not {self.port}.")
         for name in ("header_timeout_s", "body_timeout_s", "write_timeout_s", "keep_alive_s"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.tracing import span
-from gateway.trust.freshness import FreshnessMonitor, stale_warnings
+from gateway.trust.freshness import FreshnessMonitor, drawn_on, stale_warnings
 from gateway.trust.vouchers import (
     CanonicalFormError,
     Keyring,
@@ -32,10 +32,13 @@ if TYPE_CHECKING:
 
     from gateway.settings import Settings
     from gateway.trust.trail import Trail
-    from policies.catalog import Catalog
+    from policies.catalog import Catalog, Dataset
     from policies.grants import Grants
 
 __all__ = ["Disclosure", "GatewayEvidence", "documentary_datasets"]
+
+#: Selections remembered (below): a few per plan in use; past this many they start again.
+_SELECTIONS = 4096
 
 
 class Disclosure(Protocol):
@@ -77,6 +80,13 @@ class GatewayEvidence:
         self.keyring = Keyring.open(settings.signing_keys)
         self.store = VoucherStore(settings.audit_url)
         self.monitor = FreshnessMonitor(engines)
+        # The datasets an answer drew on, and which of them are documentary, depend only on
+        # the fields it read (its plan's, the same frozenset every request) and the record
+        # types it returned: worked out once per such pair and catalogue, not per request.
+        self._catalog: Catalog | None = None
+        self._selections: dict[
+            tuple[frozenset[str], frozenset[str]], tuple[tuple[Dataset, ...], list[str]]
+        ] = {}
 
     async def start(self) -> None:
         """Create the voucher tables if missing; record the current key's public half."""
@@ -122,8 +132,8 @@ class GatewayEvidence:
         catalog: Catalog,
         grants: Grants,
         request_id: str,
-        fields: set[str],
-        entities: set[str],
+        fields: frozenset[str] | set[str],
+        entities: frozenset[str] | set[str],
         now: datetime,
     ) -> Voucher | None:
         """Add `extensions.voucher` and `extensions.warnings` to `response` where due; the
@@ -133,12 +143,12 @@ class GatewayEvidence:
             return None
         extensions: dict[str, Any] = {}
         newest = await self.monitor.newest(grants)
+        drawn, datasets = self._selection(catalog, frozenset(fields), frozenset(entities))
         warnings = stale_warnings(
-            catalog, grants, fields=fields, entities=entities, newest=newest, now=now
+            catalog, grants, fields=fields, entities=entities, newest=newest, now=now, drawn=drawn
         )
         if warnings:
             extensions["warnings"] = warnings
-        datasets = documentary_datasets(catalog, fields, entities)
         voucher = None
         if datasets:
             voucher = issue(self.keyring, agency=grants.agency.code, request_id=request_id,
@@ -147,6 +157,24 @@ class GatewayEvidence:
         if extensions:
             response.setdefault("extensions", {}).update(extensions)
         return voucher
+
+    def _selection(
+        self, catalog: Catalog, fields: frozenset[str], entities: frozenset[str]
+    ) -> tuple[tuple[Dataset, ...], list[str]]:
+        """The datasets drawn on (`drawn_on`) and the documentary ones among them (as
+        `documentary_datasets` gives them), remembered per catalogue, fields and entities."""
+        if catalog is not self._catalog:  # a new policy: its catalogue may differ
+            self._catalog = catalog
+            self._selections.clear()
+        key = (fields, entities)
+        found = self._selections.get(key)
+        if found is None:
+            drawn = tuple(drawn_on(catalog, fields, entities))
+            found = (drawn, [d.id for d in drawn if d.documentary])
+            if len(self._selections) >= _SELECTIONS:
+                self._selections.clear()
+            self._selections[key] = found
+        return found[0], list(found[1])
 
     async def settle(
         self, trail: Trail, answer: Disclosure, *, catalog: Catalog, grants: Grants, now: datetime
@@ -162,8 +190,8 @@ class GatewayEvidence:
                 catalog=catalog,
                 grants=grants,
                 request_id=trail.request_id,
-                fields=set(answer.fields),
-                entities={entity for entity, _ in answer.records},
+                fields=answer.fields,
+                entities=frozenset(entity for entity, _ in answer.records),
                 now=now,
             )
             traced.set("voucher.issued", voucher is not None)

@@ -20,14 +20,14 @@ from policies.freshness import freshness_of
 from sources.inventory import SOURCES
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from policies.catalog import Catalog
+    from policies.catalog import Catalog, Dataset
     from policies.grants import Grants
 
-__all__ = ["FreshnessMonitor", "stale_warnings"]
+__all__ = ["FreshnessMonitor", "drawn_on", "stale_warnings"]
 
 log = logging.getLogger("govgate.freshness")
 
@@ -93,6 +93,16 @@ class FreshnessMonitor:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # stored as UTC
 
 
+def drawn_on(catalog: Catalog, fields: Iterable[str], entities: Iterable[str]) -> list[Dataset]:
+    """The datasets a response drew on: it read one of their fields and returned at least one
+    record of their type (what freshness and vouchers are about)."""
+    read, returned = set(fields), set(entities)
+    return [
+        d for d in catalog.datasets
+        if d.entity in returned and any(share.ref in read for share in d.fields)
+    ]  # fmt: skip
+
+
 def stale_warnings(
     catalog: Catalog,
     grants: Grants,
@@ -101,6 +111,7 @@ def stale_warnings(
     entities: Iterable[str],
     newest: Mapping[str, datetime | None],
     now: datetime,
+    drawn: Sequence[Dataset] | None = None,
 ) -> list[dict[str, object]]:
     """`extensions.warnings` for a response that read `fields` and returned records of
     `entities`: one STALE_DATA warning per stale dataset among them.
@@ -108,12 +119,10 @@ def stale_warnings(
     The time (in `lastUpdated` and the message) and the staleness itself are as `grants` may
     know them: to the day unless the agency may read the dataset's `updatedAt` (Art. 17 asks
     for the warning, not for the hour a record changed; policies.freshness)."""
-    read, returned = set(fields), set(entities)
-    touched = [
-        d for d in catalog.datasets
-        if d.entity in returned and any(share.ref in read for share in d.fields)
-        and newest.get(d.source) is not None  # never read (source down): no claim either way
-    ]  # fmt: skip
+    if drawn is None:  # else the caller's: drawn_on of these fields and entities
+        drawn = drawn_on(catalog, fields, entities)
+    # Never read (source down): no claim either way.
+    touched = [d for d in drawn if newest.get(d.source) is not None]
     warnings: list[dict[str, object]] = []
     for state in freshness_of(touched, newest, now, grants=grants):
         if state.fresh:

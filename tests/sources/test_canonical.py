@@ -52,3 +52,12 @@ def test_a_seal_signs_the_rfc_8785_form_of_the_sealed_columns() -> None:
 def test_a_value_json_cannot_carry_exactly_has_no_canonical_form(value: object) -> None:
     with pytest.raises(CanonicalFormError, match="cannot be written as canonical JSON"):
         canonical_json(value)
+
+
+def test_the_fast_path_writes_what_orjson_refuses_as_before_and_refuses_the_same() -> None:
+    big = {"n": 2**70, "m": [-(2**65)]}
+    assert canonical_plain(big) == b'{"m":[-36893488147419103232],"n":1180591620717411303424}'
+    with pytest.raises(UnicodeEncodeError):
+        canonical_plain({"lone": "\ud800"})
+    record = {"b": "控制\x00\x1f\x7f\u2028", "a": [1, None, True], "c": {"z": "", "y": -1}}
+    assert canonical_plain(record) == rfc8785.dumps(record)  # type: ignore[arg-type]

@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from starlette.responses import JSONResponse
-
 from gateway.documents import DocumentError, Resolved, resolve
 from gateway.errors import WireError
 from gateway.graphql.execution import (
@@ -34,6 +32,7 @@ from gateway.http.body import parse_json
 from gateway.http.endpoints._request import answering, gateway_of, identify, read_json
 from gateway.http.graphiql import graphiql_page
 from gateway.http.middleware import wants_page
+from gateway.http.responses import JsonAnswer
 from gateway.ratelimit import retry_after_of, too_many_verifications
 from gateway.trust.canonical import CanonicalFormError
 from policies.errors import DutyError, DutyRequiredError
@@ -240,7 +239,7 @@ def _respond(
     wait = retry_after_of(results)
     if wait is not None:
         headers["Retry-After"] = str(wait)
-    response = JSONResponse(body, status_code=200 if wait is None else 429, headers=headers)
+    response = JsonAnswer(body, status_code=200 if wait is None else 429, headers=headers)
     cap = gateway.settings.limits.max_response_bytes
     if len(response.body) > cap:
         trail.withhold(f"response-withheld:{len(response.body)}")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from starlette.responses import JSONResponse
-
 from gateway.http.endpoints._request import gateway_of
+from gateway.http.responses import JsonAnswer
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -23,7 +22,7 @@ async def health(request: Request) -> Response:
         waiting = gateway.unapproved
         body["awaitingApproval"] = {"version": waiting.new_version,
                                     "reductions": len(waiting.reductions)}  # fmt: skip
-    return JSONResponse(body)
+    return JsonAnswer(body)
 
 
 async def ready(request: Request) -> Response:
@@ -35,4 +34,4 @@ async def ready(request: Request) -> Response:
             "policyVersion": gateway.served.policy.version,
             # Shown, not counted: a witness outage must not drain every gateway (Art. 28).
             "witnesses": gateway.witnesses.status()}  # fmt: skip
-    return JSONResponse(body, status_code=200 if ok else 503)
+    return JsonAnswer(body, status_code=200 if ok else 503)

@@ -11,10 +11,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.responses import JSONResponse
 
 from gateway.errors import WireError
 from gateway.http.endpoints._request import answering, gateway_of, identify, read_json
+from gateway.http.responses import JsonAnswer
 from gateway.policy.history import ApprovalRequiredError, approval_reference
 from policies.errors import PolicyError
 
@@ -50,7 +50,7 @@ async def reload_policy(request: Request, trail: Trail) -> Response:
     if approval is not None and old != new:
         trail.flags.append(f"policy-approval:{approval}")
     trail.policy_version = new
-    return JSONResponse(
+    return JsonAnswer(
         {"previousVersion": old, "policyVersion": new, "changed": old != new,
          "approval": approval, "removed": [c.as_dict() for c in diff.reductions],
          "added": [c.as_dict() for c in diff.additions]},

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from gateway.http.app import create_app
-from gateway.settings import ServerOptions, Settings
+from gateway.http.slow_clients import DeadlineProtocol, HttpToolsDeadlineProtocol, ServerConfig
+from gateway.settings import HTTP_PARSERS, ConfigError, ServerOptions, Settings
 from tests.conftest import NOW
 from tests.gateway.conftest import LiveServer, isolated
 
@@ -26,10 +27,12 @@ if TYPE_CHECKING:
 OPTIONS = ServerOptions(header_timeout_s=1.5, body_timeout_s=1.0, max_connections=400)
 
 
-@pytest.fixture
-def guarded(seeded: Path, tmp_path: Path) -> Iterator[LiveServer]:
-    settings = dataclasses.replace(isolated(Settings.demo(seeded), tmp_path), server=OPTIONS)
-    with LiveServer(create_app(settings, clock=lambda: NOW), OPTIONS) as live:
+@pytest.fixture(params=HTTP_PARSERS)
+def guarded(seeded: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """A live gateway with short deadlines, under each HTTP parser (httptools is the default)."""
+    options = dataclasses.replace(OPTIONS, http=request.param)
+    settings = dataclasses.replace(isolated(Settings.demo(seeded), tmp_path), server=options)
+    with LiveServer(create_app(settings, clock=lambda: NOW), options) as live:
         yield live
 
 
@@ -120,8 +123,11 @@ def test_a_body_sent_after_its_request_was_answered_cannot_hold_the_connection(
     assert when < OPTIONS.body_timeout_s + 8
 
 
-def test_connections_past_the_cap_are_closed_at_once(seeded: Path, tmp_path: Path) -> None:
-    options = ServerOptions(header_timeout_s=20, max_connections=5)
+@pytest.mark.parametrize("parser", HTTP_PARSERS)
+def test_connections_past_the_cap_are_closed_at_once(
+    seeded: Path, tmp_path: Path, parser: str
+) -> None:
+    options = ServerOptions(header_timeout_s=20, max_connections=5, http=parser)
     settings = dataclasses.replace(isolated(Settings.demo(seeded), tmp_path), server=options)
     with LiveServer(create_app(settings, clock=lambda: NOW), options) as live, ExitStack() as stack:
         held = [stack.enter_context(closing(slow_header(live.port))) for _ in range(5)]
@@ -133,3 +139,51 @@ def test_connections_past_the_cap_are_closed_at_once(seeded: Path, tmp_path: Pat
         for connection in held:  # the first five are still open
             with pytest.raises(BlockingIOError):
                 connection.recv(1)
+
+
+def test_httptools_and_uvloop_are_the_default_and_h11_and_asyncio_may_be_chosen() -> None:
+    default = ServerConfig("gateway.http.serving:app_from_environment", options=ServerOptions())
+    assert default.http is HttpToolsDeadlineProtocol
+    assert default.loop == "uvloop"
+    chosen = ServerOptions(http="h11", loop="asyncio")
+    plain = ServerConfig("gateway.http.serving:app_from_environment", options=chosen)
+    assert plain.http is DeadlineProtocol
+    assert plain.loop == "asyncio"
+    with pytest.raises(ConfigError, match=r"server\.http must be one of httptools, h11"):
+        ServerOptions(http="h2")
+    with pytest.raises(ConfigError, match=r"server\.loop must be one of uvloop, asyncio"):
+        ServerOptions(loop="trio")
+
+
+def test_a_live_server_serves_with_govgates_protocol_on_uvloop(guarded: LiveServer) -> None:
+    connection = socket.create_connection(("127.0.0.1", guarded.port), timeout=5)
+    with closing(connection):
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+        assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+        protocols = {type(p) for p in guarded.server.server_state.connections}
+    assert protocols == {guarded.server.config.http}
+    assert guarded.server.config.http in (HttpToolsDeadlineProtocol, DeadlineProtocol)
+    loop = next(iter(guarded.server.server_state.connections)).loop
+    assert type(loop).__module__.startswith("uvloop")
+
+
+@pytest.mark.parametrize("parser", HTTP_PARSERS)
+def test_pipelined_requests_are_answered_then_the_idle_connection_meets_its_header_deadline(
+    seeded: Path, tmp_path: Path, parser: str
+) -> None:
+    """httptools reads ahead of the answers: two requests sent at once are both answered, and
+    the header deadline of the connection's next request starts after the last answer."""
+    options = dataclasses.replace(OPTIONS, http=parser, keep_alive_s=60)
+    settings = dataclasses.replace(isolated(Settings.demo(seeded), tmp_path), server=options)
+    with LiveServer(create_app(settings, clock=lambda: NOW), options) as live:
+        connection = socket.create_connection(("127.0.0.1", live.port), timeout=5)
+        with closing(connection):
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n" * 2)
+            answers = b""
+            while answers.count(b"HTTP/1.1 200") < 2:
+                chunk = connection.recv(4096)
+                assert chunk, answers
+                answers += chunk
+            connection.setblocking(False)
+            (when,) = closed_within([connection], seconds=10, drip=False)
+    assert when < OPTIONS.header_timeout_s + 1.0

@@ -106,7 +106,7 @@ def test_every_shipped_deployment_file_serves(tmp_path: Path, seeded: Path, ship
         (
             ("[server]\n", "[server]\nheader_timeout = 3\n"),
             "\\[server\\] 'header_timeout' is an unknown setting; the settings of \\[server\\] "
-            "are body_timeout_s, header_timeout_s, host, keep_alive_s, max_connections",
+            "are body_timeout_s, header_timeout_s, host, http, keep_alive_s, loop, max_connections",
         ),
         (("[audit]\n", "[audit]\nurl_ = 'x'\n"), "\\[audit\\] 'url_' is an unknown setting"),
         (("[signing]\n", "[signing]\nkey = 'x'\n"), "\\[signing\\] 'key' is an unknown"),
