@@ -118,7 +118,7 @@ def verify_command(
     click.echo(f"audit log TAMPERED: {problem.message}", err=True)
     where = (f"first problem at record {problem.seq}" if problem.last is None
              else f"first problem between records {problem.seq} and {problem.last}")  # fmt: skip
-    if verdict.chain is not None:
+    if verdict.chain is not None and verdict.chains > 1:
         where += f" of chain {verdict.chain}"
     click.echo(f"(checked {verdict.checked:,} records; {where}, kind: {problem.kind})",
                err=True)  # fmt: skip

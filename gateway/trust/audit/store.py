@@ -194,6 +194,8 @@ class AuditStore:
         self._lock = asyncio.Lock()  # this instance's appends, one at a time (no other's)
         #: The heads this instance's last checkpoint named (what has not moved is left out).
         self._checkpointed: dict[int, tuple[int, str]] = {}
+        #: The last checkpoint this instance wrote (what the witnesses are given).
+        self.last_checkpoint: Checkpoint | None = None
 
     @property
     def chain(self) -> int | None:
@@ -382,7 +384,9 @@ class AuditStore:
                 )
             ).scalar_one()  # fmt: skip
         self._checkpointed.update(moved)
-        return Checkpoint(int(number), at, chain, by, body, digest, key_id, signature)
+        made = Checkpoint(int(number), at, chain, by, body, digest, key_id, signature)
+        self.last_checkpoint = made
+        return made
 
     async def head(self, chain: int | None = None) -> tuple[int, str] | None:
         """A chain's head (default: this instance's, else the first): the last record's number

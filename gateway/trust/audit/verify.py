@@ -10,7 +10,8 @@
 4. in each chain, record by record: a record modified, deleted, inserted or reordered
    (`ChainWalker`), a record that disagrees with a checkpoint's head or an anchor or a witnessed
    head; at its end, a head that does not match, is not signed, or lies before a head that a
-   checkpoint or witness names (the chain cut back and its head signed again).
+   checkpoint or witness names (the chain cut back and its head signed again);
+5. a checkpoint a witness holds that the store no longer holds, or holds changed.
 
 Memory: the heads the checkpoints name (one pair per chain that moved per checkpoint), not the
 records, which are streamed.
@@ -91,9 +92,6 @@ async def verify_store(
     expected, problem = _checkpoint_heads(checkpoints, registry, keys)
     if problem is not None:
         return verdict(problem, None)
-    problem = _witnessed_checkpoints(witnessed, {c.id: c for c in checkpoints})
-    if problem is not None:
-        return verdict(problem, None)
     by_chain: dict[int, list[tuple[str, WitnessedHead]]] = defaultdict(list)
     for name, head in witnessed:
         number = _chain_number(head.chain)
@@ -124,7 +122,9 @@ async def verify_store(
         last = walker.last_seq
         if problem is not None:
             return verdict(problem, chain, checked, last)
-    return verdict(None, None, checked, last)
+    # After the chains: a record a witnessed head names is the more precise finding.
+    problem = _witnessed_checkpoints(witnessed, {c.id: c for c in checkpoints})
+    return verdict(problem, None, checked, last)
 
 
 def _chain_number(name: str) -> int | None:
