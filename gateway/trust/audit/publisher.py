@@ -4,7 +4,8 @@ Every `every` records this process commits, or every `interval_s` seconds when t
 and once more at shutdown, the publisher reads this process's chain head (signed) from the audit
 store and adds it to each witness (`gateway.trust.audit.witness`), with the newest checkpoint
 this process signed (chain `checkpoint`, its number and digest): every process publishes its
-own, so the witnesses hold every chain's heads and the checkpoints that tie them together. It runs beside the requests, never in their way: a
+own, so the witnesses hold every chain's heads and the checkpoints that tie them together.
+It runs beside the requests, never in their way: a
 request waits for its own audit record only, never for a witness. A witness that fails is
 logged, counted (`govgate_audit_witness_failures_total`), shown in `/readyz` under `witnesses`
 and tried again with the newest head at the next turn.
@@ -141,9 +142,14 @@ class WitnessPublisher:
         made = self.store.last_checkpoint
         checkpoint = (
             WitnessedHead(
-                seq=made.id, hash=made.digest, key_id=made.key_id, signature=made.signature,
-                published_at=at, published_by=self.by, chain="checkpoint",
-            )  # fmt: skip
+                seq=made.id,
+                hash=made.digest,
+                key_id=made.key_id,
+                signature=made.signature,
+                published_at=at,
+                published_by=self.by,
+                chain="checkpoint",
+            )
             if made is not None
             else None
         )

@@ -67,7 +67,7 @@ async def verify_store(
     *,
     anchors: Mapping[tuple[int, int], str] | None = None,
     witnessed: Sequence[tuple[str, WitnessedHead]] = (),
-    progress: Callable[[], None] | None = None,
+    progress: Callable[[], object] | None = None,
 ) -> StoreVerdict:
     """Check every chain of `store` against its head, the checkpoints, `anchors` ((chain, seq)
     → hash) and the `witnessed` heads; the first problem found. Signatures are checked with
@@ -86,17 +86,17 @@ async def verify_store(
                                    f"Chain {chain}: {problem.message}", problem.last)  # fmt: skip
         return StoreVerdict(checked, len(registry), len(checkpoints), last, problem, chain)
 
-    problem = _registry_problem(registry, heads, counts, keys)
-    if problem is not None:
-        return verdict(*problem)
+    in_registry = _registry_problem(registry, heads, counts, keys)
+    if in_registry is not None:
+        return verdict(*in_registry)
     expected, problem = _checkpoint_heads(checkpoints, registry, keys)
     if problem is not None:
         return verdict(problem, None)
     by_chain: dict[int, list[tuple[str, WitnessedHead]]] = defaultdict(list)
-    for name, head in witnessed:
-        number = _chain_number(head.chain)
+    for name, seen in witnessed:
+        number = _chain_number(seen.chain)
         if number is not None:
-            by_chain[number].append((name, head))
+            by_chain[number].append((name, seen))
     checked = last = 0
     for chain in sorted(registry):
         walker = ChainWalker()

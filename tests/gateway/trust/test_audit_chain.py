@@ -18,11 +18,12 @@ from gateway.cli import main
 from gateway.trust.audit import AuditEntry, AuditStore, Operation, verify_chain
 from gateway.trust.audit.chain import link_hash
 from gateway.trust.audit.entry import canonical
-from gateway.trust.audit.store import SignedHead
 from gateway.trust.vouchers import Keyring
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from gateway.trust.audit.store import SignedHead
 
 
 def entry(number: int, agency: str = "GZ-PSB") -> AuditEntry:
@@ -253,9 +254,10 @@ def test_a_log_cut_back_to_an_old_signed_head_fails_against_a_kept_anchor(tmp_pa
     later = json.loads(CliRunner().invoke(main, ["audit", "head", "--data", str(tmp_path)]).stdout)
     assert later["seq"] == 10
     # An insider removes records 7-10 and puts back the old head, validly signed for record 6.
+    old = heads[0]
     tamper(tmp_path, "DELETE FROM audit_log WHERE seq > 6",
-           "UPDATE audit_head SET seq = {}, hash = '{}', key_id = '{}', signature = '{}'"
-           .format(heads[0].seq, heads[0].hash, heads[0].key_id, heads[0].signature))
+           f"UPDATE audit_head SET seq = {old.seq}, hash = '{old.hash}', "
+           f"key_id = '{old.key_id}', signature = '{old.signature}'")  # fmt: skip
     assert verify(tmp_path)[0] == 0  # no checkpoint was written: only an anchor shows the cut
     result = CliRunner().invoke(
         main, ["audit", "verify", "--data", str(tmp_path), "--anchor", str(later["anchor"])]
@@ -284,8 +286,9 @@ def test_export_writes_one_json_line_per_record_with_its_links(audit_dir: Path) 
     from gateway.trust.audit import StoredRecord
 
     records = [
-        StoredRecord(line.pop("seq"), line.pop("prevHash"), line.pop("hash"), line,
-                     chain=line.pop("chain"))
+        StoredRecord(
+            line.pop("seq"), line.pop("prevHash"), line.pop("hash"), line, chain=line.pop("chain")
+        )
         for line in lines
     ]
     assert verify_chain(records, (10, records[-1].hash)).ok

@@ -69,7 +69,8 @@ async def two_writers(url: str, keyring: Keyring, each: int = 12) -> tuple[int, 
     finally:
         for store in stores:
             await store.close()
-    assert chains[0] is not None and chains[1] is not None
+    assert chains[0] is not None
+    assert chains[1] is not None
     return chains[0], chains[1]
 
 
@@ -130,8 +131,10 @@ def test_two_writers_each_append_to_their_own_chain_and_all_verify(
     ("statements", "found"),
     [
         pytest.param(
-            ["UPDATE audit_log SET content = replace(content, 'Person.name', 'Person.phone') "
-             "WHERE chain = {second} AND seq = 5"],
+            [
+                "UPDATE audit_log SET content = replace(content, 'Person.name', 'Person.phone') "
+                "WHERE chain = {second} AND seq = 5"
+            ],
             "Chain {second}: Record 5 was modified",
             id="record-edited",
         ),
@@ -141,35 +144,45 @@ def test_two_writers_each_append_to_their_own_chain_and_all_verify(
             id="record-deleted",
         ),
         pytest.param(
-            ["DELETE FROM audit_log WHERE chain = {second}",
-             "DELETE FROM audit_head WHERE id = {second}"],
+            [
+                "DELETE FROM audit_log WHERE chain = {second}",
+                "DELETE FROM audit_head WHERE id = {second}",
+            ],
             "Chain {second} was deleted: the registry says",
             id="chain-deleted",
         ),
         pytest.param(
-            ["DELETE FROM audit_log WHERE chain = {second}",
-             "DELETE FROM audit_head WHERE id = {second}",
-             "DELETE FROM audit_chains WHERE chain = {second}"],
+            [
+                "DELETE FROM audit_log WHERE chain = {second}",
+                "DELETE FROM audit_head WHERE id = {second}",
+                "DELETE FROM audit_chains WHERE chain = {second}",
+            ],
             "Chain {second} was deleted with its registration: checkpoint",
             id="chain-and-registration-deleted",
         ),
         pytest.param(
-            ["UPDATE audit_checkpoints SET heads = replace(heads, '[', '[1') "
-             "WHERE id = (SELECT min(id) FROM audit_checkpoints)"],
+            [
+                "UPDATE audit_checkpoints SET heads = replace(heads, '[', '[1') "
+                "WHERE id = (SELECT min(id) FROM audit_checkpoints)"
+            ],
             "was edited: what it holds no longer matches its digest",
             id="checkpoint-edited",
         ),
         pytest.param(
-            ["DELETE FROM audit_log WHERE chain = {second} AND seq > 6",
-             "UPDATE audit_head SET seq = 6, hash = (SELECT hash FROM audit_log WHERE "
-             "chain = {second} AND seq = 6) WHERE id = {second}"],
+            [
+                "DELETE FROM audit_log WHERE chain = {second} AND seq > 6",
+                "UPDATE audit_head SET seq = 6, hash = (SELECT hash FROM audit_log WHERE "
+                "chain = {second} AND seq = 6) WHERE id = {second}",
+            ],
             "Chain {second}: Records after 6 were deleted (the chain was cut back",
             id="head-rolled-back",
         ),
         pytest.param(
-            ["INSERT INTO audit_log (chain, seq, at, agency, decision, content, prev_hash, hash)"
-             " SELECT 77, seq, at, agency, decision, content, prev_hash, hash FROM audit_log "
-             "WHERE chain = {second}"],
+            [
+                "INSERT INTO audit_log (chain, seq, at, agency, decision, content, prev_hash, hash)"
+                " SELECT 77, seq, at, agency, decision, content, prev_hash, hash FROM audit_log "
+                "WHERE chain = {second}"
+            ],
             "Chain 77 holds 12 records but is not in the registry",
             id="unregistered-chain",
         ),
@@ -221,7 +234,8 @@ def test_a_forged_checkpoint_is_caught(url: str, keyring: Keyring, tmp_path: Pat
 
     async def go() -> StoreVerdict:
         first, _ = await two_writers(url, keyring)
-        at, by, heads = "2026-11-03T00:00:00.000000Z", "forger:1", heads_text({first: (1, "0" * 64)})
+        at, by = "2026-11-03T00:00:00.000000Z", "forger:1"
+        heads = heads_text({first: (1, "0" * 64)})
         digest = checkpoint_digest(at, first, by, heads)
         key_id, signature = other.sign(checkpoint_signed_bytes(digest))
         await tamper(
@@ -340,9 +354,12 @@ def test_a_store_of_the_single_chain_gateway_opens_appends_and_verifies(
 def test_checkpoint_digest_covers_every_member() -> None:
     base = ("2026-11-03T00:00:00.000000Z", 2, "host:1", heads_text({2: (3, "a" * 64)}))
     digest = checkpoint_digest(*base)
-    assert digest == hashlib.sha256(
-        b"govgate-audit-checkpoint-v1\n2026-11-03T00:00:00.000000Z\n2\nhost:1\n"
-        + heads_text({2: (3, "a" * 64)}).encode()
-    ).hexdigest()
+    assert (
+        digest
+        == hashlib.sha256(
+            b"govgate-audit-checkpoint-v1\n2026-11-03T00:00:00.000000Z\n2\nhost:1\n"
+            + heads_text({2: (3, "a" * 64)}).encode()
+        ).hexdigest()
+    )
     for changed in (("x", *base[1:]), (base[0], 3, *base[2:]), (*base[:2], "h:2", base[3])):
         assert checkpoint_digest(*changed) != digest
