@@ -308,7 +308,13 @@ class AuditStore:
                 chain.seq, chain.hash, chain.stale = int(row.seq), str(row.hash), False
             rows, seq, prev = _chained(chain.id, chain.seq, chain.hash, entries)
             key_id, signature = self._sign(head_payload(seq, prev, chain.id))
+            head = {"chain": chain.id, "known": chain.seq, "seq_head": seq, "hash_head": prev,
+                    "key_id": key_id, "signature": signature}  # fmt: skip
             try:
+                if not extra and self.engine.dialect.name == "postgresql":
+                    await self._append_one_statement(rows, head)
+                    chain.seq, chain.hash = seq, prev
+                    return [row["seq"] for row in rows]
                 async with self.engine.begin() as connection:
                     await connection.execute(insert(audit_log), rows)
                     await _insert_extra(connection, extra)
@@ -328,6 +334,22 @@ class AuditStore:
                 raise
             chain.seq, chain.hash = seq, prev
             return [row["seq"] for row in rows]
+
+    async def _append_one_statement(self, rows: list[dict[str, Any]], head: dict[str, Any]) -> None:
+        """PostgreSQL: the records and the head in one statement, one round trip, committed on
+        its own (no BEGIN, no COMMIT); a head that moved fails it whole (division by zero)."""
+        columns = {name: [row[name] for row in rows] for name in _ARRAYS}
+        async with self.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                await autocommit.execute(_ONE_STATEMENT, {**columns, **head})
+            except DBAPIError as error:
+                if "division by zero" in str(error.orig):
+                    raise ChainConflictError(
+                        f"the head of audit chain {head['chain']} moved under its writer: "
+                        "another writer appends to it"
+                    ) from None
+                raise
 
     async def _append_shared(
         self,
@@ -474,6 +496,25 @@ class AuditStore:
             result = await connection.stream(statement.execution_options(yield_per=2_000))
             async for row in result.mappings():
                 yield _stored(row)
+
+
+#: The columns sent as arrays to `_ONE_STATEMENT` (the chain is one value).
+_ARRAYS = ("seq", "at", "agency", "decision", "content", "prev_hash", "hash")
+
+#: PostgreSQL: insert a batch and move its chain's head, or neither. The head row is updated
+#: only where it holds the head the writer knows; if it does not, the division by zero fails
+#: the statement and nothing is written.
+_ONE_STATEMENT = text(
+    "WITH added AS ("
+    " INSERT INTO audit_log (chain, seq, at, agency, decision, content, prev_hash, hash)"
+    " SELECT :chain, * FROM unnest(CAST(:seq AS bigint[]), CAST(:at AS varchar[]),"
+    " CAST(:agency AS varchar[]), CAST(:decision AS varchar[]), CAST(:content AS text[]),"
+    " CAST(:prev_hash AS varchar[]), CAST(:hash AS varchar[])) RETURNING 1),"
+    " moved AS ("
+    " UPDATE audit_head SET seq = :seq_head, hash = :hash_head, key_id = :key_id,"
+    " signature = :signature WHERE id = :chain AND seq = :known RETURNING 1)"
+    " SELECT (SELECT count(*) FROM added) / (SELECT count(*) FROM moved)"
+)
 
 
 def _chained(

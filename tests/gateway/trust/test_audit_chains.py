@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.trust.audit import AuditEntry, AuditStore, AuditWriter, Operation
 from gateway.trust.audit.chain import GENESIS, link_hash_of
 from gateway.trust.audit.chains import checkpoint_digest, checkpoint_signed_bytes, heads_text
 from gateway.trust.audit.encoding import encode
-from gateway.trust.audit.store import head_payload
+from gateway.trust.audit.store import ChainConflictError, _OpenChain, head_payload
 from gateway.trust.audit.verify import StoreVerdict, verify_store
 from gateway.trust.keyring import Keyring
 
@@ -363,3 +364,31 @@ def test_checkpoint_digest_covers_every_member() -> None:
     )
     for changed in (("x", *base[1:]), (base[0], 3, *base[2:]), (*base[:2], "h:2", base[3])):
         assert checkpoint_digest(*changed) != digest
+
+
+def test_a_second_writer_on_one_chain_writes_nothing_and_forks_nothing(
+    url: str, keyring: Keyring
+) -> None:
+    # Never done by the gateway (one chain per store); if it ever were, the second append
+    # must fail whole rather than fork the chain. The stale writer is made by hand.
+    async def go() -> tuple[dict[int, int], StoreVerdict]:
+        first = AuditStore(url, signer=keyring.sign)
+        await first.create()
+        await first.append([entry(n) for n in range(3)])
+        stale = AuditStore(url, signer=keyring.sign)
+        stale._chain = _OpenChain(first.chain or 0)  # believes the chain is still empty
+        with pytest.raises((ChainConflictError, IntegrityError)):
+            await stale.append([entry(n) for n in range(10, 12)])
+        # Believes the chain is further on: no record collides, the head check refuses it.
+        stale._chain = _OpenChain(first.chain or 0, seq=10, hash="f" * 64)
+        with pytest.raises(ChainConflictError, match="moved under its writer"):
+            await stale.append([entry(n) for n in range(10, 12)])
+        await first.append([entry(3)])  # the chain's own writer goes on
+        counts = await first.counts()
+        await stale.close()
+        await first.close()
+        return counts, await check(url, keyring)
+
+    counts, verdict = asyncio.run(go())
+    assert counts == {1: 4}
+    assert verdict.ok, verdict.problem
