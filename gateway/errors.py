@@ -18,6 +18,7 @@ GatewayError                          (gateway.errors)
 ├── AuditUnavailableError             (gateway.trust.audit.writer: a record cannot be written)
 ├── WitnessError                      (gateway.trust.audit.witness: a witness cannot be used)
 ├── RoleSetupError                    (gateway.provision.roles: database roles cannot be set up)
+├── TracingUnavailableError           (gateway.tracing: traces on, OpenTelemetry not installed)
 └── BackupError                       (gateway.backup.errors: a backup or restore cannot go on)
 
 The workflows' errors (gateway.workflows.errors) have a root of their own, WorkflowError, each

@@ -5,6 +5,7 @@ state they share in gateway.http.gateway, and every request passes the audit mid
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gateway import tracing
 from gateway.http.console import console_routes
 from gateway.http.endpoints.graphql import graphql
 from gateway.http.endpoints.health import health, ready
@@ -24,6 +26,7 @@ from gateway.http.middleware import (
     AuditedRequests,
     BodyDeadline,
     RequestIds,
+    Traced,
     http_error,
     trail_in,
 )
@@ -51,6 +54,8 @@ def create_app(
     `clock` gives the current time, time-zone aware (tests pin it); `approval` approves
     starting on files that remove shared information (Art. 9; see Gateway).
     """
+    if settings.tracing.enabled:
+        tracing.check()  # refuse to start without the packages, not at the first request
     gateway = Gateway(settings, clock=clock, approval=approval)
     routes = [
         Route("/healthz", health, methods=["GET"]),
@@ -60,12 +65,14 @@ def create_app(
         *console_routes(gateway),  # the console (docs/workflows.md); before /static: its styles
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
+    endpoints = frozenset(route.path for route in routes if isinstance(route, Route))
     middleware = [  # outermost first (gateway.http.middleware)
         Middleware(RequestIds),
+        *([Middleware(Traced, endpoints=endpoints)] if settings.tracing.enabled else []),
         Middleware(  # every request recorded once, before its answer is released
             AuditedRequests,
             recorder=gateway,
-            endpoints=frozenset(route.path for route in routes if isinstance(route, Route)),
+            endpoints=endpoints,
             max_requests=settings.server.max_requests,
         ),
         Middleware(BodyDeadline, body_timeout_s=settings.server.body_timeout_s, trail_of=trail_in),
@@ -84,10 +91,14 @@ def create_app(
 def _lifespan(gateway: Gateway) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if gateway.settings.tracing.enabled:  # in each worker: the exporter's thread is its own
+            tracing.start(gateway.settings.tracing)
         await gateway.start()
         try:
             yield
         finally:
             await gateway.close()
+            if gateway.settings.tracing.enabled:  # the last spans sent, within the timeout
+                await asyncio.to_thread(tracing.stop)
 
     return lifespan

@@ -20,6 +20,7 @@ from gateway.settings.sections import (
     MetricsOptions,
     RateLimits,
     ServerOptions,
+    TracingOptions,
     Witnessing,
     WorkflowOptions,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "RateLimits",
     "ServerOptions",
     "Settings",
+    "TracingOptions",
     "Witnessing",
     "WorkflowOptions",
     "load_settings",

@@ -11,6 +11,7 @@ from gateway.settings.sections import (
     MetricsOptions,
     RateLimits,
     ServerOptions,
+    TracingOptions,
     Witnessing,
     WorkflowOptions,
 )
@@ -46,6 +47,8 @@ class Settings:
     require_jti: bool = True
     server: ServerOptions = field(default_factory=ServerOptions)
     metrics: MetricsOptions = field(default_factory=MetricsOptions)
+    #: OpenTelemetry traces to a collector (`[tracing]`): off by default.
+    tracing: TracingOptions = field(default_factory=TracingOptions)
     #: Pool sizes and time limits per source (`[source_options]`); defaults where absent.
     source_options: dict[str, SourceOptions] = field(default_factory=dict)
     #: The audit store (Art. 28, 34): SQLite by default, PostgreSQL in a deployment.

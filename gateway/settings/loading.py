@@ -21,6 +21,7 @@ from gateway.settings.sections import (
     MetricsOptions,
     RateLimits,
     ServerOptions,
+    TracingOptions,
     Witnessing,
     WorkflowOptions,
 )
@@ -164,7 +165,7 @@ class _Workflows:
 
 #: The tables a deployment file may have; anything else is a misspelling.
 TABLES = ("audit", "identity", "limits", "metrics", "policy", "rate_limits", "server",
-          "signing", "source_options", "sources", "workflows")  # fmt: skip
+          "signing", "source_options", "sources", "tracing", "workflows")  # fmt: skip
 
 
 def _table(path: Path, document: dict[str, Any], name: str) -> dict[str, Any]:
@@ -301,6 +302,7 @@ def load_settings(path: str | Path) -> Settings:
         require_jti=identity.require_jti,
         server=section(path, ServerOptions, _table(path, document, "server"), "server"),
         metrics=section(path, MetricsOptions, _table(path, document, "metrics"), "metrics"),
+        tracing=section(path, TracingOptions, _table(path, document, "tracing"), "tracing"),
         source_options=_source_options(path, _table(path, document, "source_options"), urls),
         audit_url=_relative_sqlite(audit.url, base),
         signing_keys=(base / signing.keys).resolve(),

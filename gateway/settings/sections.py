@@ -24,6 +24,7 @@ __all__ = [
     "MetricsOptions",
     "RateLimits",
     "ServerOptions",
+    "TracingOptions",
     "Witnessing",
     "WorkflowOptions",
 ]
@@ -122,6 +123,40 @@ class MetricsOptions:
         if not host or not port.isdigit() or not 0 <= int(port) <= 65_535:
             return None
         return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TracingOptions:
+    """OpenTelemetry traces, sent over OTLP/HTTP to a collector (`[tracing]`, off by default).
+
+    Each worker sends its spans in batches, in a thread of its own, to `endpoint` (the full
+    URL, `/v1/traces` included) with `headers` (a collector's API key, say); a batch that
+    cannot be sent within `timeout_s` is dropped and logged, never a request's delay.
+    `sample_ratio` of the traces started here are kept (a caller's sampled `traceparent` is
+    followed). What spans carry, and never carry: docs/security.md.
+    """
+
+    enabled: bool = False
+    endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    service_name: str = "govgate"
+    sample_ratio: float = 1.0
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.endpoint.startswith(("http://", "https://")):
+            raise ConfigError(
+                "tracing.endpoint must be the collector's OTLP/HTTP URL, e.g. "
+                f"http://127.0.0.1:4318/v1/traces, not {self.endpoint!r}."
+            )
+        if not self.service_name.strip():
+            raise ConfigError('tracing.service_name must not be empty; "govgate" is usual.')
+        if not 0.0 <= self.sample_ratio <= 1.0:
+            raise ConfigError(
+                "tracing.sample_ratio must be between 0 and 1 (1: every trace is kept)."
+            )
+        if not 0 < self.timeout_s <= 60:
+            raise ConfigError("tracing.timeout_s must be more than 0 and at most 60 seconds.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

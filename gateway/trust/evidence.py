@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from gateway.tracing import span
 from gateway.trust.freshness import FreshnessMonitor, stale_warnings
 from gateway.trust.vouchers import (
     CanonicalFormError,
@@ -155,15 +156,17 @@ class GatewayEvidence:
         Raises CanonicalFormError (and notes nothing) when the data cannot be fixed in a
         voucher: such an answer must not be released (Art. 23).
         """
-        voucher = await self.attach(
-            answer.response,
-            catalog=catalog,
-            grants=grants,
-            request_id=trail.request_id,
-            fields=set(answer.fields),
-            entities={entity for entity, _ in answer.records},
-            now=now,
-        )
+        with span("vouchers") as traced:  # freshness warnings and the voucher, signed
+            voucher = await self.attach(
+                answer.response,
+                catalog=catalog,
+                grants=grants,
+                request_id=trail.request_id,
+                fields=set(answer.fields),
+                entities={entity for entity, _ in answer.records},
+                now=now,
+            )
+            traced.set("voucher.issued", voucher is not None)
         trail.result(answer.response)
         trail.fields |= answer.fields
         trail.records += [f"{entity}:{key}" for entity, key in answer.records]

@@ -23,6 +23,7 @@ from gateway.graphql.plan.cache import PlanCache
 from gateway.graphql.plan.compiler import compile_plan
 from gateway.graphql.plan.model import Plan
 from gateway.graphql.plan.run import Outcome, run_plan
+from gateway.tracing import span
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -52,14 +53,15 @@ async def planned(
     """The answer of the plan for this operation, or None to answer it with the resolvers."""
     if not PLANS.enabled:
         return None
-    plan = PLANS.plan_for(
-        schema,
-        document,
-        query=query,
-        operation_name=operation_name,
-        grants=context.grants,
-        policy_version=context.policy_version,
-    )
+    with span("plan"):  # plan.cache (hit, compile) and plan.hash: noted by the cache
+        plan = PLANS.plan_for(
+            schema,
+            document,
+            query=query,
+            operation_name=operation_name,
+            grants=context.grants,
+            policy_version=context.policy_version,
+        )
     if plan is None:
         return None
     if plan.verifies and getattr(context, "verification_limits", None) is not None:

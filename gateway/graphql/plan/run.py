@@ -52,6 +52,7 @@ from gateway.graphql.plan.model import (
 )
 from gateway.graphql.plan.seals import checked_seal
 from gateway.graphql.plan.sql import keyed_statement, page_statement, verify_statement
+from gateway.tracing import span
 from resolvers.arguments import (
     after_key,
     check_box,
@@ -395,7 +396,10 @@ class _Request:
     async def _fetch(self, slot: int, source: str, text: str, params: list[Any], by: int) -> None:
         limit = self.ctx.timeouts.get(source, DEFAULT_TIMEOUT)
         try:
-            rows = await self._driver(source).fetch(text, params, limit)
+            system = self.ctx.engines[source].dialect.name  # a span's attribute: docs/security.md
+            with span("statement", {"db.source": source, "db.system": system}) as traced:
+                rows = await self._driver(source).fetch(text, params, limit)
+                traced.set("db.rows", len(rows))
         except Exception as error:
             # SOURCE_UNAVAILABLE, or a database error about the statement (a missing table):
             # either way an error on every field the statement feeds, as on the resolver path

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from gateway.errors import GatewayError
+from gateway.tracing import span
 from gateway.trust.audit.encoding import Encoded, encode, stand_in
 
 if TYPE_CHECKING:
@@ -96,7 +97,8 @@ class AuditWriter:
             extra = ()
         self._pending.append((encoded, extra, future))
         self._wake.set()
-        number = await future
+        with span("audit.commit"):  # the wait for this record's group commit (audit.batch)
+            number = await future
         if encoded.withheld:
             raise _unavailable()
         return number
@@ -149,7 +151,8 @@ class AuditWriter:
         # Splitting a batch of n costs at most about 2 log2(n) failed attempts per bad record;
         # past this budget whatever is left fails (a fault that no split will cure).
         budget = [4 * math.ceil(math.log2(len(batch) + 1)) + 4]
-        await self._attempt(batch, budget)
+        with span("audit.batch", {"audit.batch_size": len(batch)}, root=True):  # a trace of its own
+            await self._attempt(batch, budget)
 
     async def _attempt(self, batch: _Batch, budget: list[int]) -> None:
         started = time.perf_counter()

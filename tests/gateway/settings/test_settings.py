@@ -17,7 +17,14 @@ from gateway.identity.dev_keys import (
     issue_token,
     public_key_id,
 )
-from gateway.settings import ConfigError, Limits, ServerOptions, Settings, load_settings
+from gateway.settings import (
+    ConfigError,
+    Limits,
+    ServerOptions,
+    Settings,
+    TracingOptions,
+    load_settings,
+)
 from tests.gateway.deployments import DEPLOY, EXAMPLE, adjusted, govgate, serving
 
 if TYPE_CHECKING:
@@ -43,8 +50,22 @@ def test_the_example_file_loads_with_paths_relative_to_itself(tmp_path: Path, se
     assert settings.limits == Limits()
     assert settings.server == ServerOptions()
     assert settings.metrics.address == ("127.0.0.1", 9464)
+    assert settings.tracing == TracingOptions()  # shown in the file, off
     assert settings.algorithms == ("EdDSA",)
     assert settings.public_keys == {key.kid: key.public_pem()}
+
+
+def test_tracing_reads_its_collector_and_the_headers_it_needs(tmp_path: Path, seeded: Path) -> None:
+    path = deployment(tmp_path, seeded)
+    text = path.read_text("utf-8").replace(
+        "enabled = false", 'enabled = true\nheaders = { authorization = "Bearer c0113c70r" }'
+    )
+    path.write_text(text.replace("sample_ratio = 1.0", "sample_ratio = 0.25"), "utf-8")
+    tracing = load_settings(path).tracing
+    assert tracing.enabled
+    assert tracing.sample_ratio == 0.25
+    assert tracing.headers == {"authorization": "Bearer c0113c70r"}
+    assert tracing.endpoint == "http://127.0.0.1:4318/v1/traces"
 
 
 def test_the_development_key_has_its_public_half_beside_it(tmp_path: Path) -> None:
@@ -93,6 +114,9 @@ def test_every_shipped_deployment_file_serves(tmp_path: Path, seeded: Path, ship
         (("[policy]\n", "[policy]\ncatalogue = 'x'\n"), "\\[policy\\] 'catalogue' is an unknown"),
         (("[metrics]\n", "[metrics]\nport = 9\n"), "\\[metrics\\] 'port' is an unknown"),
         (('listen = "', 'listen = "9464" # "'), "metrics.listen must be host:port"),
+        (("[tracing]\n", "[tracing]\nurl = 'x'\n"), "\\[tracing\\] 'url' is an unknown"),
+        (("sample_ratio = 1.0", "sample_ratio = 2"), "tracing.sample_ratio must be between 0"),
+        (('endpoint = "http', 'endpoint = "udp'), "tracing.endpoint must be the collector"),
         (
             ('algorithms = ["EdDSA"]', 'algorithms = "EdDSA"'),
             "identity.algorithms must be a list of strings",
