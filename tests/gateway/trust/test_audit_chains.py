@@ -16,8 +16,11 @@ from gateway.trust.audit import AuditEntry, AuditStore, AuditWriter, Operation
 from gateway.trust.audit.chain import GENESIS, link_hash_of
 from gateway.trust.audit.chains import checkpoint_digest, checkpoint_signed_bytes, heads_text
 from gateway.trust.audit.encoding import encode
+from gateway.trust.audit.publisher import WitnessPublisher
 from gateway.trust.audit.store import ChainConflictError, _OpenChain, head_payload
 from gateway.trust.audit.verify import StoreVerdict, verify_store
+from gateway.trust.audit.witness import FileWitness
+from gateway.trust.audit.witness_check import read_witnesses
 from gateway.trust.keyring import Keyring
 
 if TYPE_CHECKING:
@@ -392,3 +395,40 @@ def test_a_second_writer_on_one_chain_writes_nothing_and_forks_nothing(
     counts, verdict = asyncio.run(go())
     assert counts == {1: 4}
     assert verdict.ok, verdict.problem
+
+
+def test_a_checkpoint_a_witness_kept_must_still_be_in_the_store(
+    url: str, keyring: Keyring, tmp_path: Path
+) -> None:
+    # The insider deletes the checkpoints (so none names the cut); the witness kept one.
+    witness = tmp_path / "witness.jsonl"
+
+    async def go() -> tuple[StoreVerdict, StoreVerdict]:
+        store = AuditStore(url, signer=keyring.sign)
+        await store.create()
+        publisher = WitnessPublisher(store, [FileWitness(witness)], every=1, interval_s=60,
+                                     timeout_s=5, clock=lambda: "2026-11-26T08:00:00Z")  # fmt: skip
+        await store.append([entry(n) for n in range(4)])
+        await store.checkpoint()
+        await publisher.publish()
+        await publisher.wait()
+        await store.close()
+        report = await read_witnesses([str(witness)], keyring.public_keys())
+        reader = AuditStore(url)
+        try:
+            intact = await verify_store(reader, keyring.public_keys(), witnessed=report.heads)
+        finally:
+            await reader.close()
+        await tamper(url, "DELETE FROM audit_checkpoints")
+        reader = AuditStore(url)
+        try:
+            cut = await verify_store(reader, keyring.public_keys(), witnessed=report.heads)
+        finally:
+            await reader.close()
+        return intact, cut
+
+    intact, cut = asyncio.run(go())
+    assert intact.ok, intact.problem
+    assert '"chain":"checkpoint"' in witness.read_text("utf-8")
+    assert cut.problem is not None
+    assert "but the store's checkpoint 1 is gone" in cut.problem.message
