@@ -107,8 +107,7 @@ def verify_command(
         verdict = asyncio.run(_verify(audit_store(settings), keys, wanted, report))
     except SQLAlchemyError as error:
         fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
-             "check the URL and that the database is up (a store an older gateway wrote is "
-             "brought up to date when the gateway first starts on it).")  # fmt: skip
+             "check the URL and that the database is up.")  # fmt: skip
     problem = verdict.problem
     if problem is None:
         click.echo(f"audit log intact: {verdict.checked:,} records in {verdict.chains} "

@@ -40,6 +40,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal,
     select,
     text,
     update,
@@ -438,10 +439,16 @@ class AuditStore:
         }
 
     async def chains(self) -> list[ChainRegistration]:
-        """The registry, in chain order (empty on a store created before it existed)."""
+        """The registry, in chain order. A store no gateway of this version has opened yet
+        (the single-chain layout) has none: its chain 1 is then given as the legacy one."""
         async with self.engine.connect() as connection:
             if not await connection.run_sync(lambda c: inspect(c).has_table("audit_chains")):
-                return []
+                head = await connection.scalar(
+                    select(audit_head.c.id).where(audit_head.c.id == LEGACY_CHAIN)
+                )
+                if head is None:
+                    return []
+                return [ChainRegistration(LEGACY_CHAIN, "", "legacy", 0, None, None)]
             rows = (await connection.execute(select(audit_chains).order_by("chain"))).all()
         return [
             ChainRegistration(int(r.chain), str(r.opened_at), str(r.host), int(r.pid),
@@ -465,6 +472,9 @@ class AuditStore:
     async def counts(self) -> dict[int, int]:
         """How many records each chain holds (chains with none are absent)."""
         async with self.engine.connect() as connection:
+            if await self._unupgraded(connection):
+                found = int(await connection.scalar(text("SELECT count(*) FROM audit_log")) or 0)
+                return {LEGACY_CHAIN: found} if found else {}
             rows = await connection.execute(
                 select(audit_log.c.chain, func.count()).group_by(audit_log.c.chain)
             )
@@ -480,23 +490,43 @@ class AuditStore:
     ) -> AsyncGenerator[StoredRecord]:
         """Records streamed: of one `chain` in sequence order, else every chain's by time, then
         chain, then sequence number; `start`/`end` bound `at` (end exclusive)."""
-        if chain is not None:
-            statement = (
-                select(audit_log).where(audit_log.c.chain == chain).order_by(audit_log.c.seq)
-            )
-        else:
-            statement = select(audit_log).order_by(
-                audit_log.c.at, audit_log.c.chain, audit_log.c.seq
-            )
-        if start is not None:
-            statement = statement.where(audit_log.c.at >= start)
-        if end is not None:
-            statement = statement.where(audit_log.c.at < end)
+        log = audit_log
         async with self.engine.connect() as connection:
+            if await self._unupgraded(connection):  # read as it is: chain 1, nothing changed
+                log = _legacy_log
+            number = literal(LEGACY_CHAIN).label("chain") if log is _legacy_log else log.c.chain
+            statement = select(log, number) if log is _legacy_log else select(log)
+            if chain is not None:
+                statement = statement.where(number == chain).order_by(log.c.seq)
+            else:
+                statement = statement.order_by(log.c.at, number, log.c.seq)
+            if start is not None:
+                statement = statement.where(log.c.at >= start)
+            if end is not None:
+                statement = statement.where(log.c.at < end)
             result = await connection.stream(statement.execution_options(yield_per=2_000))
             async for row in result.mappings():
                 yield _stored(row)
 
+    async def _unupgraded(self, connection: AsyncConnection) -> bool:
+        """Whether `audit_log` still has the single-chain layout (no `chain` column): a store
+        verified or exported before any gateway of this version opened it."""
+        columns, _ = await _columns(connection, "audit_log")
+        return bool(columns) and "chain" not in columns
+
+
+#: `audit_log` as the single-chain gateway made it (read only, for a store not yet upgraded).
+_legacy_log = Table(
+    "audit_log",
+    MetaData(),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False),
+    Column("agency", String(40), nullable=True),
+    Column("decision", String(16), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
 
 #: The columns sent as arrays to `_ONE_STATEMENT` (the chain is one value).
 _ARRAYS = ("seq", "at", "agency", "decision", "content", "prev_hash", "hash")

@@ -17,7 +17,7 @@ from gateway.trust.audit.chain import GENESIS, link_hash_of
 from gateway.trust.audit.chains import checkpoint_digest, checkpoint_signed_bytes, heads_text
 from gateway.trust.audit.encoding import encode
 from gateway.trust.audit.publisher import WitnessPublisher
-from gateway.trust.audit.store import ChainConflictError, _OpenChain, head_payload
+from gateway.trust.audit.store import ChainConflictError, _columns, _OpenChain, head_payload
 from gateway.trust.audit.verify import StoreVerdict, verify_store
 from gateway.trust.audit.witness import FileWitness
 from gateway.trust.audit.witness_check import read_witnesses
@@ -328,6 +328,19 @@ def test_a_store_of_the_single_chain_gateway_opens_appends_and_verifies(
 ) -> None:
     async def go() -> None:
         await old_store(url, keyring, 7)
+        # An auditor verifies it as it is, before any new gateway opened it: read only.
+        untouched = await check(url, keyring)
+        assert untouched.ok, untouched.problem
+        assert (untouched.checked, untouched.chains) == (7, 1)
+        reader = AuditStore(url)
+        try:
+            assert [r.seq async for r in reader.records()] == list(range(1, 8))
+            assert await reader.counts() == {1: 7}
+            async with reader.engine.connect() as connection:
+                columns, _ = await _columns(connection, "audit_log")
+            assert "chain" not in columns  # verifying changed nothing
+        finally:
+            await reader.close()
         first, second = await two_writers(url, keyring, each=6)
         store = AuditStore(url)
         try:
