@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from contextlib import aclosing
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -21,22 +20,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from gateway.cli._options import deployment_options, fail
-from gateway.trust.audit.chain import ChainProblem, ChainVerdict, ChainWalker
-from gateway.trust.audit.store import AuditStore, SignedHead, head_payload
-from gateway.trust.audit.witness_check import (
-    WitnessCheck,
-    WitnessError,
-    WitnessReport,
-    read_witnesses,
-)
-from gateway.trust.vouchers import PublicKeyring, VoucherError, verify_signature
+from gateway.trust.audit.chains import LEGACY_CHAIN
+from gateway.trust.audit.store import AuditStore, SignedHead
+from gateway.trust.audit.verify import StoreVerdict, verify_store
+from gateway.trust.audit.witness_check import WitnessError, WitnessReport, read_witnesses
+from gateway.trust.vouchers import PublicKeyring, VoucherError
 from sources.engines import sqlite_path
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from gateway.settings import Settings
-    from gateway.trust.audit.chain import StoredRecord
 
 __all__ = ["audit_group", "day_range"]
 
@@ -110,20 +104,21 @@ def verify_command(
         click.echo(f"note: this deployment publishes its head to {published} witness(es); pass "
                    "each with --witness to check the log against them.", err=True)  # fmt: skip
     try:
-        verdict = asyncio.run(
-            _verify(audit_store(settings), keys, wanted, WitnessCheck(report.heads))
-        )
+        verdict = asyncio.run(_verify(audit_store(settings), keys, wanted, report))
     except SQLAlchemyError as error:
         fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
              "check the URL and that the database is up.")  # fmt: skip
     problem = verdict.problem
     if problem is None:
-        click.echo(f"audit log intact: {verdict.checked:,} records, chain verified to record "
+        click.echo(f"audit log intact: {verdict.checked:,} records in {verdict.chains} "
+                   f"chain(s), {verdict.checkpoints:,} checkpoint(s); chain verified to record "
                    f"{verdict.last_seq}.{_witnessed(report, verdict.last_seq)}")  # fmt: skip
         return
     click.echo(f"audit log TAMPERED: {problem.message}", err=True)
     where = (f"first problem at record {problem.seq}" if problem.last is None
              else f"first problem between records {problem.seq} and {problem.last}")  # fmt: skip
+    if verdict.chain is not None and verdict.chains > 1:
+        where += f" of chain {verdict.chain}"
     click.echo(f"(checked {verdict.checked:,} records; {where}, kind: {problem.kind})",
                err=True)  # fmt: skip
     sys.exit(1)
@@ -133,7 +128,7 @@ def _witnessed(report: WitnessReport, last_seq: int) -> str:
     """What the witnesses confirmed, for the verdict line."""
     if not report.witnesses:
         return ""
-    newest = max((head.seq for _, head in report.heads), default=0)
+    newest = max((head.seq for _, head in report.heads if head.chain != "checkpoint"), default=0)
     if newest == 0:
         return " No witness holds a head to check against."
     tail = (f"; records {newest + 1} to {last_seq} are newer than any witnessed head"
@@ -142,112 +137,66 @@ def _witnessed(report: WitnessReport, last_seq: int) -> str:
             f"witness(es), up to record {newest}{tail}.")  # fmt: skip
 
 
-def _anchor(text: str) -> tuple[int, str]:
-    seq, _, digest = text.partition(":")
-    if not seq.isdigit() or int(seq) < 1 or len(digest) != 64:
-        fail(f"--anchor {text!r} is not SEQ:HASH (a record number and its 64-hex-digit hash, "
-             "as `govgate audit head` prints them).")  # fmt: skip
-    return int(seq), digest.lower()
+def _anchor(text: str) -> tuple[tuple[int, int], str]:
+    parts = text.split(":")
+    if len(parts) == 2:
+        parts.insert(0, str(LEGACY_CHAIN))
+    chain, seq, digest = parts if len(parts) == 3 else ("", "", "")
+    if not (chain.isdigit() and seq.isdigit()) or int(seq) < 1 or len(digest) != 64:
+        fail(f"--anchor {text!r} is not [CHAIN:]SEQ:HASH (a chain, a record number and its "
+             "64-hex-digit hash, as `govgate audit head` prints them).")  # fmt: skip
+    return (int(chain), int(seq)), digest.lower()
 
 
 async def _verify(
-    store: AuditStore, keys: Mapping[str, str], anchors: Mapping[int, str], witnessed: WitnessCheck
-) -> ChainVerdict:
+    store: AuditStore,
+    keys: Mapping[str, str],
+    anchors: Mapping[tuple[int, int], str],
+    report: WitnessReport,
+) -> StoreVerdict:
     try:
-        signed = await store.signed_head()
-        head = (signed.seq, signed.hash) if signed else None
-        walker = ChainWalker()
-        problem = None
         with tqdm(total=await store.count(), unit=" records", desc="verifying", file=sys.stderr,
                   disable=None, mininterval=0.5) as bar:  # fmt: skip
-            async with aclosing(store.records()) as records:
-                async for record in records:
-                    problem = (
-                        walker.feed(record)
-                        or _against_anchor(record, anchors)
-                        or witnessed.feed(record)
-                    )
-                    bar.update()
-                    if problem is not None:
-                        break
-        if problem is None:
-            problem = walker.finish(head)
-        if problem is None:  # before the head's signature: a re-signed head passes that
-            problem = witnessed.finish(walker.last_seq)
-        if problem is None and signed is not None and signed.seq > 0:
-            problem = _head_signature_problem(signed, keys)
-        if problem is None and anchors and max(anchors) > walker.last_seq:
-            lost = max(anchors)
-            problem = ChainProblem(
-                walker.last_seq + 1, "deleted",
-                f"Record {lost}, which an anchor names, is gone: the log ends at record "
-                f"{walker.last_seq}, so it was cut back (to an older signed head).",
-            )  # fmt: skip
-        return ChainVerdict(walker.checked, walker.last_seq, problem)
+            return await verify_store(
+                store, keys, anchors=anchors, witnessed=report.heads, progress=bar.update
+            )
     finally:
         await store.close()
-
-
-def _against_anchor(record: StoredRecord, anchors: Mapping[int, str]) -> ChainProblem | None:
-    expected = anchors.get(record.seq)
-    if expected is None or expected == record.hash:
-        return None
-    return ChainProblem(
-        record.seq, "modified",
-        f"Record {record.seq} is not the record the anchor names (hash {expected[:16]}...): the "
-        "log was rewritten from there on.",
-    )  # fmt: skip
 
 
 @audit_group.command("head")
 @deployment_options
 def head_command(settings: Settings) -> None:
-    """Print the chain head (last record number, its hash, the gateway's signature) as JSON.
+    """Print every chain's head (last record number, its hash, the gateway's signature) as JSON.
 
-    Keep it apart from the deployment (or publish it): `govgate audit verify --anchor SEQ:HASH`
-    later proves the log still holds that record unchanged.
+    Keep it apart from the deployment (or publish it): `govgate audit verify --anchor
+    CHAIN:SEQ:HASH` later proves the log still holds that record unchanged. The object printed
+    is the head of the newest chain; `chains` lists them all.
     """
     try:
-        head = asyncio.run(_read_head(audit_store(settings)))
+        heads = asyncio.run(_read_heads(audit_store(settings)))
     except SQLAlchemyError as error:
         fail(f"cannot read the audit store at {settings.audit_url}: {error.__class__.__name__}; "
              "check the URL and that the database is up.")  # fmt: skip
-    if head is None:
+    written = [h for h in heads if h.seq > 0]
+    if not written:
         fail("the audit store has no chain head: no gateway has served from it yet.")
-    shown = {"seq": head.seq, "hash": head.hash, "keyId": head.key_id,
-             "signature": head.signature, "anchor": f"{head.seq}:{head.hash}"}  # fmt: skip
-    click.echo(json.dumps(shown))
+    shown = [_shown(head) for head in written]
+    click.echo(json.dumps({**shown[-1], "chains": shown}))
 
 
-async def _read_head(store: AuditStore) -> SignedHead | None:
+def _shown(head: SignedHead) -> dict[str, object]:
+    anchor = (f"{head.seq}:{head.hash}" if head.chain == LEGACY_CHAIN
+              else f"{head.chain}:{head.seq}:{head.hash}")  # fmt: skip
+    return {"chain": head.chain, "seq": head.seq, "hash": head.hash, "keyId": head.key_id,
+            "signature": head.signature, "anchor": anchor}  # fmt: skip
+
+
+async def _read_heads(store: AuditStore) -> list[SignedHead]:
     try:
-        return await store.signed_head()
+        return [head for _, head in sorted((await store.heads()).items())]
     finally:
         await store.close()
-
-
-def _head_signature_problem(head: SignedHead, keys: Mapping[str, str]) -> ChainProblem | None:
-    """The head must carry the gateway's signature: without the private key, a rewritten chain
-    (records and hashes recomputed from some point on) cannot get a valid one."""
-    if head.key_id is None or head.signature is None:
-        return ChainProblem(
-            head.seq, "modified",
-            "The chain head carries no signature: it was reset or rewritten outside the gateway.",
-        )  # fmt: skip
-    public = keys.get(head.key_id)
-    if public is None:
-        return ChainProblem(
-            head.seq, "modified",
-            f"The chain head is signed with key {head.key_id}, which is not among the gateway's "
-            "public keys; pass the published keys with --keys, or the log was rewritten.",
-        )  # fmt: skip
-    if not verify_signature(public, head_payload(head.seq, head.hash), head.signature):
-        return ChainProblem(
-            head.seq, "modified",
-            f"The chain head's signature does not match record {head.seq} and its hash: the log "
-            "was rewritten (records and hashes recomputed) up to its end.",
-        )  # fmt: skip
-    return None
 
 
 @audit_group.command("export")
@@ -286,8 +235,8 @@ async def _export(store: AuditStore, out: TextIO, start: str | None, end: str | 
     count = 0
     try:
         async for record in store.records(start=start, end=end):
-            line = {"seq": record.seq, "prevHash": record.prev_hash, "hash": record.hash,
-                    **record.content}  # fmt: skip
+            line = {"chain": record.chain, "seq": record.seq, "prevHash": record.prev_hash,
+                    "hash": record.hash, **record.content}  # fmt: skip
             out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
             count += 1
     finally:

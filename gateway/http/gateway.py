@@ -144,7 +144,9 @@ class Gateway:
         self._reload_lock = asyncio.Lock()
         self.evidence = GatewayEvidence(settings, self.engines)
         self.audit_store = AuditStore(settings.audit_url, signer=self.evidence.keyring.sign)
-        self.audit = AuditWriter(self.audit_store)
+        self.audit = AuditWriter(
+            self.audit_store, checkpoint_interval_s=settings.witnessing.checkpoint_interval_s
+        )
         self.audit.on_commit = self._audited
         # Art. 28: the signed head goes to witnesses the gateway cannot rewrite, in the background.
         witnessing = settings.witnessing

@@ -56,8 +56,12 @@ __all__ = [
 GATEWAY_GRANTS: Mapping[str, tuple[str, ...]] = {
     # Append records and read them (verify, reports); never change or remove one.
     "audit_log": ("SELECT", "INSERT"),
-    # The one head row moves forward with every append (and is locked by it); never deleted.
-    "audit_head": ("SELECT", "UPDATE (seq, hash, key_id, signature)"),
+    # One head row per chain: added when a writer opens its chain, then moved forward by that
+    # writer alone; never deleted, never renumbered.
+    "audit_head": ("SELECT", "INSERT", "UPDATE (seq, hash, key_id, signature)"),
+    # The registry of chains and the signed checkpoints over their heads: added, never changed.
+    "audit_chains": ("SELECT", "INSERT"),
+    "audit_checkpoints": ("SELECT", "INSERT"),
     # Evidence issued with answers (Art. 23) and the keys that signed it: added, never changed.
     "vouchers": ("SELECT", "INSERT"),
     "signing_keys": ("SELECT", "INSERT"),

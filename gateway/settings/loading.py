@@ -144,6 +144,7 @@ class _Audit:
     witness_every: int = 1_000
     witness_interval_s: float = 5.0
     witness_timeout_s: float = 5.0
+    checkpoint_interval_s: float = 1.0
 
     def witnessing(self, base: Path) -> Witnessing:
         """The witnesses; relative files and SQLite paths are relative to the file."""
@@ -155,6 +156,7 @@ class _Audit:
             witness_every=self.witness_every,
             witness_interval_s=self.witness_interval_s,
             witness_timeout_s=self.witness_timeout_s,
+            checkpoint_interval_s=self.checkpoint_interval_s,
         )
 
 

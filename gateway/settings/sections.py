@@ -232,6 +232,10 @@ class Witnessing:
     witness_interval_s: float = 5.0
     #: How long one publication (or reading the head) may take before it counts as failed.
     witness_timeout_s: float = 5.0
+    #: How often each writer signs a checkpoint over every chain head while records are
+    #: written (gateway.trust.audit.chains): 1 s by default, so a chain cut back and re-signed
+    #: disagrees with a checkpoint at most a second old.
+    checkpoint_interval_s: float = 1.0
 
     def __post_init__(self) -> None:
         given: object = self.witnesses
@@ -248,7 +252,7 @@ class Witnessing:
         every: object = self.witness_every
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ConfigError(f"witness_every must be a record count of 1 or more, not {every!r}.")
-        for name in ("witness_interval_s", "witness_timeout_s"):
+        for name in ("witness_interval_s", "witness_timeout_s", "checkpoint_interval_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"{name} must be a number of seconds above 0, not {value!r}.")

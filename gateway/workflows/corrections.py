@@ -78,7 +78,7 @@ async def recipients(
         .where(audit_log.c.at < until)
         .where(audit_log.c.content.like(_containing(ref), escape="\\"))
         .where(audit_log.c.content.like(_containing(field_ref), escape="\\"))
-        .order_by(audit_log.c.seq)
+        .order_by(audit_log.c.at, audit_log.c.chain, audit_log.c.seq)
         .execution_options(yield_per=1_000)
     )
     if since is not None:

@@ -1,9 +1,10 @@
 """Every workflow step in the tamper-evident audit log: who (agency, officer), when and why.
 
 A step's rows (its events, a new case's filing, notifications, supersessions) and one audit
-record per event are written in **one transaction** through `AuditStore.append`, which locks
-the chain's head row: the audit writer's batches and these appends interleave whole, so the
-chain stays one line. Not through the group-commit `AuditWriter`: two steps racing on one case
+record per event are written in **one transaction** through `AuditStore.append`, onto the
+store's own chain (a command's store registers one of its own; in the gateway it is the
+process's chain, and these appends and the writer's batches take turns whole). Not through
+the group-commit `AuditWriter`: two steps racing on one case
 end in an IntegrityError (the core reports CASE_CHANGED), and in a shared batch that error
 would fail every other request's record with it.
 

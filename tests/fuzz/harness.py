@@ -182,7 +182,8 @@ def _errors_of(body: Any) -> list[Any]:
 
 @dataclass
 class Ledger:
-    """The audit store's records, read as they are appended (by `seq`)."""
+    """The audit store's records, read as they are appended (by SQLite's row id: each worker
+    numbers its own chain's records from 1, the row id orders them all)."""
 
     path: Path
     seen: int = 0
@@ -193,7 +194,7 @@ class Ledger:
         """The records appended since the last call."""
         with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as db:
             rows = db.execute(
-                "SELECT seq, content FROM audit_log WHERE seq > ? ORDER BY seq", (self.seen,)
+                "SELECT rowid, content FROM audit_log WHERE rowid > ? ORDER BY rowid", (self.seen,)
             ).fetchall()
         if rows:
             self.seen = rows[-1][0]

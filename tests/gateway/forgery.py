@@ -35,12 +35,16 @@ async def _rewrite(admin_url: str, keys: Path, first: int, count: int) -> int:
     engine = create_async_engine(admin_url)
     try:
         async with engine.begin() as connection:
-            if connection.dialect.name == "sqlite":
-                for name in ("audit_log_no_update", "audit_log_no_delete"):
-                    await connection.execute(text(f"DROP TRIGGER {name}"))
-            else:
-                for name in ("audit_log_append_only", "audit_log_no_truncate"):
-                    await connection.execute(text(f"DROP TRIGGER {name} ON audit_log"))
+            # The checkpoints would name the records cut away: the forger removes them too
+            # (only a witness that kept one still can name the cut).
+            for table in ("audit_log", "audit_checkpoints"):
+                if connection.dialect.name == "sqlite":
+                    for name in (f"{table}_no_update", f"{table}_no_delete"):
+                        await connection.execute(text(f"DROP TRIGGER {name}"))
+                else:
+                    for name in (f"{table}_append_only", f"{table}_no_truncate"):
+                        await connection.execute(text(f"DROP TRIGGER {name} ON {table}"))
+            await connection.execute(text("DELETE FROM audit_checkpoints"))
             rows = (
                 await connection.execute(
                     text(
@@ -76,7 +80,8 @@ async def _rewrite(admin_url: str, keys: Path, first: int, count: int) -> int:
 
 def witnessed_seqs(lines: str) -> list[int]:
     """The record numbers of the heads in a witness file's text."""
-    return sorted({json.loads(line)["seq"] for line in lines.splitlines() if line.strip()})
+    heads = (json.loads(line) for line in lines.splitlines() if line.strip())
+    return sorted({head["seq"] for head in heads if head.get("chain") != "checkpoint"})
 
 
 def named_by_witness(seqs: list[int], first: int, left: int) -> str:

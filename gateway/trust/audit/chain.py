@@ -60,6 +60,8 @@ class StoredRecord:
     text: bytes | None = None
     #: Copied columns that disagree with the stored text: (column, column value, text value).
     disagreements: tuple[tuple[str, object, object], ...] = ()
+    #: The chain the record belongs to (one per writer; 1: the legacy chain).
+    chain: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,11 @@
-"""Publishing the signed chain head to the witnesses, in the background (Art. 28).
+"""Publishing the signed chain head and checkpoint to the witnesses, in the background (Art. 28).
 
 Every `every` records this process commits, or every `interval_s` seconds when the head moved,
-and once more at shutdown, the publisher reads the signed head from the audit store and adds it
-to each witness (`gateway.trust.audit.witness`). It runs beside the requests, never in their way: a
+and once more at shutdown, the publisher reads this process's chain head (signed) from the audit
+store and adds it to each witness (`gateway.trust.audit.witness`), with the newest checkpoint
+this process signed (chain `checkpoint`, its number and digest): every process publishes its
+own, so the witnesses hold every chain's heads and the checkpoints that tie them together.
+It runs beside the requests, never in their way: a
 request waits for its own audit record only, never for a witness. A witness that fails is
 logged, counted (`govgate_audit_witness_failures_total`), shown in `/readyz` under `witnesses`
 and tried again with the newest head at the next turn.
@@ -18,6 +21,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gateway.trust.audit.chains import LEGACY_CHAIN
 from gateway.trust.audit.witness import MAIN_CHAIN, WitnessedHead
 
 if TYPE_CHECKING:
@@ -36,6 +40,7 @@ class _State:
     """How publishing to one witness went."""
 
     published_seq: int = 0
+    published_checkpoint: int = 0
     published_at: str | None = None
     failures: int = 0
     error: str | None = None
@@ -128,16 +133,36 @@ class WitnessPublisher:
         if signed is None or signed.seq == 0:
             return
         self._head_seq = max(self._head_seq, signed.seq)
+        at = self.clock()
         head = WitnessedHead(
             seq=signed.seq, hash=signed.hash, key_id=signed.key_id, signature=signed.signature,
-            published_at=self.clock(), published_by=self.by, chain=MAIN_CHAIN,
+            published_at=at, published_by=self.by,
+            chain=MAIN_CHAIN if signed.chain == LEGACY_CHAIN else str(signed.chain),
         )  # fmt: skip
+        made = self.store.last_checkpoint
+        checkpoint = (
+            WitnessedHead(
+                seq=made.id,
+                hash=made.digest,
+                key_id=made.key_id,
+                signature=made.signature,
+                published_at=at,
+                published_by=self.by,
+                chain="checkpoint",
+            )
+            if made is not None
+            else None
+        )
         loop = asyncio.get_running_loop()
         for witness in self.witnesses:
             state = self._states[witness.name]
-            if state.published_seq == head.seq or (state.attempt and not state.attempt.done()):
+            if state.attempt and not state.attempt.done():
                 continue
-            state.attempt = loop.create_task(self._publish_to(witness, head))
+            due = [] if state.published_seq == head.seq else [head]
+            if checkpoint is not None and state.published_checkpoint != checkpoint.seq:
+                due.append(checkpoint)
+            if due:
+                state.attempt = loop.create_task(self._publish_to(witness, due))
 
     async def wait(self) -> None:
         """Wait for the attempts in flight (each ends within the time limit)."""
@@ -152,14 +177,20 @@ class WitnessPublisher:
             self._since = 0
             await self.publish()
 
-    async def _publish_to(self, witness: Witness, head: WitnessedHead) -> None:
+    async def _publish_to(self, witness: Witness, due: list[WitnessedHead]) -> None:
         state = self._states[witness.name]
+        head = due[0]
         try:
             async with asyncio.timeout(self.timeout_s):
                 if not state.prepared:
                     await witness.prepare()
                     state.prepared = True
-                await witness.publish(head)
+                for item in due:
+                    await witness.publish(item)
+                    if item.chain == "checkpoint":
+                        state.published_checkpoint = item.seq
+                    else:
+                        state.published_seq, state.published_at = item.seq, item.published_at
         except Exception as error:  # any failure of any witness: logged and counted, never raised
             message = _describe(error, self.timeout_s)
             if state.error != message:
@@ -175,9 +206,9 @@ class WitnessPublisher:
             return
         if state.error is not None:
             log.info("audit witness %s: publishing again (record %d)", witness.name, head.seq)
-        state.published_seq, state.published_at, state.error = head.seq, head.published_at, None
+        state.error = None
         if self.on_result is not None:
-            self.on_result(witness.name, True, head.seq)
+            self.on_result(witness.name, True, state.published_seq)
 
 
 def _describe(error: BaseException, timeout_s: float) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gateway.trust.audit.chain import ChainProblem
+from gateway.trust.audit.chains import LEGACY_CHAIN, checkpoint_signed_bytes
 from gateway.trust.audit.store import head_payload
 from gateway.trust.audit.witness import MAIN_CHAIN, WitnessError, open_witness
 from gateway.trust.vouchers import verify_signature
@@ -70,7 +71,12 @@ async def read_witnesses(targets: Sequence[str], keys: Mapping[str, str]) -> Wit
 
 
 def _unusable(head: WitnessedHead, keys: Mapping[str, str]) -> str | None:
-    if head.chain != MAIN_CHAIN:
+    if head.chain == "checkpoint":
+        payload = checkpoint_signed_bytes(head.hash)
+    elif head.chain == MAIN_CHAIN or head.chain.isdigit():
+        chain = LEGACY_CHAIN if head.chain == MAIN_CHAIN else int(head.chain)
+        payload = head_payload(head.seq, head.hash, chain)
+    else:
         return f"belongs to chain {head.chain!r}, which this version does not know; ignored"
     if head.key_id is None or head.signature is None:
         return "carries no signature; ignored"
@@ -80,7 +86,7 @@ def _unusable(head: WitnessedHead, keys: Mapping[str, str]) -> str | None:
             f"is signed with key {head.key_id}, which is not among the gateway's public keys; "
             "ignored (pass the published keys with --keys)"
         )
-    if not verify_signature(public, head_payload(head.seq, head.hash), head.signature):
+    if not verify_signature(public, payload, head.signature):
         return "does not carry the gateway's signature over its record and hash; ignored"
     return None
 

@@ -5,11 +5,16 @@ while one batch commits, the next gathers. Under load a batch holds many request
 costs one commit per batch, not per request; when idle, a lone request commits at once. A
 request is answered only after its record is durable, so a crash loses no record of anything
 that was answered (docs/trust.md).
+
+The store appends to this writer's own chain; every `checkpoint_interval_s` while records are
+written (and once at close), the writer signs a checkpoint over the heads of every chain that
+moved (`AuditStore.checkpoint`), off the request path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -47,9 +52,17 @@ class AuditUnavailableError(GatewayError):
 class AuditWriter:
     """Writes entries to `store` in batches of at most `max_batch`, in submission order."""
 
-    def __init__(self, store: AuditStore, *, max_batch: int = 1_000) -> None:
+    def __init__(
+        self, store: AuditStore, *, max_batch: int = 1_000, checkpoint_interval_s: float = 1.0
+    ) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._since_checkpoint = 0
+        #: Checkpoints written, and the failures to write one (logged; retried next turn).
+        self.checkpoints = 0
+        self.checkpoint_failures = 0
         self._pending: _Batch = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -63,7 +76,9 @@ class AuditWriter:
 
     def start(self) -> None:
         """Start the background task (inside the running event loop)."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-writer")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="audit-writer")
+        self._checkpointer = loop.create_task(self._checkpoints(), name="audit-checkpoints")
 
     async def record(self, entry: AuditEntry, extra: Extra = ()) -> int:
         """Append `entry` (and its `extra` rows) and wait until committed; its sequence number.
@@ -94,6 +109,32 @@ class AuditWriter:
         self._wake.set()
         if self._task is not None:
             await self._task
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
+            await self.checkpoint()  # the final heads, once every record is written
+
+    async def checkpoint(self) -> None:
+        """Sign a checkpoint if records were written since the last one; never raises."""
+        if self._since_checkpoint == 0:
+            return
+        written = self._since_checkpoint
+        try:
+            await self.store.checkpoint()
+        except Exception as error:  # requests are not affected: logged, retried next turn
+            self.checkpoint_failures += 1
+            log.warning("audit checkpoint failed (retried in %g s): %s",
+                        self.checkpoint_interval_s, error)  # fmt: skip
+            return
+        self._since_checkpoint -= written
+        self.checkpoints += 1
+
+    async def _checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(self.checkpoint_interval_s)
+            await self.checkpoint()
 
     async def _run(self) -> None:
         while True:
@@ -160,6 +201,7 @@ class AuditWriter:
         self.last_commit_seconds = seconds
         records = len(batch) + extra_records
         self.written += records
+        self._since_checkpoint += records
         self.batches += 1
         if self.on_commit is not None:
             self.on_commit(records, seconds)

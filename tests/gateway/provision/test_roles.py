@@ -138,7 +138,7 @@ def test_the_gateways_role_may_append_and_read_but_never_rewrite_the_log(
     assert f"database {database} now belongs to postgres (was {role})" in said
     assert "audit_log now belongs to postgres" in said
     assert f"audit_log: {role} may SELECT, INSERT (was: " in said
-    assert f"audit_head: {role} may SELECT, UPDATE (seq, hash, key_id, signature)" in said
+    assert f"audit_head: {role} may SELECT, INSERT, UPDATE (seq, hash, key_id, signature)" in said
     assert scalar(postgres_url, "SELECT count(*) FROM pg_trigger WHERE tgname = "
                                 "'audit_log_append_only'") == 1  # put back  # fmt: skip
 

@@ -51,6 +51,7 @@ def test_the_example_file_loads_with_paths_relative_to_itself(tmp_path: Path, se
     assert settings.server == ServerOptions()
     assert settings.metrics.address == ("127.0.0.1", 9464)
     assert settings.tracing == TracingOptions()  # shown in the file, off
+    assert settings.witnessing.checkpoint_interval_s == 1.0  # shown in the file, the default
     assert settings.algorithms == ("EdDSA",)
     assert settings.public_keys == {key.kid: key.public_pem()}
 
@@ -125,6 +126,10 @@ def test_every_shipped_deployment_file_serves(tmp_path: Path, seeded: Path, ship
         (('persons = "sqlite', 'people = "sqlite'), "'people' is not a source"),
         (("max_page_size = 100", "max_page_size = 0"), "limits.max_page_size must be at least 1"),
         (("[server]", "[server"), "cannot be read as TOML"),
+        (
+            ("checkpoint_interval_s = 1.0", "checkpoint_interval_s = 0"),
+            "checkpoint_interval_s must be a number of seconds above 0",
+        ),
     ],
 )
 def test_a_broken_deployment_file_says_what_to_change(

@@ -23,6 +23,8 @@ from gateway.trust.vouchers import Keyring
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from gateway.trust.audit.store import SignedHead
+
 
 def entry(number: int, agency: str = "GZ-PSB") -> AuditEntry:
     return AuditEntry(
@@ -161,7 +163,7 @@ def test_an_inserted_record_is_named(audit_dir: Path) -> None:
     # A forger who copies record 2 (hash and all) into the middle, shifting the rest along.
     tamper(audit_dir, "UPDATE audit_log SET seq = seq + 100 WHERE seq > 5",
            "UPDATE audit_log SET seq = seq - 99 WHERE seq > 100",
-           "INSERT INTO audit_log SELECT 6, at, agency, decision, content, prev_hash, hash "
+           "INSERT INTO audit_log SELECT chain, 6, at, agency, decision, content, prev_hash, hash "
            "FROM audit_log WHERE seq = 2")  # fmt: skip
     code, output = verify(audit_dir)
     assert code == 1
@@ -234,21 +236,31 @@ def test_a_record_rewritten_in_another_spelling_is_found(audit_dir: Path) -> Non
 
 def test_a_log_cut_back_to_an_old_signed_head_fails_against_a_kept_anchor(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
-    fill(url, 6, keys=tmp_path / "keys" / "gateway")
-    with closing(sqlite3.connect(tmp_path / "audit.db")) as db:
-        old_head = db.execute("SELECT seq, hash, key_id, signature FROM audit_head").fetchone()
-    head = CliRunner().invoke(main, ["audit", "head", "--data", str(tmp_path)])
-    assert head.exit_code == 0, head.output
-    assert json.loads(head.stdout)["seq"] == 6
-    fill(url, 4, keys=tmp_path / "keys" / "gateway")  # four more records: 10 in all
+    signer = Keyring.open(tmp_path / "keys" / "gateway").sign
+    heads: list[SignedHead] = []
+
+    async def go() -> None:
+        store = AuditStore(url, signer=signer)  # one writer, one chain: 6 records, then 4
+        await store.create()
+        await store.append([entry(n) for n in range(6)])
+        old = await store.signed_head()
+        assert old is not None
+        heads.append(old)
+        await store.append([entry(n) for n in range(6, 10)])
+        await store.close()
+
+    asyncio.run(go())
+    assert heads[0].seq == 6
     later = json.loads(CliRunner().invoke(main, ["audit", "head", "--data", str(tmp_path)]).stdout)
+    assert later["seq"] == 10
     # An insider removes records 7-10 and puts back the old head, validly signed for record 6.
+    old = heads[0]
     tamper(tmp_path, "DELETE FROM audit_log WHERE seq > 6",
-           "UPDATE audit_head SET seq = {}, hash = '{}', key_id = '{}', signature = '{}'"
-           .format(*old_head))  # fmt: skip
-    assert verify(tmp_path)[0] == 0  # without an anchor the cut cannot be seen
+           f"UPDATE audit_head SET seq = {old.seq}, hash = '{old.hash}', "
+           f"key_id = '{old.key_id}', signature = '{old.signature}'")  # fmt: skip
+    assert verify(tmp_path)[0] == 0  # no checkpoint was written: only an anchor shows the cut
     result = CliRunner().invoke(
-        main, ["audit", "verify", "--data", str(tmp_path), "--anchor", later["anchor"]]
+        main, ["audit", "verify", "--data", str(tmp_path), "--anchor", str(later["anchor"])]
     )
     assert result.exit_code == 1
     assert "Record 10, which an anchor names, is gone" in result.output
@@ -274,7 +286,9 @@ def test_export_writes_one_json_line_per_record_with_its_links(audit_dir: Path) 
     from gateway.trust.audit import StoredRecord
 
     records = [
-        StoredRecord(line.pop("seq"), line.pop("prevHash"), line.pop("hash"), line)
+        StoredRecord(
+            line.pop("seq"), line.pop("prevHash"), line.pop("hash"), line, chain=line.pop("chain")
+        )
         for line in lines
     ]
     assert verify_chain(records, (10, records[-1].hash)).ok

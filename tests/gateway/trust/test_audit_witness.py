@@ -20,6 +20,7 @@ from gateway.cli import main
 from gateway.http.app import create_app
 from gateway.settings import ConfigError, Settings, Witnessing, load_settings
 from gateway.trust.audit import AuditEntry, AuditStore, Operation
+from gateway.trust.audit.chains import checkpoint_signed_bytes
 from gateway.trust.audit.publisher import WitnessPublisher
 from gateway.trust.audit.store import head_payload
 from gateway.trust.audit.witness import FileWitness
@@ -117,7 +118,7 @@ def test_a_rewrite_is_bounded_by_the_witnessed_heads_around_it(tmp_path: Path) -
     witness = published_log(tmp_path, 30)
     # Keep only every tenth head: the witness then proves a range, not one record.
     kept = [line for line in witness.read_text("utf-8").splitlines()
-            if json.loads(line)["seq"] % 10 == 0]  # fmt: skip
+            if json.loads(line)["seq"] % 10 == 0 and "checkpoint" not in line]  # fmt: skip
     witness.write_text("\n".join(kept) + "\n", "utf-8")
     rewrite_with_own_key(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}",
                          tmp_path / "keys" / "gateway", first=14, count=2)  # fmt: skip
@@ -149,7 +150,8 @@ def test_a_serving_gateway_publishes_and_verify_catches_a_rewrite_on_sqlite(
             answer = server.client.post("/graphql", json=QUERY, headers=headers)
             assert answer.status_code == 200
     with closing(sqlite3.connect(tmp_path / "witness.db")) as db:
-        in_db = sorted({s for (s,) in db.execute("SELECT seq FROM audit_witness")})
+        heads = "SELECT seq FROM audit_witness WHERE chain <> 'checkpoint'"
+        in_db = sorted({s for (s,) in db.execute(heads)})
     for seqs in (witnessed_seqs(witness_file.read_text("utf-8")), in_db):
         assert seqs[-1] == 40  # the final head, published at shutdown
         assert len(seqs) >= 4  # and others on the way, about one every five records
@@ -205,12 +207,15 @@ def test_the_final_head_is_published_at_shutdown_signed_and_naming_its_chain(
         for _ in range(3):
             server.client.post("/graphql", json=QUERY, headers=headers)
         assert not witness_file.exists()  # neither 1,000 records nor 600 s yet
-    (line,) = witness_file.read_text("utf-8").splitlines()
-    head = json.loads(line)
+    # At shutdown: the chain's head and the last checkpoint, which names that head.
+    head, checkpoint = (json.loads(line) for line in witness_file.read_text("utf-8").splitlines())
     assert (head["v"], head["chain"], head["seq"]) == (1, "main", 3)
     keys = Keyring.open(tmp_path / "keys" / "gateway").public_keys()
     payload = head_payload(head["seq"], head["hash"])
     assert verify_signature(keys[head["keyId"]], payload, head["signature"])
+    assert checkpoint["chain"] == "checkpoint"
+    signed = checkpoint_signed_bytes(checkpoint["hash"])
+    assert verify_signature(keys[checkpoint["keyId"]], signed, checkpoint["signature"])
 
 
 def test_an_idle_gateway_publishes_a_moved_head_after_the_interval(

@@ -70,7 +70,7 @@ class Deployment:
         """The audit records' content, oldest first."""
         with closing(sqlite3.connect(self.folder / "audit.db")) as connection:
             rows = connection.execute(
-                f"SELECT content FROM audit_log WHERE {where} ORDER BY seq"
+                f"SELECT content FROM audit_log WHERE {where} ORDER BY at, chain, seq"
             ).fetchall()
         return [str(r[0]) for r in rows]
 
