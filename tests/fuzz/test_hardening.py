@@ -8,7 +8,9 @@ id, show nothing internal, and leave exactly one audit record.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -167,14 +169,26 @@ def test_a_document_validated_for_one_grant_set_is_never_reused_for_another(
 
 
 def test_a_persisted_query_hash_neither_replaces_nor_skips_the_query(defended: Defended) -> None:
+    # A hash nobody registered for this agency: Apollo's "not found" (the client sends the
+    # text next); a hash that is not the text's: refused, never run as either.
     apq = {"version": 1, "sha256Hash": "0" * 64}
     only_hash = post(defended, "TH-CA", {"extensions": {"persistedQuery": apq}}).body()
-    assert codes(only_hash) == ["BAD_REQUEST"]
-    forbidden = {
-        "query": "{ persons(first: 1) { edges { node { phone } } } }",
-        "extensions": {"persistedQuery": apq},
-    }
-    assert codes(post(defended, "TH-CA", forbidden).body()) == ["FORBIDDEN_FIELD"]
+    assert codes(only_hash) == ["PERSISTED_QUERY_NOT_FOUND"]
+    forbidden = "{ persons(first: 1) { edges { node { phone } } } }"
+    wrong = {"query": forbidden, "extensions": {"persistedQuery": apq}}
+    assert codes(post(defended, "TH-CA", wrong).body()) == ["BAD_REQUEST"]
+    # The text's own hash registers nothing past validation: the text is checked as sent.
+    digest = hashlib.sha256(forbidden.encode()).hexdigest()
+    own = {"version": 1, "sha256Hash": digest}
+    sent = {"query": forbidden, "extensions": {"persistedQuery": own}}
+    assert codes(post(defended, "TH-CA", sent).body()) == ["FORBIDDEN_FIELD"]
+    again = post(defended, "TH-CA", {"extensions": {"persistedQuery": own}}).body()
+    assert codes(again) == ["PERSISTED_QUERY_NOT_FOUND"]
+    # A document GZ-PSB registered (it may read phones) is not TH-CA's to run by hash.
+    assert "errors" not in post(defended, "GZ-PSB", sent).body()
+    theirs = post(defended, "TH-CA", {"extensions": {"persistedQuery": own}}).body()
+    assert codes(theirs) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert "data" not in theirs or not theirs["data"]
 
 
 # -- Verification is not an oracle ---------------------------------------------------------------
@@ -466,6 +480,17 @@ def test_every_shape_of_http_request_leaves_exactly_one_record(
     }
     answer = raw_http(defended.server.url, requests[shape])
     sent = [f"{rid}{n}" for n in range(3)] if shape == "pipelined" else [rid]
+    if shape == "lower-case-method":
+        # Methods are case-sensitive (RFC 9110 9.1): httptools refuses "post" before any header
+        # is read, so the answer and its one record carry the gateway's own request id.
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:600]
+        assert b'"code":"BAD_REQUEST"' in answer, answer[:600]
+        given = re.search(rb"x-request-id: ([0-9a-f]+)\r\n", answer.lower())
+        assert given, answer[:600]
+        found = records_of(defended.folder / "audit.db", given[1].decode(), wait_s=2, exact=True)
+        assert len(found) == 1, answer[:600]
+        defended.gateway.ledger.read_new()
+        return
     for prefix in sent:
         assert f"x-request-id: {prefix}.".encode() in answer.lower(), answer[:600]
         assert len(records_of(defended.folder / "audit.db", prefix, wait_s=2)) == 1, prefix
