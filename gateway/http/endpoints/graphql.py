@@ -31,7 +31,7 @@ from gateway.graphql.workflows.api import attach_warnings
 from gateway.http.body import parse_json
 from gateway.http.endpoints._request import answering, gateway_of, identify, read_json
 from gateway.http.graphiql import graphiql_page
-from gateway.http.middleware import wants_page
+from gateway.http.middleware import page_link, wants_page
 from gateway.http.responses import JsonAnswer
 from gateway.ratelimit import retry_after_of, too_many_verifications
 from gateway.trust.canonical import CanonicalFormError
@@ -65,7 +65,7 @@ async def graphql(request: Request, trail: Trail) -> Response:
     """POST: GraphQL operations; GET: one query in the URL, or GraphiQL (one route, so a 405
     names both)."""
     get = request.method in {"GET", "HEAD"}  # Starlette routes HEAD with GET
-    if get and not _in_url(request):
+    if get and (not _in_url(request) or page_link(request.headers)):
         if not wants_page(request.headers):  # a refused API call: audited like any other
             raise WireError("GET /graphql answers a query given in its URL (?query=... or "
                             "?extensions=... with a persisted query's hash) and serves "

@@ -47,6 +47,7 @@ __all__ = [
     "AuditedRequests",
     "Recorder",
     "http_error",
+    "page_link",
     "trail_in",
     "trail_of",
     "wants_page",
@@ -92,6 +93,13 @@ def trail_in(scope: Scope) -> Trail:
 def wants_page(headers: Headers) -> bool:
     """A browser asking for the GraphiQL page (not an API call)."""
     return "text/html" in headers.get("accept", "")
+
+
+def page_link(headers: Headers) -> bool:
+    """A browser following a GraphiQL link (`/graphql?query=...`, the editor prefilled): it
+    accepts HTML and sends no token, so it gets the page, which reads no data. With a token the
+    same URL is an API call, run and recorded whatever it accepts."""
+    return wants_page(headers) and "authorization" not in headers
 
 
 async def http_error(request: Request, error: Exception) -> Response:
@@ -232,7 +240,11 @@ def _is_probe(method: str, path: str, headers: Headers, query_string: bytes) -> 
     return (
         path in _PROBES
         or path.startswith("/static/")
-        or (path == "/graphql" and wants_page(headers) and not _operation_in(query_string))
+        or (
+            path == "/graphql"
+            and wants_page(headers)
+            and (not _operation_in(query_string) or page_link(headers))
+        )
     )
 
 

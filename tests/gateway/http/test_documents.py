@@ -160,9 +160,26 @@ def test_a_url_past_its_limit_is_refused(deployment: Deployment) -> None:
 
 
 def test_the_graphiql_page_is_still_served_to_browsers(deployment: Deployment) -> None:
-    page = deployment.server.client.get("/graphql", headers={"Accept": "text/html"})
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = deployment.server.client.get("/graphql", headers=browser)
     assert page.status_code == 200
     assert 'id="token"' in page.text
+    # A GraphiQL link (the editor prefilled): a browser without a token gets the page, no data.
+    link = "/graphql?" + urlencode(
+        {"query": "{ persons(first: 1) { edges { node { divisionCode } } } }"}
+    )
+    page = deployment.server.client.get(link, headers=browser)
+    assert page.status_code == 200
+    assert 'id="token"' in page.text
+    assert "cache-control" not in page.headers or "private" not in page.headers["cache-control"]
+    # The same URL with a token is an API call, whatever it accepts: answered and recorded.
+    token = {"Authorization": f"Bearer {deployment.token_for('GZ-PSB')}"}
+    called = deployment.server.client.get(link, headers={**browser, **token})
+    assert called.status_code == 200
+    assert len(called.json()["data"]["persons"]["edges"]) == 1
+    record = audit_of(deployment.folder, called.headers["x-request-id"])
+    assert record["decision"] == "allowed"
+    assert "Query.persons" in record["fields"]
 
 
 def test_another_agencys_document_is_as_unknown_as_no_document(deployment: Deployment) -> None:
