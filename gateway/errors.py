@@ -16,6 +16,10 @@ GatewayError                          (gateway.errors)
 │   ├── VoucherFormatError
 │   └── VoucherStoreError
 ├── AuditUnavailableError             (gateway.trust.audit.writer: a record cannot be written)
+├── AuditLayoutError                  (gateway.trust.audit.store: an older layout this role
+│                                      may not upgrade: run `govgate audit init-roles`)
+├── ChainConflictError                (gateway.trust.audit.store: a chain's head moved under
+│                                      its writer)
 ├── WitnessError                      (gateway.trust.audit.witness: a witness cannot be used)
 ├── RoleSetupError                    (gateway.provision.roles: database roles cannot be set up)
 ├── DocumentError                     (gateway.documents.errors: an operation refused by its
