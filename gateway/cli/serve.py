@@ -57,7 +57,8 @@ def serve_settings(
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Worker processes; they share one policy and one audit chain (docs/deploy.md).",
+    help="Worker processes; they share one policy and one audit store, a chain each "
+    "(docs/deploy.md).",
 )
 @click.option(
     "--log-format",

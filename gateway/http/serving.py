@@ -3,11 +3,11 @@
 Workers are separate processes (uvicorn's), each with its own event loop, connection pools and
 audit writer; they share the sources, the audit store and the published policy through the
 databases (gateway.policy.sync), so any number of them, on any number of machines, serve one
-policy and write one audit chain. Before the workers start, the parent prepares the shared
-state once (tables, the signing key, the policy), so workers never race to create them, and
-a fresh folder where every worker writes its metrics for the parent's metrics listener to add
-up (gateway.http.metrics, gateway.http.metrics_listener). `serve` runs it all under govgate's own
-uvicorn protocol (gateway.http.slow_clients).
+policy and write one audit store (a chain per process). Before the workers start, the parent
+prepares the shared state once (tables, the signing key, the policy), so workers never race to
+create them, and a fresh folder where every worker writes its metrics for the parent's metrics
+listener to add up (gateway.http.metrics, gateway.http.metrics_listener). `serve` runs it all
+under govgate's own uvicorn protocol (gateway.http.slow_clients).
 """
 
 from __future__ import annotations

@@ -73,6 +73,10 @@ _Phase = Literal["headers", "body"]
 _Their = Literal["idle", "headers", "body", "done"]
 
 
+#: Seconds a worker may take to answer its supervisor's health check (`--workers N`).
+WORKER_HEALTHCHECK_S = 30
+
+
 class ServerConfig(uvicorn.Config):
     """uvicorn's configuration with govgate's protocol, loop and the deployment's `[server]`."""
 
@@ -86,6 +90,10 @@ class ServerConfig(uvicorn.Config):
             loop=options.loop,
             ws="none",  # no websockets: an upgrade is an ordinary, recorded HTTP request
             timeout_keep_alive=options.keep_alive_s,
+            # uvicorn's supervisor kills a worker that misses a health-check ping for this long
+            # (default 5 s); a worker building the policy on a CPU-starved machine can, and
+            # was killed at start-up ("Child process died"). 30 s still catches a hung one.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
             **kwargs,
         )
         self.options = options

@@ -1,5 +1,5 @@
 """Sliding windows in the gateway's own database (the audit store's): shared by every worker
-and machine that shares it, which a deployment with one audit chain already does.
+and machine that shares it, which a deployment with one audit store already does.
 
 Events are counted per key and second (`rate_events`); a window sums the seconds inside it, so
 it slides with one-second resolution and holds at most one row per second per key, whatever
